@@ -1,0 +1,128 @@
+// The batch file format.
+//
+//   ewx-batch 1
+//   batch <number>
+//   order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour>
+//   offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour>
+//
+// Prices in fen per unit-hour, hours since the Unix epoch, windows half-open. Lines starting with '#' are
+// comments. Hubs and clusters are the keys of the topology in force; resource classes are free-form names
+// (a class matches only itself). Text, not binary, because batch files are for people: to reproduce a
+// clearing, attach it to a report, or diff two of them.
+#include "matcher/batch_file.hpp"
+
+#include <ostream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "matcher/line_scanner.hpp"
+
+namespace ewx {
+namespace {
+
+constexpr std::string_view kHeader = "ewx-batch";
+
+std::string_view first_word_after_comments(std::string_view text) {
+  LineReader reader(text);
+  std::string_view line;
+  static const std::string name = "batch";
+  while (reader.next(line)) {
+    LineScanner scan(line, name, reader.number());
+    const std::string_view tag = scan.word();
+    if (!tag.empty() && tag.front() != '#') return tag;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool looks_like_batch(std::string_view text) { return first_word_after_comments(text) == kHeader; }
+
+Batch parse_batch(std::string_view text, const std::string& name, const Topology& topology) {
+  Batch batch;
+  std::unordered_map<std::string, ResourceClassIndex> class_index;
+  std::unordered_set<OrderId> order_ids;
+  std::unordered_set<OfferId> offer_ids;
+  const auto resource_class = [&](std::string_view key) {
+    const auto [it, added] = class_index.try_emplace(std::string(key), static_cast<ResourceClassIndex>(batch.resource_classes.size()));
+    if (added) batch.resource_classes.emplace_back(key);
+    return it->second;
+  };
+  const auto window = [](LineScanner& scan, Hour& begin, Hour& end) {
+    begin = scan.integer_in("window begin hour", 0, std::int64_t{1} << 40);
+    end = scan.integer_in("window end hour", 0, std::int64_t{1} << 40);
+    if (end <= begin) scan.fail("empty window [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+  };
+
+  LineReader reader(text);
+  std::string_view line;
+  bool have_header = false;
+  while (reader.next(line)) {
+    LineScanner scan(line, name, reader.number());
+    const std::string_view tag = scan.word();
+    if (tag.empty() || tag.front() == '#') continue;
+    if (!have_header) {
+      if (tag != kHeader) scan.fail("expected the header 'ewx-batch 1', found '" + std::string(tag) + "'");
+      if (scan.integer("format version") != 1) scan.fail("unsupported batch format version (this ewx reads 1)");
+      scan.finish();
+      have_header = true;
+    } else if (tag == "batch") {
+      batch.number = static_cast<std::uint64_t>(scan.integer_in("batch number", 0, INT64_MAX));
+      scan.finish();
+    } else if (tag == "order") {
+      BuyOrder order;
+      order.id = static_cast<OrderId>(scan.integer_in("order id", 0, INT64_MAX));
+      const std::string_view hub = scan.required_word("hub");
+      const auto hub_index = topology.find_hub(hub);
+      if (!hub_index) scan.fail("unknown hub '" + std::string(hub) + "'");
+      order.hub = *hub_index;
+      order.resource_class = resource_class(scan.required_word("resource class"));
+      order.units = scan.integer_in("units", 1, kMaxUnits);
+      order.bid = scan.integer_in("bid in fen", 0, kMaxPrice);
+      order.max_latency_ms = static_cast<std::int32_t>(scan.integer_in("maximum latency in ms", 0, 100'000));
+      order.min_green_percent = static_cast<std::int32_t>(scan.integer_in("minimum green share in %", 0, 100));
+      window(scan, order.window_begin, order.window_end);
+      scan.finish();
+      if (!order_ids.insert(order.id).second) scan.fail("order id " + std::to_string(order.id) + " appears twice");
+      batch.orders.push_back(order);
+    } else if (tag == "offer") {
+      SellOffer offer;
+      offer.id = static_cast<OfferId>(scan.integer_in("offer id", 0, INT64_MAX));
+      const std::string_view cluster = scan.required_word("cluster");
+      const auto cluster_index = topology.find_cluster(cluster);
+      if (!cluster_index) scan.fail("unknown cluster '" + std::string(cluster) + "'");
+      offer.cluster = *cluster_index;
+      offer.resource_class = resource_class(scan.required_word("resource class"));
+      offer.units = scan.integer_in("units", 1, kMaxUnits);
+      offer.ask = scan.integer_in("ask in fen", 0, kMaxPrice);
+      offer.green_percent = static_cast<std::int32_t>(scan.integer_in("green share in %", 0, 100));
+      window(scan, offer.window_begin, offer.window_end);
+      scan.finish();
+      if (!offer_ids.insert(offer.id).second) scan.fail("offer id " + std::to_string(offer.id) + " appears twice");
+      batch.offers.push_back(offer);
+    } else {
+      scan.fail("unknown line type '" + std::string(tag) + "' (expected batch, order or offer)");
+    }
+  }
+  if (!have_header) throw InputError(name, reader.number(), "empty batch file: no 'ewx-batch 1' header");
+  return batch;
+}
+
+void write_batch(std::ostream& out, const Batch& batch, const Topology& topology) {
+  out << kHeader << " 1\n";
+  out << "batch " << batch.number << '\n';
+  out << "# order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour>\n";
+  for (const BuyOrder& o : batch.orders) {
+    out << "order " << o.id << ' ' << topology.hubs[o.hub].key << ' ' << batch.resource_classes[o.resource_class] << ' '
+        << o.units << ' ' << o.bid << ' ' << o.max_latency_ms << ' ' << o.min_green_percent << ' ' << o.window_begin
+        << ' ' << o.window_end << '\n';
+  }
+  out << "# offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour>\n";
+  for (const SellOffer& s : batch.offers) {
+    out << "offer " << s.id << ' ' << topology.clusters[s.cluster].key << ' ' << batch.resource_classes[s.resource_class]
+        << ' ' << s.units << ' ' << s.ask << ' ' << s.green_percent << ' ' << s.window_begin << ' ' << s.window_end
+        << '\n';
+  }
+}
+
+}  // namespace ewx

@@ -1,0 +1,44 @@
+// The exact CPU solver for transportation problems: the oracle every other solver in ewx must match.
+#pragma once
+
+#include <cstdint>
+
+#include "matcher/transportation.hpp"
+
+namespace ewx {
+
+struct CpuSolverOptions {
+  // Solve on a candidate subgraph first and price out the rest (see cpu_solver.cpp). Exact either way;
+  // switching it off is for tests that compare the two paths and for graphs too small to benefit.
+  bool arc_pricing = true;
+  std::uint32_t candidates_per_source = 6;
+  std::uint32_t candidates_per_sink = 6;
+};
+
+struct CpuSolverStatistics {
+  std::uint64_t pricing_rounds = 0;     // 0 when the whole graph was solved directly
+  std::uint64_t candidate_arcs = 0;     // arcs in the last candidate graph
+  std::uint64_t arcs_admitted = 0;      // arcs added by pricing after the first round
+  std::uint64_t augmentations = 0;
+  std::uint64_t arcs_scanned = 0;
+};
+
+// Validates `problem` and solves it exactly.
+//
+// Returns status optimal with a complete flow, its objective and optimal potentials; or unbalanced,
+// out_of_range (negative quantities, |cost| * (nodes + 1) beyond kCostPathBound, totals beyond int64) or
+// infeasible, each with `detail` saying what and where. Deterministic: the same problem gives the same
+// flow and potentials.
+TransportationSolution solve_on_cpu(const TransportationProblem& problem, const CpuSolverOptions& options = {},
+                                    CpuSolverStatistics* statistics = nullptr);
+
+// The checks solve_on_cpu starts with, for other solvers to share: empty when the problem is solvable in
+// 64-bit potentials, otherwise the status and reason.
+struct ProblemDefect {
+  SolveStatus status = SolveStatus::optimal;
+  std::string detail;
+  explicit operator bool() const { return status != SolveStatus::optimal; }
+};
+ProblemDefect find_problem_defect(const TransportationProblem& problem);
+
+}  // namespace ewx

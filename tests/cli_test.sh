@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# End-to-end checks of ewx-gen and ewx-solve as a user runs them: exit codes, output lines, error messages.
+# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR
+set -u
+solve=$1 gen=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0 passed=0
+expect() {  # expect NAME EXPECTED_EXIT PATTERN -- command...
+  local name=$1 want=$2 pattern=$3; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [[ $rc -ne $want ]]; then
+    echo "FAIL $name: exit $rc, expected $want"; echo "$out" | tail -5; failures=$((failures + 1)); return
+  fi
+  if ! grep -Eq -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: output lacks /$pattern/"; echo "$out" | tail -5; failures=$((failures + 1)); return
+  fi
+  passed=$((passed + 1))
+}
+
+printf 'p asn 6 9\nn 1\nn 2\nn 3\na 1 4 7\na 1 5 2\na 1 6 9\na 2 4 3\na 2 5 8\na 2 6 6\na 3 4 5\na 3 5 4\na 3 6 1\n' > small.asn
+expect "assignment objective" 0 '^objective: 6$' -- "$solve" small.asn --solver cpu
+expect "solve_ms line" 0 '^solve_ms: [0-9]+\.[0-9]+$' -- "$solve" small.asn
+expect "certificate" 0 '^certificate: optimal' -- "$solve" small.asn --check
+expect "auto says where it solves" 0 'solver: exact CPU solver' -- "$solve" small.asn --solver auto
+expect "gpu without a GPU solver is an error" 2 'not available' -- "$solve" small.asn --solver gpu
+"$solve" small.asn --flow small.flow > /dev/null 2>&1
+expect "flow file" 0 '^f 3 6 1$' -- cat small.flow
+
+printf 'p asn 2 1\nn 1\na 1 2 x\n' > bad.asn
+expect "malformed file names the line" 1 'bad.asn:3: expected an integer for arc cost' -- "$solve" bad.asn
+expect "missing file" 1 "cannot open 'nope.asn'" -- "$solve" nope.asn
+printf 'p asn 4 2\nn 1\nn 2\na 1 3 1\na 2 3 1\n' > blocked.asn
+expect "infeasible" 3 '^status: infeasible$' -- "$solve" blocked.asn
+
+expect "generate a market" 0 '' -- "$gen" market --orders 400 --offers 40 --seed 5 --batch m.batch --dimacs m.min
+expect "batch clears with checks" 0 '^equilibrium: holds' -- "$solve" m.batch --check
+batch_objective=$("$solve" m.batch 2>/dev/null | sed -n 's/^objective: //p')
+expect "DIMACS form has minus the same optimum" 0 "^objective: -$batch_objective\$" -- "$solve" m.min --check
+"$solve" m.batch --flow m.contracts > /dev/null 2>&1
+expect "contracts file" 0 '^contract [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+$' -- cat m.contracts
+
+expect "generate an assignment" 0 '' -- "$gen" assignment --n 50 --seed 2 --dimacs a.asn --npy a.npy
+expect "npy header" 0 '^NUMPY$' -- sh -c 'head -c 6 a.npy | tail -c 5'
+expect "dense assignment certified" 0 '^certificate: optimal' -- "$solve" a.asn --check
+expect "usage error" 106 'file is required' -- "$solve"
+
+echo "$passed passed, $failures failed"
+[[ $failures -eq 0 ]]

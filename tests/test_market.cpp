@@ -1,0 +1,338 @@
+// The market: topology, batch files, the batch builder, and clearing (surplus, equilibrium, minimal prices).
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "matcher/batch_builder.hpp"
+#include "matcher/batch_file.hpp"
+#include "matcher/certificate.hpp"
+#include "matcher/clearing.hpp"
+#include "matcher/equilibrium_check.hpp"
+#include "matcher/market_generator.hpp"
+#include "matcher/line_scanner.hpp"
+
+using namespace ewx;
+
+namespace {
+
+std::string error_of(const std::function<void()>& parse) {
+  try {
+    parse();
+  } catch (const InputError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// A random tiny batch on the default topology where many pairs can trade and prices collide often.
+Batch tiny_batch(SeededRandom& random, int orders, int offers) {
+  Batch batch;
+  batch.resource_classes = {"gpu.h100", "cpu.c64"};
+  const Topology& topology = default_topology();
+  for (int k = 0; k < offers; ++k) {
+    SellOffer offer;
+    offer.id = 100 + k;
+    offer.cluster = static_cast<ClusterIndex>(random.between(0, topology.clusters.size() - 1));
+    offer.resource_class = static_cast<ResourceClassIndex>(random.between(0, 1));
+    offer.units = random.between(1, 3);
+    offer.ask = random.between(100, 130);
+    offer.green_percent = static_cast<std::int32_t>(random.between(0, 100));
+    offer.window_begin = random.between(0, 2);
+    offer.window_end = offer.window_begin + random.between(4, 8);
+    batch.offers.push_back(offer);
+  }
+  for (int k = 0; k < orders; ++k) {
+    BuyOrder order;
+    order.id = 1 + k;
+    order.hub = static_cast<HubIndex>(random.between(0, 3));
+    order.resource_class = static_cast<ResourceClassIndex>(random.between(0, 1));
+    order.units = random.between(1, 3);
+    order.bid = random.between(170, 260);
+    order.max_latency_ms = static_cast<std::int32_t>(random.between(10, 40));
+    order.min_green_percent = static_cast<std::int32_t>(random.between(0, 1) ? 0 : random.between(0, 100));
+    order.window_begin = random.between(1, 3);
+    order.window_end = order.window_begin + random.between(1, 3);
+    batch.orders.push_back(order);
+  }
+  return batch;
+}
+
+// Maximum total surplus by trying every allocation: independent of the builder and the solver.
+Objective brute_force_surplus(const Batch& batch, const Topology& topology) {
+  struct Pair {
+    std::size_t order, offer;
+    Fen surplus;
+  };
+  std::vector<Pair> pairs;
+  for (std::size_t i = 0; i < batch.orders.size(); ++i) {
+    for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+      const BuyOrder& o = batch.orders[i];
+      const SellOffer& s = batch.offers[j];
+      const auto& link = topology.link(o.hub, s.cluster);
+      if (o.resource_class != s.resource_class || !link || link->latency_ms > o.max_latency_ms) continue;
+      if (s.window_begin > o.window_begin || s.window_end < o.window_end || s.green_percent < o.min_green_percent) continue;
+      const Fen surplus = o.bid - s.ask - link->transfer_charge;
+      if (surplus > 0) pairs.push_back({i, j, surplus});
+    }
+  }
+  std::vector<Units> filled(batch.orders.size(), 0), sold(batch.offers.size(), 0);
+  Objective best = 0;
+  std::function<void(std::size_t, Objective)> go = [&](std::size_t k, Objective total) {
+    if (k == pairs.size()) {
+      best = std::max(best, total);
+      return;
+    }
+    const Pair& p = pairs[k];
+    const Units most = std::min(batch.orders[p.order].units - filled[p.order], batch.offers[p.offer].units - sold[p.offer]);
+    for (Units x = 0; x <= most; ++x) {
+      filled[p.order] += x;
+      sold[p.offer] += x;
+      go(k + 1, total + static_cast<Objective>(x) * p.surplus);
+      filled[p.order] -= x;
+      sold[p.offer] -= x;
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+// The smallest equilibrium premiums, by Bellman-Ford over the difference constraints of
+// clearing_prices.cpp, written again here from the contracts alone.
+std::vector<Fen> bellman_ford_premiums(const Batch& batch, const Topology& topology, const ClearingResult& result) {
+  const std::size_t n = batch.orders.size(), m = batch.offers.size();
+  const std::size_t o = n + m;  // the outside node
+  struct Edge {
+    std::size_t from, to;
+    Fen length;
+  };
+  std::vector<Edge> edges;
+  std::map<std::pair<std::size_t, std::size_t>, Units> traded;
+  std::map<OrderId, std::size_t> order_at;
+  std::map<OfferId, std::size_t> offer_at;
+  for (std::size_t i = 0; i < n; ++i) order_at[batch.orders[i].id] = i;
+  for (std::size_t j = 0; j < m; ++j) offer_at[batch.offers[j].id] = j;
+  std::vector<Units> filled(n, 0);
+  for (const Contract& c : result.contracts) {
+    traded[{order_at[c.order], offer_at[c.offer]}] += c.units;
+    filled[order_at[c.order]] += c.units;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < m; ++j) {
+      const BuyOrder& b = batch.orders[i];
+      const SellOffer& s = batch.offers[j];
+      const auto& link = topology.link(b.hub, s.cluster);
+      if (b.resource_class != s.resource_class || !link || link->latency_ms > b.max_latency_ms) continue;
+      if (s.window_begin > b.window_begin || s.window_end < b.window_end || s.green_percent < b.min_green_percent) continue;
+      const Fen surplus = b.bid - s.ask - link->transfer_charge;
+      if (surplus <= 0) continue;
+      edges.push_back({i, n + j, -surplus});
+      if (traded.count({i, j})) edges.push_back({n + j, i, surplus});
+    }
+    if (filled[i] < batch.orders[i].units) edges.push_back({o, i, 0});
+  }
+  for (std::size_t j = 0; j < m; ++j) edges.push_back({o, n + j, 0});
+  std::vector<Objective> dist(n + m + 1, std::numeric_limits<std::int64_t>::max());
+  dist[o] = 0;
+  for (std::size_t round = 0; round <= n + m; ++round) {
+    for (const Edge& e : edges) {
+      if (dist[e.from] != std::numeric_limits<std::int64_t>::max() && dist[e.from] + e.length < dist[e.to]) {
+        dist[e.to] = dist[e.from] + e.length;
+      }
+    }
+  }
+  std::vector<Fen> premium(m);
+  for (std::size_t j = 0; j < m; ++j) premium[j] = static_cast<Fen>(-dist[n + j]);
+  return premium;
+}
+
+}  // namespace
+
+TEST_CASE("the built-in topology is the East Data, West Computing plan") {
+  const Topology& topology = default_topology();
+  CHECK(topology.hubs.size() == 8);
+  CHECK(topology.clusters.size() == 10);
+  const HubIndex yrd = *topology.find_hub("yrd");
+  const ClusterIndex wuhu = *topology.find_cluster("wuhu");
+  const ClusterIndex zhongwei = *topology.find_cluster("zhongwei");
+  CHECK(topology.clusters[wuhu].hub == yrd);
+  CHECK(topology.link(yrd, wuhu)->latency_ms < topology.link(yrd, zhongwei)->latency_ms);
+  for (HubIndex h = 0; h < 8; ++h) {
+    for (ClusterIndex c = 0; c < 10; ++c) {
+      const auto& link = topology.link(h, c);
+      REQUIRE(link);
+      CHECK(link->latency_ms >= 3);
+      CHECK(link->latency_ms <= 40);
+    }
+  }
+  // The text form round-trips.
+  const Topology again = parse_topology(format_topology(topology), "again");
+  CHECK(format_topology(again) == format_topology(topology));
+}
+
+TEST_CASE("malformed topology files name the line") {
+  const auto parse = [](const std::string& text) { return error_of([&] { parse_topology(text, "t.topo"); }); };
+  CHECK(parse("hub a A\n") == "t.topo:1: expected the header 'ewx-topology 1', found 'hub'");
+  CHECK(parse("ewx-topology 2\n") == "t.topo:1: unsupported topology format version (this ewx reads 1)");
+  CHECK(parse("ewx-topology 1\nhub a A\ncluster c b C\n") == "t.topo:3: cluster 'c' names unknown hub 'b'");
+  CHECK(parse("ewx-topology 1\nhub a A\ncluster c a C\nlink a c -1 2\n") ==
+        "t.topo:4: latency in ms -1 is outside 0..100000");
+  CHECK(parse("ewx-topology 1\nhub a A\ncluster c a C\nlink a c 1 2\nlink a c 1 2\n") ==
+        "t.topo:5: link a -> c is given twice");
+  CHECK(parse("ewx-topology 1\nhub a A\nhub a B\n") == "t.topo:3: key 'a' is used twice");
+  CHECK(parse("ewx-topology 1\n").find("at least one hub and one cluster") != std::string::npos);
+}
+
+TEST_CASE("batch files round-trip, and malformed ones name the line") {
+  const Topology& topology = default_topology();
+  const Batch batch = generate_market({.orders = 200, .offers = 20, .seed = 3}, topology);
+  std::ostringstream text;
+  write_batch(text, batch, topology);
+  CHECK(looks_like_batch(text.str()));
+  const Batch again = parse_batch(text.str(), "b", topology);
+  std::ostringstream text_again;
+  write_batch(text_again, again, topology);
+  CHECK(text_again.str() == text.str());
+
+  const auto parse = [&](const std::string& body) {
+    return error_of([&] { parse_batch("ewx-batch 1\n" + body, "t.batch", topology); });
+  };
+  CHECK(parse("order 1 mars gpu.h100 1 100 20 0 10 12\n") == "t.batch:2: unknown hub 'mars'");
+  CHECK(parse("offer 1 moon gpu.h100 1 100 20 10 12\n") == "t.batch:2: unknown cluster 'moon'");
+  CHECK(parse("order 1 yrd gpu.h100 0 100 20 0 10 12\n") == "t.batch:2: units 0 is outside 1..1000000000");
+  CHECK(parse("order 1 yrd gpu.h100 1 -5 20 0 10 12\n") == "t.batch:2: bid in fen -5 is outside 0..1000000000000");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 101 10 12\n") ==
+        "t.batch:2: minimum green share in % 101 is outside 0..100");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 12 12\n") == "t.batch:2: empty window [12, 12)");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12\norder 1 yrd gpu.h100 1 100 20 0 10 12\n") ==
+        "t.batch:3: order id 1 appears twice");
+  CHECK(parse("offer 1 wuhu gpu.h100 1 100 20 10\n") == "t.batch:2: missing window end hour");
+  CHECK(parse("bid 1\n") == "t.batch:2: unknown line type 'bid' (expected batch, order or offer)");
+  CHECK(error_of([&] { parse_batch("", "t.batch", topology); }).find("no 'ewx-batch 1' header") != std::string::npos);
+}
+
+TEST_CASE("the batch builder links exactly the pairs the market rule allows") {
+  const Topology& topology = default_topology();
+  const Batch batch = generate_market({.orders = 300, .offers = 60, .seed = 17}, topology);
+  const MarketGraph graph = build_market_graph(batch, topology);
+  std::set<std::pair<NodeIndex, NodeIndex>> built;
+  for (NodeIndex i = 0; i < graph.order_count; ++i) {
+    for (ArcIndex e = graph.problem.row_begin[i]; e < graph.problem.row_begin[i + 1]; ++e) {
+      if (!graph.is_trade(e)) continue;
+      built.insert({i, graph.problem.arc_sink[e]});
+      const BuyOrder& o = batch.orders[i];
+      const SellOffer& s = batch.offers[graph.problem.arc_sink[e]];
+      CHECK(graph.surplus(e) == o.bid - s.ask - topology.link(o.hub, s.cluster)->transfer_charge);
+    }
+  }
+  std::size_t allowed = 0;
+  for (NodeIndex i = 0; i < batch.orders.size(); ++i) {
+    for (NodeIndex j = 0; j < batch.offers.size(); ++j) {
+      const BuyOrder& o = batch.orders[i];
+      const SellOffer& s = batch.offers[j];
+      const auto& link = topology.link(o.hub, s.cluster);
+      const bool ok = o.resource_class == s.resource_class && link && link->latency_ms <= o.max_latency_ms &&
+                      s.window_begin <= o.window_begin && o.window_end <= s.window_end &&
+                      s.green_percent >= o.min_green_percent && o.bid - s.ask - link->transfer_charge > 0;
+      allowed += ok;
+      CHECK(ok == (built.count({i, j}) == 1));
+    }
+  }
+  CHECK(allowed == graph.trade_count());
+  CHECK(allowed > 300);  // the generated market really trades
+}
+
+TEST_CASE("tiny markets clear to the brute-force maximum surplus, at minimal equilibrium prices") {
+  SeededRandom random(11);
+  const Topology& topology = default_topology();
+  int traded_batches = 0;
+  for (int round = 0; round < 300; ++round) {
+    const Batch batch = tiny_batch(random, static_cast<int>(random.between(0, 4)), static_cast<int>(random.between(0, 3)));
+    const ClearingResult result = clear_batch(batch, topology);
+    CAPTURE(round);
+    REQUIRE(result.status == SolveStatus::optimal);
+    CHECK(result.total_surplus == brute_force_surplus(batch, topology));
+    CHECK(check_certificate(result.graph.problem, result.solution).optimal);
+    const EquilibriumReport equilibrium = check_equilibrium(batch, topology, result.contracts, result.offer_price);
+    CHECK_MESSAGE(equilibrium.holds, equilibrium.failure);
+    CHECK(equilibrium.total_surplus == result.total_surplus);
+    const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
+    for (std::size_t j = 0; j < batch.offers.size(); ++j) CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
+    traded_batches += !result.contracts.empty();
+  }
+  CHECK(traded_batches > 80);  // enough batches really traded for the comparison to mean something
+}
+
+TEST_CASE("generated markets: certified, in equilibrium, minimal prices, deterministic, pricing-independent") {
+  const Topology& topology = default_topology();
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    const Batch batch = generate_market({.orders = 600, .offers = 60, .seed = seed}, topology);
+    const ClearingResult result = clear_batch(batch, topology);
+    REQUIRE(result.status == SolveStatus::optimal);
+    CHECK(check_certificate(result.graph.problem, result.solution).optimal);
+    const EquilibriumReport equilibrium = check_equilibrium(batch, topology, result.contracts, result.offer_price);
+    CHECK_MESSAGE(equilibrium.holds, equilibrium.failure);
+    CHECK(result.contracts.size() > 30);
+    const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
+    bool some_premium = false;
+    for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+      CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
+      some_premium = some_premium || minimal[j] > 0;
+    }
+    CHECK(some_premium);  // a tight market: some offers clear above their ask
+
+    const ClearingResult again = clear_batch(batch, topology);
+    CHECK(again.solution.flows == result.solution.flows);
+    CHECK(again.offer_price == result.offer_price);
+    const ClearingResult whole = clear_batch(batch, topology, {.arc_pricing = false});
+    CHECK(whole.total_surplus == result.total_surplus);
+  }
+}
+
+TEST_CASE("the equilibrium check rejects prices below the minimum and unfair allocations") {
+  const Topology& topology = default_topology();
+  const Batch batch = generate_market({.orders = 400, .offers = 40, .seed = 9}, topology);
+  const ClearingResult result = clear_batch(batch, topology);
+  REQUIRE(check_equilibrium(batch, topology, result.contracts, result.offer_price).holds);
+
+  std::size_t premium_offer = batch.offers.size();
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+    if (result.offer_price[j] > batch.offers[j].ask) premium_offer = j;
+  }
+  REQUIRE(premium_offer < batch.offers.size());
+  std::vector<Fen> lower = result.offer_price;
+  --lower[premium_offer];
+  std::vector<Contract> relabelled = result.contracts;
+  for (Contract& c : relabelled) {
+    if (c.offer == batch.offers[premium_offer].id) c.price = lower[premium_offer];
+  }
+  CHECK_FALSE(check_equilibrium(batch, topology, relabelled, lower).holds);
+
+  std::vector<Fen> below_ask = result.offer_price;
+  below_ask[0] = batch.offers[0].ask - 1;
+  CHECK_FALSE(check_equilibrium(batch, topology, result.contracts, below_ask).holds);
+
+  std::vector<Contract> dropped = result.contracts;
+  dropped.pop_back();  // someone who should trade does not
+  CHECK_FALSE(check_equilibrium(batch, topology, dropped, result.offer_price).holds);
+}
+
+TEST_CASE("prices near the limit clear exactly") {
+  Batch batch;
+  batch.resource_classes = {"gpu.h100"};
+  const Topology& topology = default_topology();
+  const HubIndex bth = *topology.find_hub("bth");
+  const ClusterIndex zjk = *topology.find_cluster("zhangjiakou");
+  batch.orders.push_back({1, bth, 0, kMaxUnits, kMaxPrice, 40, 0, 10, 20});
+  batch.orders.push_back({2, bth, 0, kMaxUnits, kMaxPrice - 1, 40, 0, 10, 20});
+  batch.offers.push_back({7, zjk, 0, kMaxUnits, 0, 50, 0, 100});
+  const ClearingResult result = clear_batch(batch, topology);
+  REQUIRE(result.status == SolveStatus::optimal);
+  const Fen transfer = topology.link(bth, zjk)->transfer_charge;
+  CHECK(result.total_surplus == Objective{kMaxUnits} * (kMaxPrice - transfer));
+  // The losing bidder sets the price: the winner pays what the runner-up would.
+  CHECK(result.offer_price[0] == kMaxPrice - 1 - transfer);
+  CHECK(check_equilibrium(batch, topology, result.contracts, result.offer_price).holds);
+}

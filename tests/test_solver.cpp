@@ -1,0 +1,279 @@
+// The exact CPU solver against brute force, against itself with and without pricing, and through the
+// certificate checker on every solve; plus the checker's own ability to say no.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <numeric>
+#include <optional>
+
+#include "matcher/certificate.hpp"
+#include "matcher/cpu_solver.hpp"
+#include "matcher/market_generator.hpp"
+
+using namespace ewx;
+
+namespace {
+
+// Tries every integer flow of a tiny problem. Returns the minimum cost, or nothing if no flow ships all
+// supply. Independent of every ewx algorithm on purpose.
+std::optional<Objective> brute_force_minimum(const TransportationProblem& p) {
+  std::vector<Quantity> shipped(p.source_count(), 0), received(p.sink_count(), 0);
+  std::optional<Objective> best;
+  std::vector<NodeIndex> tail(p.arc_count());
+  for (NodeIndex i = 0; i < p.source_count(); ++i) {
+    for (ArcIndex e = p.row_begin[i]; e < p.row_begin[i + 1]; ++e) tail[e] = i;
+  }
+  std::function<void(ArcIndex, Objective)> go = [&](ArcIndex e, Objective cost) {
+    if (e == p.arc_count()) {
+      for (NodeIndex i = 0; i < p.source_count(); ++i) if (shipped[i] != p.supply[i]) return;
+      for (NodeIndex j = 0; j < p.sink_count(); ++j) if (received[j] != p.demand[j]) return;
+      if (!best || cost < *best) best = cost;
+      return;
+    }
+    const NodeIndex i = tail[e], j = p.arc_sink[e];
+    const Quantity most = std::min({p.arc_capacity[e], p.supply[i] - shipped[i], p.demand[j] - received[j]});
+    for (Quantity x = 0; x <= most; ++x) {
+      shipped[i] += x;
+      received[j] += x;
+      go(e + 1, cost + static_cast<Objective>(x) * p.arc_cost[e]);
+      shipped[i] -= x;
+      received[j] -= x;
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+TransportationProblem random_problem(SeededRandom& random, NodeIndex sources, NodeIndex sinks, Quantity most_units,
+                                     int arc_percent, Cost cost_low, Cost cost_high, Quantity capacity_high) {
+  std::vector<Quantity> supply(sources), demand(sinks, 0);
+  for (auto& s : supply) s = random.between(0, most_units);
+  // Spread the same total over the sinks so that the problem is balanced.
+  for (Quantity units = std::accumulate(supply.begin(), supply.end(), Quantity{0}); units > 0; --units) {
+    ++demand[random.between(0, sinks - 1)];
+  }
+  std::vector<Arc> arcs;
+  for (NodeIndex i = 0; i < sources; ++i) {
+    for (NodeIndex j = 0; j < sinks; ++j) {
+      if (random.between(1, 100) <= arc_percent) {
+        arcs.push_back({i, j, random.between(0, capacity_high), random.between(cost_low, cost_high)});
+      }
+    }
+  }
+  return make_transportation_problem(std::move(supply), std::move(demand), arcs);
+}
+
+TransportationProblem dense_assignment(SeededRandom& random, NodeIndex n, Cost cost_high) {
+  std::vector<Arc> arcs;
+  for (NodeIndex i = 0; i < n; ++i) {
+    for (NodeIndex j = 0; j < n; ++j) arcs.push_back({i, j, 1, random.between(0, cost_high - 1)});
+  }
+  return make_transportation_problem(std::vector<Quantity>(n, 1), std::vector<Quantity>(n, 1), arcs);
+}
+
+}  // namespace
+
+TEST_CASE("tiny random problems match brute force, and every solve carries a valid certificate") {
+  SeededRandom random(20261122);
+  int feasible = 0, infeasible = 0;
+  for (int round = 0; round < 400; ++round) {
+    const NodeIndex sources = static_cast<NodeIndex>(random.between(1, 3));
+    const NodeIndex sinks = static_cast<NodeIndex>(random.between(1, 3));
+    const TransportationProblem p = random_problem(random, sources, sinks, 3, 70, -20, 20, 3);
+    const std::optional<Objective> expected = brute_force_minimum(p);
+    const TransportationSolution solved = solve_on_cpu(p, {.arc_pricing = false});
+    CAPTURE(round);
+    if (!expected) {
+      CHECK(solved.status == SolveStatus::infeasible);
+      ++infeasible;
+      continue;
+    }
+    ++feasible;
+    REQUIRE(solved.status == SolveStatus::optimal);
+    CHECK(solved.objective == *expected);
+    const CertificateReport report = check_certificate(p, solved);
+    CHECK_MESSAGE(report.optimal, report.failure);
+  }
+  // Both outcomes must have been exercised for this test to mean anything.
+  CHECK(feasible > 100);
+  CHECK(infeasible > 20);
+}
+
+TEST_CASE("tiny assignments match brute force over all permutations") {
+  SeededRandom random(7);
+  for (int round = 0; round < 200; ++round) {
+    const NodeIndex n = static_cast<NodeIndex>(random.between(1, 6));
+    const TransportationProblem p = dense_assignment(random, n, 10);  // many ties
+    std::vector<NodeIndex> permutation(n);
+    std::iota(permutation.begin(), permutation.end(), 0);
+    Objective best = std::numeric_limits<std::int64_t>::max();
+    do {
+      Objective cost = 0;
+      for (NodeIndex i = 0; i < n; ++i) cost += p.arc_cost[p.row_begin[i] + permutation[i]];
+      best = std::min(best, cost);
+    } while (std::next_permutation(permutation.begin(), permutation.end()));
+    const TransportationSolution solved = solve_on_cpu(p);
+    REQUIRE(solved.status == SolveStatus::optimal);
+    CHECK(solved.objective == best);
+    CHECK(check_certificate(p, solved).optimal);
+  }
+}
+
+TEST_CASE("pricing and whole-graph solving agree on dense assignments, and both are certified") {
+  SeededRandom random(99);
+  for (const NodeIndex n : {30u, 120u, 300u}) {
+    for (const Cost range : {Cost{3}, Cost{10} * n, Cost{1'000'000}}) {
+      CAPTURE(n);
+      CAPTURE(range);
+      const TransportationProblem p = dense_assignment(random, n, range);
+      CpuSolverStatistics priced_stats;
+      const TransportationSolution priced = solve_on_cpu(p, {}, &priced_stats);
+      const TransportationSolution whole = solve_on_cpu(p, {.arc_pricing = false});
+      REQUIRE(priced.status == SolveStatus::optimal);
+      REQUIRE(whole.status == SolveStatus::optimal);
+      CHECK(priced.objective == whole.objective);
+      if (n >= 120) CHECK(priced_stats.pricing_rounds >= 1);  // large enough that the pricing path must run
+      const CertificateReport a = check_certificate(p, priced), b = check_certificate(p, whole);
+      CHECK_MESSAGE(a.optimal, a.failure);
+      CHECK_MESSAGE(b.optimal, b.failure);
+    }
+  }
+}
+
+TEST_CASE("seeded random transportation problems with quantities and capacities are certified") {
+  SeededRandom random(4242);
+  int solved_count = 0;
+  for (int round = 0; round < 60; ++round) {
+    const NodeIndex sources = static_cast<NodeIndex>(random.between(1, 80));
+    const NodeIndex sinks = static_cast<NodeIndex>(random.between(1, 40));
+    const TransportationProblem p = random_problem(random, sources, sinks, 50, 60, -1000, 1000, 60);
+    const TransportationSolution s = solve_on_cpu(p);
+    if (s.status != SolveStatus::optimal) {
+      CHECK(s.status == SolveStatus::infeasible);
+      continue;
+    }
+    ++solved_count;
+    const CertificateReport report = check_certificate(p, s);
+    CHECK_MESSAGE(report.optimal, report.failure);
+    CHECK(report.primal == s.objective);
+  }
+  CHECK(solved_count > 10);
+}
+
+TEST_CASE("the same problem gives the same flow and potentials on every run") {
+  SeededRandom random(5);
+  const TransportationProblem p = dense_assignment(random, 200, 5);  // heavy ties: many optima exist
+  const TransportationSolution first = solve_on_cpu(p);
+  for (int run = 0; run < 3; ++run) {
+    const TransportationSolution again = solve_on_cpu(p);
+    CHECK(again.flows == first.flows);
+    CHECK(again.source_potential == first.source_potential);
+    CHECK(again.sink_potential == first.sink_potential);
+  }
+}
+
+TEST_CASE("edge cases") {
+  SUBCASE("no sources and no sinks") {
+    const TransportationProblem p = make_transportation_problem({}, {}, {});
+    const TransportationSolution s = solve_on_cpu(p);
+    CHECK(s.status == SolveStatus::optimal);
+    CHECK(s.objective == 0);
+    CHECK(check_certificate(p, s).optimal);
+  }
+  SUBCASE("one side empty with nothing to ship") {
+    const TransportationProblem p = make_transportation_problem({0, 0}, {}, {});
+    CHECK(solve_on_cpu(p).status == SolveStatus::optimal);
+  }
+  SUBCASE("supply with no arcs is infeasible, with a reason") {
+    const TransportationProblem p = make_transportation_problem({2}, {2}, {});
+    const TransportationSolution s = solve_on_cpu(p);
+    CHECK(s.status == SolveStatus::infeasible);
+    CHECK_FALSE(s.detail.empty());
+  }
+  SUBCASE("unbalanced totals are reported, not solved") {
+    const std::vector<Arc> arcs{{0, 0, 5, 1}};
+    const TransportationSolution s = solve_on_cpu(make_transportation_problem({3}, {2}, arcs));
+    CHECK(s.status == SolveStatus::unbalanced);
+    CHECK(s.detail.find("differs") != std::string::npos);
+  }
+  SUBCASE("all costs tied") {
+    SeededRandom random(1);
+    TransportationProblem p = dense_assignment(random, 40, 1);
+    const TransportationSolution s = solve_on_cpu(p);
+    CHECK(s.objective == 0);
+    CHECK(check_certificate(p, s).optimal);
+  }
+  SUBCASE("costs at the exactness limit are solved exactly; beyond it they are refused") {
+    // 4 nodes + 1: |cost| * 5 must not exceed 2^60.
+    const Cost limit = kCostPathBound / 5;
+    const std::vector<Arc> arcs{{0, 0, 1, limit}, {0, 1, 1, -limit}, {1, 0, 1, -limit}, {1, 1, 1, limit}};
+    const TransportationProblem p = make_transportation_problem({1, 1}, {1, 1}, arcs);
+    const TransportationSolution s = solve_on_cpu(p);
+    REQUIRE(s.status == SolveStatus::optimal);
+    CHECK(s.objective == -2 * Objective{limit});
+    CHECK(check_certificate(p, s).optimal);
+
+    const std::vector<Arc> too_big{{0, 0, 1, limit + 1}, {1, 1, 1, 0}};
+    const TransportationSolution refused = solve_on_cpu(make_transportation_problem({1, 1}, {1, 1}, too_big));
+    CHECK(refused.status == SolveStatus::out_of_range);
+    CHECK(refused.detail.find("too large") != std::string::npos);
+  }
+  SUBCASE("one huge quantity") {
+    const Quantity huge = Quantity{1} << 61;
+    const std::vector<Arc> arcs{{0, 0, huge, 7}, {0, 1, huge, 3}, {1, 1, 5, -2}};
+    const TransportationProblem p = make_transportation_problem({huge, 5}, {huge - 10, 15}, arcs);
+    const TransportationSolution s = solve_on_cpu(p);
+    REQUIRE(s.status == SolveStatus::optimal);
+    // Source 1 sends its 5 units to sink 1 (cost -2); source 0 fills sink 1's other 10 and the rest to 0.
+    CHECK(s.objective == Objective{huge - 10} * 7 + 10 * 3 - 10);
+    CHECK(check_certificate(p, s).optimal);
+  }
+  SUBCASE("negative quantities are refused") {
+    CHECK(solve_on_cpu(make_transportation_problem({-1}, {-1}, {})).status == SolveStatus::out_of_range);
+  }
+}
+
+TEST_CASE("the certificate checker rejects what is not optimal or not feasible") {
+  SeededRandom random(3);
+  const TransportationProblem p = dense_assignment(random, 8, 100);
+  const TransportationSolution good = solve_on_cpu(p);
+  REQUIRE(check_certificate(p, good).optimal);
+
+  SUBCASE("a wrong claimed objective") {
+    CHECK_FALSE(check_certificate(p, good.flows, good.source_potential, good.sink_potential, good.objective + 1).optimal);
+  }
+  SUBCASE("potentials that do not prove optimality") {
+    std::vector<Potential> alpha = good.source_potential;
+    alpha[0] += 1000;  // makes some arc of source 0 negative while it could carry more
+    const CertificateReport report = check_certificate(p, good.flows, alpha, good.sink_potential, good.objective);
+    CHECK_FALSE(report.optimal);
+    CHECK(report.failure.find("reduced cost") != std::string::npos);
+  }
+  SUBCASE("a flow that leaves supply unshipped") {
+    std::vector<ArcFlow> flows = good.flows;
+    flows.pop_back();
+    CHECK_FALSE(check_certificate(p, flows, good.source_potential, good.sink_potential, total_cost(p, flows)).optimal);
+  }
+  SUBCASE("a feasible but worse flow, even with its own cost claimed") {
+    // Swap two rows' assignments: still a perfect assignment, generally costlier, never provably optimal
+    // with the old potentials unless it is equally cheap.
+    std::vector<ArcFlow> swapped;
+    const ArcIndex a = good.flows[0].arc, b = good.flows[1].arc;
+    const NodeIndex ja = p.arc_sink[a], jb = p.arc_sink[b];
+    swapped.push_back({p.row_begin[0] + jb, 1});
+    swapped.push_back({p.row_begin[1] + ja, 1});
+    for (std::size_t k = 2; k < good.flows.size(); ++k) swapped.push_back(good.flows[k]);
+    std::sort(swapped.begin(), swapped.end(), [](const ArcFlow& x, const ArcFlow& y) { return x.arc < y.arc; });
+    const Objective cost = total_cost(p, swapped);
+    const CertificateReport report = check_certificate(p, swapped, good.source_potential, good.sink_potential, cost);
+    CHECK(report.optimal == (cost == good.objective));
+  }
+  SUBCASE("flows out of order or naming arcs that do not exist") {
+    std::vector<ArcFlow> reversed(good.flows.rbegin(), good.flows.rend());
+    CHECK_FALSE(check_certificate(p, reversed, good.source_potential, good.sink_potential, good.objective).optimal);
+    std::vector<ArcFlow> bogus = good.flows;
+    bogus.push_back({p.arc_count() + 5, 1});
+    CHECK_FALSE(check_certificate(p, bogus, good.source_potential, good.sink_potential, good.objective).optimal);
+  }
+}

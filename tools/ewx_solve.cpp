@@ -1,0 +1,188 @@
+// ewx-solve: clears one problem file exactly and reports the optimum.
+//
+//   ewx-solve FILE [--solver cpu|gpu|auto] [--flow OUT] [--check] [--topology FILE]
+//
+// FILE is a DIMACS `p asn` or bipartite `p min` file, or an ewx batch file. It prints
+//   objective: <integer>    the optimum in the file's own sense (DIMACS: minimum cost; batch: maximum surplus)
+//   solve_ms: <number>      solver time, excluding reading and parsing
+// and with --check the verdict of the independent certificate checker. Exit status: 0 solved, 1 the input
+// cannot be read or is malformed (the message names the line), 2 a usage error, 3 the problem has no
+// solution (infeasible, unbalanced or out of range, with the reason), 4 a certificate check failed.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "kernels/device_probe.hpp"
+#include "matcher/batch_file.hpp"
+#include "matcher/certificate.hpp"
+#include "matcher/clearing.hpp"
+#include "matcher/dimacs.hpp"
+#include "matcher/equilibrium_check.hpp"
+#include "tools/market_report.hpp"
+#include "tools/read_file.hpp"
+
+namespace {
+
+enum ExitCode { kSolved = 0, kBadInput = 1, kUsage = 2, kNoSolution = 3, kCheckFailed = 4 };
+
+struct Options {
+  std::string input;
+  std::string solver = "auto";
+  std::string flow_path;
+  std::string topology_path;
+  bool check = false;
+  bool no_pricing = false;
+  bool report = false;
+};
+
+struct Timer {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  double elapsed_ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
+// Decides where to solve and says so in one log line. Returns false for a request this build cannot serve.
+bool choose_solver(const std::string& requested) {
+  if (requested == "cpu") {
+    spdlog::info("solver: exact CPU solver (requested)");
+    return true;
+  }
+  const ewx::kernels::DeviceProbe probe = ewx::kernels::probe_device();
+  if (requested == "gpu") {
+    spdlog::error("--solver gpu is not available: this version of ewx has no GPU solver yet{}",
+                  probe.usable ? "" : " (and no usable CUDA device: " + probe.reason + ")");
+    return false;
+  }
+  if (probe.usable) {
+    spdlog::info("solver: exact CPU solver (CUDA device {} present, but this version has no GPU solver)", probe.name);
+  } else {
+    spdlog::info("solver: exact CPU solver (no usable CUDA device: {})", probe.reason);
+  }
+  return true;
+}
+
+void print_line(const char* key, const std::string& value) { std::printf("%s: %s\n", key, value.c_str()); }
+
+int report_unsolved(ewx::SolveStatus status, const std::string& detail) {
+  spdlog::error("no solution: {}: {}", ewx::to_string(status), detail);
+  print_line("status", ewx::to_string(status));
+  return kNoSolution;
+}
+
+int check_transportation(const ewx::TransportationProblem& problem, const ewx::TransportationSolution& solution) {
+  const ewx::CertificateReport report = ewx::check_certificate(problem, solution);
+  if (!report.optimal) {
+    print_line("certificate", "FAILED: " + report.failure);
+    return kCheckFailed;
+  }
+  print_line("certificate", "optimal (primal = dual = " + ewx::to_string(report.primal) + ")");
+  return kSolved;
+}
+
+int solve_dimacs(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
+  const ewx::DimacsInstance instance = ewx::parse_dimacs(text, options.input);
+  spdlog::info("{}: {} sources, {} sinks, {} arcs", options.input, instance.problem.source_count(),
+               instance.problem.sink_count(), instance.problem.arc_count());
+  ewx::CpuSolverStatistics stats;
+  const Timer timer;
+  const ewx::TransportationSolution solution = ewx::solve_on_cpu(instance.problem, solver_options, &stats);
+  const double solve_ms = timer.elapsed_ms();
+  if (solution.status != ewx::SolveStatus::optimal) return report_unsolved(solution.status, solution.detail);
+  spdlog::info("pricing rounds {}, candidate arcs {}, arcs admitted {}, augmentations {}, arcs scanned {}",
+               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.augmentations, stats.arcs_scanned);
+
+  const ewx::Objective objective = ewx::dimacs_objective(instance, solution.objective);
+  print_line("objective", ewx::to_string(objective));
+  std::printf("solve_ms: %.3f\n", solve_ms);
+  int code = kSolved;
+  if (options.check) code = check_transportation(instance.problem, solution);
+  if (!options.flow_path.empty()) {
+    std::ofstream out(options.flow_path);
+    if (!out) throw std::runtime_error("cannot open '" + options.flow_path + "' for writing");
+    ewx::write_dimacs_flow(out, instance, solution.flows, objective);
+  }
+  return code;
+}
+
+int solve_batch(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
+  const ewx::Topology topology = options.topology_path.empty()
+                                     ? ewx::default_topology()
+                                     : ewx::parse_topology(ewx::tools::read_whole_file(options.topology_path),
+                                                           options.topology_path);
+  const ewx::Batch batch = ewx::parse_batch(text, options.input, topology);
+  const Timer timer;
+  const ewx::ClearingResult result = ewx::clear_batch(batch, topology, solver_options);
+  const double solve_ms = timer.elapsed_ms();
+  if (result.status != ewx::SolveStatus::optimal) return report_unsolved(result.status, result.detail);
+  spdlog::info("batch {}: {} orders, {} offers, {} trading arcs", batch.number, batch.orders.size(),
+               batch.offers.size(), result.graph.trade_count());
+  const ewx::CpuSolverStatistics& stats = result.statistics;
+  spdlog::info("pricing rounds {}, candidate arcs {}, arcs admitted {}, augmentations {}, arcs scanned {}",
+               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.augmentations, stats.arcs_scanned);
+
+  print_line("objective", ewx::to_string(result.total_surplus));
+  std::printf("solve_ms: %.3f\n", solve_ms);
+  print_line("contracts", std::to_string(result.contracts.size()));
+  print_line("units", std::to_string(result.units_traded));
+  int code = kSolved;
+  if (options.check) {
+    code = check_transportation(result.graph.problem, result.solution);
+    const ewx::EquilibriumReport equilibrium =
+        ewx::check_equilibrium(batch, topology, result.contracts, result.offer_price);
+    if (!equilibrium.holds) {
+      print_line("equilibrium", "FAILED: " + equilibrium.failure);
+      code = kCheckFailed;
+    } else if (equilibrium.total_surplus != result.total_surplus) {
+      print_line("equilibrium", "FAILED: contracts add up to a different surplus");
+      code = kCheckFailed;
+    } else {
+      print_line("equilibrium", "holds at the buyer-optimal prices");
+    }
+  }
+  if (options.report) ewx::tools::print_market_report(stdout, batch, topology, result);
+  if (!options.flow_path.empty()) {
+    std::ofstream out(options.flow_path);
+    if (!out) throw std::runtime_error("cannot open '" + options.flow_path + "' for writing");
+    out << "# contract <order> <offer> <units> <price fen/unit-hour> <transfer charge fen/unit-hour>\n";
+    for (const ewx::Contract& c : result.contracts) {
+      out << "contract " << c.order << ' ' << c.offer << ' ' << c.units << ' ' << c.price << ' ' << c.transfer_charge << '\n';
+    }
+  }
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ewx-solve: clear a DIMACS assignment/transportation file or an ewx batch exactly"};
+  Options options;
+  app.add_option("file", options.input, "DIMACS 'p asn' / bipartite 'p min' file, or an ewx batch file")->required();
+  app.add_option("--solver", options.solver, "where to solve: cpu, gpu or auto (GPU when usable, else CPU)")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
+  app.add_option("--flow", options.flow_path, "write the solution here (DIMACS 'f' lines, or contracts for a batch)");
+  app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");
+  app.add_option("--topology", options.topology_path, "topology file for batch files (default: built-in)");
+  app.add_flag("--report", options.report, "for batch files: print volumes, prices by cluster and the flow matrix");
+  app.add_flag("--no-pricing", options.no_pricing, "solve the whole graph at once instead of pricing candidate arcs");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("[%H:%M:%S.%e] [ewx-solve] [%l] %v");
+
+  if (!choose_solver(options.solver)) return kUsage;
+  ewx::CpuSolverOptions solver_options;
+  solver_options.arc_pricing = !options.no_pricing;
+  try {
+    const std::string text = ewx::tools::read_whole_file(options.input);
+    if (ewx::looks_like_batch(text)) return solve_batch(options, text, solver_options);
+    return solve_dimacs(options, text, solver_options);
+  } catch (const ewx::InputError& error) {
+    spdlog::error("{}", error.what());
+    return kBadInput;
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return kBadInput;
+  }
+}
