@@ -1,34 +1,40 @@
-// The exact CPU solver: successive shortest paths on a candidate subgraph, with every other arc priced out.
+// The exact CPU solver: two exact engines, and arc pricing around them for dense problems.
 //
-// Large assignment-like problems are dense: in a dense assignment every row reaches every column, yet the
-// optimum uses almost none of those arcs; what it uses are arcs that are cheap relative to the dual prices.
-// So the solver works in rounds (column generation, as in the pricing step of the simplex method):
+// Engines. The epsilon-scaling auction (scaled_auction.cpp) is the default: it is fast on large, tight
+// markets, where prices must move a lot. Successive shortest paths (successive_shortest_paths.cpp) is the
+// fallback for what the auction does not take: costs too large for its scaled 64-bit prices, and
+// infeasible problems, where it gives the exact verdict. Either can be forced (CpuEngine) so that the tests
+// can check one against the other.
 //
-//  1. Start from row-minimum potentials (alpha_i = min_j c_ij, beta = 0) and take as candidates each
-//     source's k cheapest arcs and each sink's k cheapest arcs by reduced cost, plus every arc touching a
-//     slack node (a market's "unsold"/"unfilled" choice must always be open).
-//  2. Solve the candidate graph exactly (successive_shortest_paths.cpp).
+// Arc pricing. Large assignment-like problems are dense: in a dense assignment every row reaches every
+// column, yet the optimum uses almost none of those arcs; what it uses are arcs that are cheap relative to
+// the dual prices. So the solver works in rounds (column generation, as in the pricing step of the simplex
+// method):
+//
+//  1. Take as candidates each source's k cheapest arcs and each sink's k cheapest arcs by reduced cost at
+//     row-minimum potentials, plus every arc touching a slack node (a market's "unsold"/"unfilled" choice
+//     must always be open).
+//  2. Solve the candidate graph exactly.
 //  3. Price every other arc at the resulting potentials. Arcs outside the candidate set carry no flow, so
 //     r >= 0 is the only condition they must meet. If every one meets it, the potentials prove the
-//     candidate optimum optimal for the whole graph. Otherwise admit the violators, withdraw the flow of
-//     the sources they leave from (so those sources' potentials may drop until the new arcs are feasible),
-//     and go back to 2, warm.
+//     candidate optimum optimal for the whole graph. Otherwise admit the violators and go back to 2.
 //
 // Every round ends with a full check of the dual, so the answer is exact whatever k is; k only trades
 // candidate-graph size against rounds. Pricing pays when row-minimum prices already say which arcs matter
-// (dense assignments: two rounds, a few arcs admitted). In a tight market they do not: the first round's
-// prices are far from equilibrium and the second round admits most of the graph. So a round that admits
-// more arcs than the candidate graph holds abandons pricing and solves the whole graph, and problems that
-// are not much larger than the candidate budget are solved whole from the start. If the candidate graph
-// alone cannot ship all supply (possible for sparse balanced problems), the whole graph is solved too.
+// (dense assignments: two rounds, a handful of arcs admitted). In a tight market they do not, and a round
+// that would admit more arcs than the candidate graph holds abandons pricing for the whole graph; so
+// does a candidate graph that cannot ship all supply. Markets skip pricing altogether (any problem with
+// slack nodes: measured on a 5k-order batch, round two would admit 155k of its 220k arcs), and problems
+// not much larger than the candidate budget are solved whole from the start.
 //
-// Memory: the pricing path never allocates per-arc state of the whole graph except one bit per arc; flows
-// live on the candidate graph, and solutions list positive flows only.
+// Memory: the pricing path keeps one bit per arc of the whole graph; flows live on the candidate graph,
+// and solutions list positive flows only.
 #include "matcher/cpu_solver.hpp"
 
 #include <algorithm>
 #include <limits>
 
+#include "matcher/scaled_auction.hpp"
 #include "matcher/successive_shortest_paths.hpp"
 
 namespace ewx {
@@ -87,9 +93,47 @@ struct Candidates {
   std::vector<ArcIndex> arcs;    // ascending
 };
 
+// Slack nodes: those the problem marks, and those that look like one, because a DIMACS file carries no
+// marks. A source is slack-shaped when it reaches every sink at one cost with capacities that never bind
+// (capacity >= what either end moves); a sink likewise when every source reaches it so. A market written as
+// DIMACS has exactly one of each: its "unsold" source and "unfilled" sink.
+struct SlackNodes {
+  std::vector<std::uint8_t> source, sink;
+};
+
+SlackNodes find_slack_nodes(const TransportationProblem& problem) {
+  SlackNodes slack{std::vector<std::uint8_t>(problem.source_count(), 0), std::vector<std::uint8_t>(problem.sink_count(), 0)};
+  const auto never_binds = [&](NodeIndex i, ArcIndex e) {
+    return problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
+  };
+  std::vector<std::uint32_t> reached(problem.sink_count(), 0);
+  std::vector<Cost> cost_in(problem.sink_count(), 0);
+  std::vector<std::uint8_t> alike(problem.sink_count(), 1);
+  for (NodeIndex i = 0; i < problem.source_count(); ++i) {
+    const ArcIndex begin = problem.row_begin[i], end = problem.row_begin[i + 1];
+    bool row_alike = problem.is_slack_source(i) ||
+                     (end - begin == problem.sink_count() && problem.sink_count() > 1);
+    for (ArcIndex e = begin; e < end; ++e) {
+      const NodeIndex j = problem.arc_sink[e];
+      if (!problem.is_slack_source(i)) {
+        row_alike = row_alike && j == e - begin && problem.arc_cost[e] == problem.arc_cost[begin] && never_binds(i, e);
+      }
+      if (reached[j]++ == 0) cost_in[j] = problem.arc_cost[e];
+      alike[j] = alike[j] && problem.arc_cost[e] == cost_in[j] && never_binds(i, e);
+    }
+    slack.source[i] = row_alike;
+  }
+  for (NodeIndex j = 0; j < problem.sink_count(); ++j) {
+    slack.sink[j] = problem.is_slack_sink(j) ||
+                    (alike[j] && reached[j] == problem.source_count() && problem.source_count() > 1);
+  }
+  return slack;
+}
+
 // Row minima, and each source's and sink's k cheapest arcs by reduced cost c - alpha (beta is zero), and
 // every arc at a slack node. One pass over the arcs, each row read twice while it is in cache.
-Candidates initial_candidates(const TransportationProblem& problem, const CpuSolverOptions& options) {
+Candidates initial_candidates(const TransportationProblem& problem, const CpuSolverOptions& options,
+                              const SlackNodes& slack) {
   Candidates result{std::vector<Potential>(problem.source_count(), 0), ArcBits(problem.arc_count()), {}};
   const std::uint32_t per_source = options.candidates_per_source;
   const std::uint32_t per_sink = options.candidates_per_sink;
@@ -101,13 +145,13 @@ Candidates initial_candidates(const TransportationProblem& problem, const CpuSol
   for (NodeIndex i = 0; i < problem.source_count(); ++i) {
     const ArcIndex begin = problem.row_begin[i];
     const ArcIndex end = problem.row_begin[i + 1];
-    const bool slack_row = problem.is_slack_source(i);
+    const bool slack_row = slack.source[i];
     std::uint32_t row_held = 0, row_worst = 0;
     Cost lowest = std::numeric_limits<Cost>::max();
     for (ArcIndex e = begin; e < end; ++e) {
       if (problem.arc_capacity[e] == 0) continue;
       lowest = std::min(lowest, problem.arc_cost[e]);
-      if (slack_row || problem.is_slack_sink(problem.arc_sink[e])) {
+      if (slack_row || slack.sink[problem.arc_sink[e]]) {
         result.member.set(e);
       } else {
         BestArcs::offer(row_best.data(), row_held, row_worst, per_source, {problem.arc_cost[e], e});
@@ -119,7 +163,7 @@ Candidates initial_candidates(const TransportationProblem& problem, const CpuSol
     if (slack_row) continue;
     for (ArcIndex e = begin; e < end; ++e) {
       const NodeIndex j = problem.arc_sink[e];
-      if (problem.arc_capacity[e] == 0 || problem.is_slack_sink(j)) continue;
+      if (problem.arc_capacity[e] == 0 || slack.sink[j]) continue;
       BestArcs::offer(sink_best.data() + static_cast<std::size_t>(j) * per_sink, sink_held[j], sink_worst[j], per_sink,
                       {problem.arc_cost[e] - alpha, e});
     }
@@ -178,25 +222,68 @@ std::vector<ArcFlow> positive_flows(const std::vector<Quantity>& flow, const std
   return flows;
 }
 
-TransportationSolution solve_whole_graph(const TransportationProblem& problem, CpuSolverStatistics& stats) {
+std::vector<Potential> row_minimum_potentials(const TransportationProblem& problem) {
+  std::vector<Potential> alpha(problem.source_count(), 0);
+  for (NodeIndex i = 0; i < problem.source_count(); ++i) {
+    Cost lowest = std::numeric_limits<Cost>::max();
+    for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
+      if (problem.arc_capacity[e] > 0) lowest = std::min(lowest, problem.arc_cost[e]);
+    }
+    alpha[i] = lowest == std::numeric_limits<Cost>::max() ? 0 : lowest;
+  }
+  return alpha;
+}
+
+// Solves `problem` exactly with the chosen engine; the auction hands what it does not take to successive
+// shortest paths. Flows are per arc of `problem`.
+struct EngineResult {
+  SolveStatus status = SolveStatus::infeasible;
+  std::vector<Quantity> flow;
+  std::vector<Potential> alpha, beta;
+};
+
+EngineResult solve_exactly(const TransportationProblem& problem, CpuEngine engine, CpuSolverStatistics& stats) {
+  EngineResult result;
+  if (engine != CpuEngine::shortest_paths) {
+    detail::AuctionStatistics auction;
+    result.status = detail::run_scaled_auction(problem, result.flow, result.alpha, result.beta, auction);
+    stats.auction_phases += auction.phases;
+    stats.auction_bids += auction.bids;
+    stats.arcs_scanned += auction.arcs_scanned;
+    stats.potential_passes += auction.potential_passes;
+    if (result.status == SolveStatus::optimal || engine == CpuEngine::auction) return result;
+  }
+  result.flow.assign(problem.arc_count(), 0);
+  result.alpha = row_minimum_potentials(problem);
+  result.beta.assign(problem.sink_count(), 0);
+  detail::EngineStatistics engine_stats;
+  result.status = detail::run_successive_shortest_paths(problem, result.flow, result.alpha, result.beta, engine_stats);
+  stats.augmentations += engine_stats.augmentations;
+  stats.arcs_scanned += engine_stats.arcs_scanned;
+  return result;
+}
+
+TransportationSolution finish(const TransportationProblem& problem, EngineResult&& result,
+                              const std::vector<ArcIndex>* arc_of) {
   TransportationSolution solution;
-  std::vector<Quantity> flow(problem.arc_count(), 0);
-  std::vector<Potential> alpha = initial_candidates(problem, {true, 0, 0}).alpha;
-  std::vector<Potential> beta(problem.sink_count(), 0);
-  detail::EngineStatistics engine;
-  solution.status = detail::run_successive_shortest_paths(problem, flow, alpha, beta, engine);
-  stats.augmentations += engine.augmentations;
-  stats.arcs_scanned += engine.arcs_scanned;
-  stats.candidate_arcs = problem.arc_count();
-  if (solution.status != SolveStatus::optimal) {
-    solution.detail = "the supply cannot all be shipped: some sources cannot reach enough demand";
+  solution.status = result.status;
+  if (result.status != SolveStatus::optimal) {
+    solution.detail = result.status == SolveStatus::infeasible
+                          ? "the supply cannot all be shipped: some sources cannot reach enough demand"
+                          : "costs too large for the chosen engine";
     return solution;
   }
-  solution.flows = positive_flows(flow, nullptr);
-  solution.source_potential = std::move(alpha);
-  solution.sink_potential = std::move(beta);
+  solution.flows = positive_flows(result.flow, arc_of);
+  solution.source_potential = std::move(result.alpha);
+  solution.sink_potential = std::move(result.beta);
   solution.objective = total_cost(problem, solution.flows);
   return solution;
+}
+
+TransportationSolution solve_whole_graph(const TransportationProblem& problem, CpuEngine engine,
+                                         CpuSolverStatistics& stats) {
+  stats.candidate_arcs = problem.arc_count();
+  return finish(problem, solve_exactly(problem, engine, stats), nullptr);
 }
 
 }  // namespace
@@ -258,68 +345,33 @@ TransportationSolution solve_on_cpu(const TransportationProblem& problem, const 
   const std::uint64_t candidate_budget =
       std::uint64_t{options.candidates_per_source} * problem.source_count() +
       std::uint64_t{options.candidates_per_sink} * problem.sink_count();
-  if (!options.arc_pricing || problem.arc_count() <= 4 * candidate_budget) return solve_whole_graph(problem, stats);
+  if (!options.arc_pricing || problem.arc_count() <= 4 * candidate_budget) {
+    return solve_whole_graph(problem, options.engine, stats);
+  }
+  const SlackNodes slack = find_slack_nodes(problem);
+  const auto any = [](const std::vector<std::uint8_t>& v) { return std::find(v.begin(), v.end(), 1) != v.end(); };
+  if (any(slack.source) || any(slack.sink)) return solve_whole_graph(problem, options.engine, stats);
 
-  Candidates candidates = initial_candidates(problem, options);
-  std::vector<Potential> alpha = candidates.alpha;
-  std::vector<Potential> beta(problem.sink_count(), 0);
-  std::vector<Quantity> flow(candidates.arcs.size(), 0);
+  // Candidate graphs are small, and successive shortest paths, grown from row-minimum potentials, leave
+  // duals that price the rest of a dense graph well (two rounds on dense assignments, against eight with
+  // the auction's recovered duals), so it solves them unless told otherwise.
+  const CpuEngine round_engine = options.engine == CpuEngine::automatic ? CpuEngine::shortest_paths : options.engine;
+  Candidates candidates = initial_candidates(problem, options, slack);
   for (;;) {
     ++stats.pricing_rounds;
     stats.candidate_arcs = candidates.arcs.size();
-    const TransportationProblem graph = extract_candidates(problem, candidates.arcs);
-    detail::EngineStatistics engine;
-    const SolveStatus status = detail::run_successive_shortest_paths(graph, flow, alpha, beta, engine);
-    stats.augmentations += engine.augmentations;
-    stats.arcs_scanned += engine.arcs_scanned;
-    if (status == SolveStatus::infeasible) return solve_whole_graph(problem, stats);
+    EngineResult round = solve_exactly(extract_candidates(problem, candidates.arcs), round_engine, stats);
+    if (round.status != SolveStatus::optimal) return solve_whole_graph(problem, options.engine, stats);
 
-    const std::vector<ArcIndex> violated = find_violations(problem, candidates, alpha, beta);
-    if (violated.empty()) break;
-    if (violated.size() > candidates.arcs.size()) return solve_whole_graph(problem, stats);
+    const std::vector<ArcIndex> violated = find_violations(problem, candidates, round.alpha, round.beta);
+    if (violated.empty()) return finish(problem, std::move(round), &candidates.arcs);
+    if (violated.size() > candidates.arcs.size()) return solve_whole_graph(problem, options.engine, stats);
     stats.arcs_admitted += violated.size();
-
-    // Merge the violators in, carrying the flow of arcs already there, except on the rows they leave
-    // from: those rows give their flow back and lower their potential to the tightest the row allows.
-    std::vector<std::uint8_t> row_touched(problem.source_count(), 0);
     for (const ArcIndex e : violated) candidates.member.set(e);
     std::vector<ArcIndex> merged(candidates.arcs.size() + violated.size());
     std::merge(candidates.arcs.begin(), candidates.arcs.end(), violated.begin(), violated.end(), merged.begin());
-    std::vector<Quantity> merged_flow(merged.size(), 0);
-    {
-      std::size_t old = 0;
-      for (std::size_t k = 0; k < merged.size(); ++k) {
-        if (old < candidates.arcs.size() && candidates.arcs[old] == merged[k]) merged_flow[k] = flow[old++];
-      }
-    }
-    NodeIndex row = 0;
-    for (const ArcIndex e : violated) {
-      while (problem.row_begin[row + 1] <= e) ++row;
-      row_touched[row] = 1;
-    }
-    std::vector<Potential> lowest(problem.source_count(), std::numeric_limits<Potential>::max());
-    row = 0;
-    for (std::size_t k = 0; k < merged.size(); ++k) {
-      const ArcIndex e = merged[k];
-      while (problem.row_begin[row + 1] <= e) ++row;
-      if (!row_touched[row]) continue;
-      merged_flow[k] = 0;
-      if (problem.arc_capacity[e] > 0) lowest[row] = std::min(lowest[row], problem.arc_cost[e] + beta[problem.arc_sink[e]]);
-    }
-    for (NodeIndex i = 0; i < problem.source_count(); ++i) {
-      if (row_touched[i]) alpha[i] = lowest[i];
-    }
     candidates.arcs = std::move(merged);
-    flow = std::move(merged_flow);
   }
-
-  TransportationSolution solution;
-  solution.status = SolveStatus::optimal;
-  solution.flows = positive_flows(flow, &candidates.arcs);
-  solution.source_potential = std::move(alpha);
-  solution.sink_potential = std::move(beta);
-  solution.objective = total_cost(problem, solution.flows);
-  return solution;
 }
 
 }  // namespace ewx

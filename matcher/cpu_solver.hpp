@@ -7,19 +7,27 @@
 
 namespace ewx {
 
+// Which exact engine solves (each candidate graph, or the whole graph). automatic: the scaled auction, with
+// successive shortest paths for what it does not take (see cpu_solver.cpp).
+enum class CpuEngine { automatic, auction, shortest_paths };
+
 struct CpuSolverOptions {
   // Solve on a candidate subgraph first and price out the rest (see cpu_solver.cpp). Exact either way;
   // switching it off is for tests that compare the two paths and for graphs too small to benefit.
   bool arc_pricing = true;
   std::uint32_t candidates_per_source = 6;
   std::uint32_t candidates_per_sink = 6;
+  CpuEngine engine = CpuEngine::automatic;
 };
 
 struct CpuSolverStatistics {
   std::uint64_t pricing_rounds = 0;     // 0 when the whole graph was solved directly
   std::uint64_t candidate_arcs = 0;     // arcs in the last candidate graph
   std::uint64_t arcs_admitted = 0;      // arcs added by pricing after the first round
-  std::uint64_t augmentations = 0;
+  std::uint64_t augmentations = 0;     // successive shortest paths
+  std::uint64_t auction_phases = 0;    // scaled auction
+  std::uint64_t auction_bids = 0;
+  std::uint64_t potential_passes = 0;  // exact-dual recovery after the auction
   std::uint64_t arcs_scanned = 0;
 };
 

@@ -9,6 +9,7 @@
 
 #include "matcher/certificate.hpp"
 #include "matcher/cpu_solver.hpp"
+#include "matcher/batch_builder.hpp"
 #include "matcher/market_generator.hpp"
 
 using namespace ewx;
@@ -275,5 +276,59 @@ TEST_CASE("the certificate checker rejects what is not optimal or not feasible")
     std::vector<ArcFlow> bogus = good.flows;
     bogus.push_back({p.arc_count() + 5, 1});
     CHECK_FALSE(check_certificate(p, bogus, good.source_potential, good.sink_potential, good.objective).optimal);
+  }
+}
+
+TEST_CASE("the scaled auction and successive shortest paths agree, and both are certified") {
+  SeededRandom random(777);
+  int compared = 0;
+  for (int round = 0; round < 80; ++round) {
+    const NodeIndex sources = static_cast<NodeIndex>(random.between(1, 60));
+    const NodeIndex sinks = static_cast<NodeIndex>(random.between(1, 30));
+    // Small capacities make arcs fill up, which the auction must respect.
+    const TransportationProblem p = random_problem(random, sources, sinks, 30, 70, -500, 500, round % 2 ? 8 : 100);
+    const TransportationSolution by_auction = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::automatic});
+    const TransportationSolution by_paths = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::shortest_paths});
+    CAPTURE(round);
+    REQUIRE(by_auction.status == by_paths.status);
+    if (by_paths.status != SolveStatus::optimal) continue;
+    ++compared;
+    CHECK(by_auction.objective == by_paths.objective);
+    const CertificateReport report = check_certificate(p, by_auction);
+    CHECK_MESSAGE(report.optimal, report.failure);
+  }
+  CHECK(compared > 20);
+}
+
+TEST_CASE("the auction alone reports infeasible problems instead of looping") {
+  // Two sources need the one sink that can take a single unit.
+  const std::vector<Arc> arcs{{0, 0, 5, 1}, {1, 0, 5, 2}, {1, 1, 5, 3}};
+  const TransportationProblem p = make_transportation_problem({2, 1}, {1, 2}, arcs);
+  CHECK(solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::auction}).status == SolveStatus::infeasible);
+  CHECK(solve_on_cpu(p, {.arc_pricing = false}).status == SolveStatus::infeasible);
+}
+
+TEST_CASE("markets as DIMACS (slack rows with capacities at the sinks' demand) clear to the batch optimum") {
+  // ewx-gen writes a market's slack arcs with capacity min(supply, demand); the auction must treat such
+  // capacities as non-binding. A 0-unit bid once looped for ever here.
+  const Topology& topology = default_topology();
+  for (const std::uint64_t seed : {4u, 5u}) {
+    const Batch batch = generate_market({.orders = 800, .offers = 80, .seed = seed}, topology);
+    const MarketGraph graph = build_market_graph(batch, topology);
+    TransportationProblem as_file = graph.problem;
+    as_file.slack_sources = as_file.slack_sinks = 0;  // DIMACS carries no marks
+    for (NodeIndex i = 0; i < as_file.source_count(); ++i) {
+      for (ArcIndex e = as_file.row_begin[i]; e < as_file.row_begin[i + 1]; ++e) {
+        as_file.arc_capacity[e] = std::min({as_file.arc_capacity[e], as_file.supply[i], as_file.demand[as_file.arc_sink[e]]});
+      }
+    }
+    const TransportationSolution marked = solve_on_cpu(graph.problem);
+    const TransportationSolution unmarked = solve_on_cpu(as_file);
+    const TransportationSolution paths = solve_on_cpu(as_file, {.engine = CpuEngine::shortest_paths});
+    REQUIRE(marked.status == SolveStatus::optimal);
+    REQUIRE(unmarked.status == SolveStatus::optimal);
+    CHECK(unmarked.objective == marked.objective);
+    CHECK(paths.objective == marked.objective);
+    CHECK(check_certificate(as_file, unmarked).optimal);
   }
 }

@@ -36,6 +36,7 @@ struct Options {
   bool check = false;
   bool no_pricing = false;
   bool report = false;
+  std::string engine = "auto";
 };
 
 struct Timer {
@@ -65,6 +66,13 @@ bool choose_solver(const std::string& requested) {
   return true;
 }
 
+void log_statistics(const ewx::CpuSolverStatistics& stats) {
+  spdlog::info("pricing rounds {}, candidate arcs {}, admitted {}; auction phases {}, bids {}, dual passes {}; "
+               "augmentations {}; arcs scanned {}",
+               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.auction_phases, stats.auction_bids,
+               stats.potential_passes, stats.augmentations, stats.arcs_scanned);
+}
+
 void print_line(const char* key, const std::string& value) { std::printf("%s: %s\n", key, value.c_str()); }
 
 int report_unsolved(ewx::SolveStatus status, const std::string& detail) {
@@ -92,8 +100,7 @@ int solve_dimacs(const Options& options, const std::string& text, const ewx::Cpu
   const ewx::TransportationSolution solution = ewx::solve_on_cpu(instance.problem, solver_options, &stats);
   const double solve_ms = timer.elapsed_ms();
   if (solution.status != ewx::SolveStatus::optimal) return report_unsolved(solution.status, solution.detail);
-  spdlog::info("pricing rounds {}, candidate arcs {}, arcs admitted {}, augmentations {}, arcs scanned {}",
-               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.augmentations, stats.arcs_scanned);
+  log_statistics(stats);
 
   const ewx::Objective objective = ewx::dimacs_objective(instance, solution.objective);
   print_line("objective", ewx::to_string(objective));
@@ -121,8 +128,7 @@ int solve_batch(const Options& options, const std::string& text, const ewx::CpuS
   spdlog::info("batch {}: {} orders, {} offers, {} trading arcs", batch.number, batch.orders.size(),
                batch.offers.size(), result.graph.trade_count());
   const ewx::CpuSolverStatistics& stats = result.statistics;
-  spdlog::info("pricing rounds {}, candidate arcs {}, arcs admitted {}, augmentations {}, arcs scanned {}",
-               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.augmentations, stats.arcs_scanned);
+  log_statistics(stats);
 
   print_line("objective", ewx::to_string(result.total_surplus));
   std::printf("solve_ms: %.3f\n", solve_ms);
@@ -167,6 +173,9 @@ int main(int argc, char** argv) {
   app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");
   app.add_option("--topology", options.topology_path, "topology file for batch files (default: built-in)");
   app.add_flag("--report", options.report, "for batch files: print volumes, prices by cluster and the flow matrix");
+  app.add_option("--engine", options.engine,
+                 "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
+      ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
   app.add_flag("--no-pricing", options.no_pricing, "solve the whole graph at once instead of pricing candidate arcs");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("[%H:%M:%S.%e] [ewx-solve] [%l] %v");
@@ -174,6 +183,9 @@ int main(int argc, char** argv) {
   if (!choose_solver(options.solver)) return kUsage;
   ewx::CpuSolverOptions solver_options;
   solver_options.arc_pricing = !options.no_pricing;
+  solver_options.engine = options.engine == "auction"          ? ewx::CpuEngine::auction
+                          : options.engine == "shortest-paths" ? ewx::CpuEngine::shortest_paths
+                                                               : ewx::CpuEngine::automatic;
   try {
     const std::string text = ewx::tools::read_whole_file(options.input);
     if (ewx::looks_like_batch(text)) return solve_batch(options, text, solver_options);

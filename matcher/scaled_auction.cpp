@@ -1,0 +1,484 @@
+// Epsilon-scaling auction: the exact CPU engine for large, tight problems.
+//
+// Why not successive shortest paths everywhere. In a tight market most offers are sold out, and the
+// shortest-path engine raises their prices only when a search happens to settle them; until then every
+// search from a losing order wanders the whole sold-out region before it finds a way out. An auction
+// raises a price the moment an offer is over-demanded, so conflicts stay local (Bertsekas, "The auction
+// algorithm for assignment and other network flow problems", 1989; Bertsekas and Castanon, "The auction
+// algorithm for the transportation problem", 1989).
+//
+// The algorithm. Think of sources as bidders with `supply` units to place and sinks as sellers of `demand`
+// units, the value of a unit on arc e being a_e = -cost_e. A sink's sold units are held in lots, each at
+// the price its holder bid; the sink's price is that of its cheapest lot (or its base price while it still
+// has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best other
+// arc, and bids the price at which the two are equally good, plus epsilon, for every unit of that sink
+// priced below the bid; displaced holders get their units back and bid again. Prices only rise, so each phase ends when every
+// bidder has placed everything.
+//
+// Exactness. At the end of a phase every unit sits on an arc within epsilon of its holder's best, which
+// makes the flow epsilon-optimal for node potentials (the bidder's best profit, the sink's price); such a
+// flow is optimal once epsilon < 1/n for n nodes with integer costs (Goldberg and Tarjan, 1990). Costs are
+// therefore scaled by K = n + 1 and the last phase runs at epsilon = 1. Earlier phases, with epsilon
+// divided by kScaleFactor each time, keep the prices and every lot that is still within the finer epsilon
+// of its holder's best, and re-place only the rest: most of the price discovery happens at coarse epsilon,
+// and a finer phase mostly polishes.
+//
+// Exact duals. The auction's potentials are epsilon-optimal, not exact, and the certificate needs exact
+// ones. Because the flow is optimal, its residual graph has no negative cycle, so the complementary
+// slackness conditions form a feasible system of difference constraints; a few Gauss-Seidel passes of
+// Bellman-Ford, started from the scaled-down auction prices (each at most one unit off), find the largest
+// solution below them.
+//
+// Infeasible problems would make prices climb for ever; a price bound (far above any price a feasible
+// problem reaches) stops the auction and the caller falls back to successive shortest paths, which
+// reports infeasibility exactly. Determinism: bidders are served first-in first-out starting in index
+// order, ties between arcs go to the lower arc index, so the same problem gives the same flow.
+#include "matcher/scaled_auction.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <stdexcept>
+
+namespace ewx::detail {
+namespace {
+
+// Measured on ewx-gen market batches: 4 needs the fewest bids (6 and 8 need 15-100% more; 3 more phases).
+constexpr Potential kScaleFactor = 4;
+
+struct Lot {
+  Potential price;
+  ArcIndex arc;
+  NodeIndex holder;
+  Quantity units;
+  bool operator>(const Lot& other) const {
+    return price > other.price || (price == other.price && arc > other.arc);
+  }
+};
+
+// The two cheapest sinks, kept up to date as prices change: a bidder whose arcs reach every sink at one
+// and the same cost (a market's "unsold" slack source) needs nothing else, so its bids cost O(1) instead of
+// a scan of every sink.
+class CheapestSinks {
+ public:
+  struct Pair {
+    Potential price[2];
+    NodeIndex sink[2];
+  };
+  // Far above any price (see the range check in run_scaled_auction) yet safe to subtract from a value.
+  static constexpr Potential kClosed = Potential{1} << 62;
+
+  explicit CheapestSinks(NodeIndex sinks) : leaves_(1) {
+    while (leaves_ < sinks) leaves_ *= 2;
+    tree_.assign(2 * leaves_, Pair{{kClosed, kClosed}, {0, 0}});
+  }
+  void set(NodeIndex sink, Potential price) {
+    std::size_t at = leaves_ + sink;
+    tree_[at] = Pair{{price, kClosed}, {sink, 0}};
+    for (at /= 2; at >= 1; at /= 2) tree_[at] = merge(tree_[2 * at], tree_[2 * at + 1]);
+  }
+  const Pair& top() const { return tree_[1]; }
+
+ private:
+  static Pair merge(const Pair& a, const Pair& b) {
+    Pair out{{kClosed, kClosed}, {0, 0}};
+    std::size_t ia = 0, ib = 0;
+    for (int k = 0; k < 2; ++k) {
+      // Lower price first, lower sink index on ties: deterministic.
+      const bool take_a = ia < 2 && (ib >= 2 || a.price[ia] < b.price[ib] ||
+                                      (a.price[ia] == b.price[ib] && a.sink[ia] <= b.sink[ib]));
+      if (take_a) { out.price[k] = a.price[ia]; out.sink[k] = a.sink[ia]; ++ia; }
+      else { out.price[k] = b.price[ib]; out.sink[k] = b.sink[ib]; ++ib; }
+    }
+    return out;
+  }
+  std::size_t leaves_;
+  std::vector<Pair> tree_;
+};
+
+class Auction {
+ public:
+  Auction(const TransportationProblem& problem, std::vector<Quantity>& flow, AuctionStatistics& stats, Potential scale)
+      : problem_(problem),
+        flow_(flow),
+        stats_(stats),
+        scale_(scale),
+        base_price_(problem.sink_count(), 0),
+        unsold_(problem.sink_count(), 0),
+        lots_(problem.sink_count()),
+        units_left_(problem.source_count(), 0),
+        queued_(problem.source_count(), 0),
+        uniform_row_(problem.source_count(), 0),
+        unbounded_row_(problem.source_count(), 0),
+        quoted_(problem.sink_count(), CheapestSinks::kClosed),
+        cheapest_(problem.sink_count()) {
+    for (NodeIndex i = 0; i < problem.source_count(); ++i) {
+      uniform_row_[i] = reaches_every_sink_alike(i);
+      bool unbounded = true;
+      for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
+        // Flow on an arc never exceeds what either end moves, so such a capacity never binds.
+        unbounded = unbounded && problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
+      }
+      unbounded_row_[i] = unbounded;
+    }
+    cache_.resize(static_cast<std::size_t>(problem.source_count()) * kCached);
+    cache_size_.assign(problem.source_count(), kStale);
+    cache_threshold_.assign(problem.source_count(), 0);
+    for (const Cost c : problem.arc_cost) largest_value_ = std::max(largest_value_, (c < 0 ? -c : c) * scale_);
+    price_limit_ = 4 * static_cast<Potential>(problem.source_count() + problem.sink_count() + 1) * (largest_value_ + 1);
+  }
+
+  SolveStatus run() {
+    Potential epsilon = std::max<Potential>(1, largest_value_ / kScaleFactor);
+    for (;;) {
+      ++stats_.phases;
+      if (!run_phase(epsilon)) return SolveStatus::infeasible;
+      if (epsilon == 1) return SolveStatus::optimal;
+      epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
+    }
+  }
+
+  // The sink's current price: its base while unsold units remain, else its cheapest lot's.
+  Potential price(NodeIndex sink) const {
+    return unsold_[sink] > 0 || lots_[sink].empty() ? base_price_[sink] : lots_[sink].front().price;
+  }
+
+ private:
+  Potential value(ArcIndex e) const { return -problem_.arc_cost[e] * scale_; }
+
+  // Row i is arc k -> sink k for every sink, all at one cost, with capacities that never bind.
+  bool reaches_every_sink_alike(NodeIndex i) const {
+    const ArcIndex begin = problem_.row_begin[i];
+    if (problem_.row_begin[i + 1] - begin != problem_.sink_count() || problem_.sink_count() == 0) return false;
+    for (NodeIndex k = 0; k < problem_.sink_count(); ++k) {
+      const ArcIndex e = begin + k;
+      if (problem_.arc_sink[e] != k || problem_.arc_cost[e] != problem_.arc_cost[begin] ||
+          problem_.arc_capacity[e] < std::min(problem_.supply[i], problem_.demand[k])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Every change to a sink's lots or unsold units ends here, so quoted_ always holds the current price
+  // (or kClosed for a sink that sells nothing), which is all a row scan needs to read per arc.
+  void reprice(NodeIndex sink) {
+    const Potential now = problem_.demand[sink] > 0 ? price(sink) : CheapestSinks::kClosed;
+    if (now == quoted_[sink] && !stale_quotes_) return;
+    quoted_[sink] = now;
+    cheapest_.set(sink, now);
+  }
+
+  bool run_phase(Potential epsilon) {
+    if (stats_.phases == 1) start_cold();
+    else keep_what_still_fits(epsilon);
+    while (!waiting_.empty() || !slack_waiting_.empty()) {
+      // Slack bidders (uniform rows) go last: they take what the others leave, instead of fighting over it.
+      std::deque<NodeIndex>& line = waiting_.empty() ? slack_waiting_ : waiting_;
+      const NodeIndex bidder = line.front();
+      line.pop_front();
+      queued_[bidder] = 0;
+      while (units_left_[bidder] > 0) {
+        if (!bid(bidder, epsilon)) return false;
+      }
+    }
+    return true;
+  }
+
+  void enqueue(NodeIndex bidder) {
+    if (queued_[bidder] || units_left_[bidder] == 0) return;
+    queued_[bidder] = 1;
+    (uniform_row_[bidder] ? slack_waiting_ : waiting_).push_back(bidder);
+  }
+
+  void start_cold() {
+    for (NodeIndex j = 0; j < problem_.sink_count(); ++j) {
+      unsold_[j] = problem_.demand[j];
+      reprice(j);
+    }
+    stale_quotes_ = false;
+    for (NodeIndex i = 0; i < problem_.source_count(); ++i) {
+      units_left_[i] = problem_.supply[i];
+      enqueue(i);
+    }
+  }
+
+  // The warm start of a finer phase. Every lot is repriced to its sink's price (its cheapest lot's), which
+  // changes no sink's price; then a lot stays only if it is within the new epsilon of its holder's best
+  // (reduced cost phi_i + price_j - a_e <= epsilon), which is exactly epsilon-optimality for the node
+  // potentials. Everything else goes back to its holder to be bid again. A lot that filled its arc is
+  // returned together with all its holder's lots, since freeing the arc changes the holder's best.
+  void keep_what_still_fits(Potential epsilon) {
+    std::vector<Potential> best(problem_.source_count(), std::numeric_limits<Potential>::min());
+    for (NodeIndex i = 0; i < problem_.source_count(); ++i) {
+      Potential second = std::numeric_limits<Potential>::min();
+      ArcIndex arc = 0;
+      if (uniform_row_[i]) {
+        const CheapestSinks::Pair& two = cheapest_.top();
+        if (two.price[0] != CheapestSinks::kClosed) best[i] = value(problem_.row_begin[i]) - two.price[0];
+      } else if (!best_from_cache(i, best[i], second, arc)) {
+        rescan(i, best[i], second, arc);
+      }
+    }
+    std::vector<std::uint8_t> reset(problem_.source_count(), 0);
+    for (NodeIndex j = 0; j < problem_.sink_count(); ++j) {
+      const Potential sink_price = price(j);
+      for (Lot& lot : lots_[j]) {
+        lot.price = sink_price;
+        if (best[lot.holder] + sink_price - value(lot.arc) > epsilon && flow_[lot.arc] == problem_.arc_capacity[lot.arc]) {
+          reset[lot.holder] = 1;
+        }
+      }
+    }
+    for (NodeIndex j = 0; j < problem_.sink_count(); ++j) {
+      std::vector<Lot>& lots = lots_[j];
+      const Potential sink_price = price(j);
+      std::size_t kept = 0;
+      for (const Lot& lot : lots) {
+        if (!reset[lot.holder] && best[lot.holder] + sink_price - value(lot.arc) <= epsilon) {
+          lots[kept++] = lot;
+          continue;
+        }
+        flow_[lot.arc] -= lot.units;
+        units_left_[lot.holder] += lot.units;
+        unsold_[j] += lot.units;
+      }
+      lots.resize(kept);
+      base_price_[j] = sink_price;
+      std::make_heap(lots.begin(), lots.end(), std::greater<>{});
+      reprice(j);
+    }
+    for (NodeIndex i = 0; i < problem_.source_count(); ++i) enqueue(i);
+  }
+
+  bool usable(ArcIndex e) const { return flow_[e] < problem_.arc_capacity[e]; }
+
+  // Candidate lists (Bertsekas): the bidder's kCached best arcs at its last scan, and the profit of the
+  // best arc left out. Prices only rise during a phase, so no arc left out can have become better than that
+  // threshold; while a cached arc is still at least as good, the cache alone answers the bid, with the
+  // threshold standing in for the second best when it is higher (a slightly lower bid, still epsilon-
+  // optimal). Arcs that cannot carry more are ranked too, so that one freed by an eviction cannot hide
+  // above the threshold.
+  bool best_from_cache(NodeIndex bidder, Potential& best, Potential& second, ArcIndex& best_arc) const {
+    const std::size_t at = static_cast<std::size_t>(bidder) * kCached;
+    if (cache_size_[bidder] == kStale) return false;
+    constexpr Potential kNone = std::numeric_limits<Potential>::min();
+    for (std::uint32_t k = 0; k < cache_size_[bidder]; ++k) {
+      const ArcIndex e = cache_[at + k];
+      if (!unbounded_row_[bidder] && !usable(e)) continue;
+      const Potential profit = value(e) - quoted_[problem_.arc_sink[e]];
+      if (profit > best || (profit == best && e < best_arc)) {
+        second = best;
+        best = profit;
+        best_arc = e;
+      } else if (profit > second) {
+        second = profit;
+      }
+    }
+    const Potential threshold = cache_threshold_[bidder];
+    if (threshold == kNone) return best != kNone;  // the cache holds the whole row
+    if (best == kNone || best < threshold) return false;
+    second = std::max(second, threshold);
+    return true;
+  }
+
+  std::uint32_t weakest_cached() const {
+    std::uint32_t worst = 0;
+    for (std::uint32_t k = 1; k < kCached; ++k) {
+      if (cache_profit_[k] < cache_profit_[worst]) worst = k;
+    }
+    return worst;
+  }
+
+  void rescan(NodeIndex bidder, Potential& best, Potential& second, ArcIndex& best_arc) {
+    constexpr Potential kNone = std::numeric_limits<Potential>::min();
+    const std::size_t at = static_cast<std::size_t>(bidder) * kCached;
+    std::uint32_t held = 0, worst = 0;
+    Potential threshold = kNone;
+    const ArcIndex begin = problem_.row_begin[bidder], end = problem_.row_begin[bidder + 1];
+    const bool unbounded = unbounded_row_[bidder];
+    for (ArcIndex e = begin; e < end; ++e) {
+      const Potential profit = value(e) - quoted_[problem_.arc_sink[e]];
+      if (profit <= -CheapestSinks::kClosed / 2) continue;  // a closed sink
+      if (unbounded || usable(e)) {
+        if (profit > best) {
+          second = best;
+          best = profit;
+          best_arc = e;
+        } else if (profit > second) {
+          second = profit;
+        }
+      }
+      // Keep the kCached most profitable arcs (usable or not); the best one dropped sets the threshold.
+      if (held < kCached) {
+        cache_profit_[held] = profit;
+        cache_[at + held++] = e;
+        if (held == kCached) worst = weakest_cached();
+        continue;
+      }
+      if (profit > cache_profit_[worst]) {
+        threshold = std::max(threshold, cache_profit_[worst]);
+        cache_profit_[worst] = profit;
+        cache_[at + worst] = e;
+        worst = weakest_cached();
+      } else {
+        threshold = std::max(threshold, profit);
+      }
+    }
+    cache_size_[bidder] = held;
+    cache_threshold_[bidder] = threshold;
+    stats_.arcs_scanned += end - begin;
+  }
+
+  // One bid: the bidder's best arc, at the price that makes it exactly as good as the best other arc,
+  // plus epsilon. It takes units from every price level of that sink below the bid (unsold units first,
+  // then the cheapest lots): afterwards the sink's cheapest level is at least the bid, so the new lot is
+  // within epsilon of the bidder's best, as epsilon-optimality requires.
+  bool bid(NodeIndex bidder, Potential epsilon) {
+    ++stats_.bids;
+    constexpr Potential kNone = std::numeric_limits<Potential>::min();
+    Potential best = kNone, second = kNone;
+    ArcIndex best_arc = 0;
+    if (uniform_row_[bidder]) {
+      const CheapestSinks::Pair& two = cheapest_.top();
+      const Potential v = value(problem_.row_begin[bidder]);
+      if (two.price[0] != CheapestSinks::kClosed) {
+        best = v - two.price[0];
+        best_arc = problem_.row_begin[bidder] + two.sink[0];
+      }
+      if (two.price[1] != CheapestSinks::kClosed) second = v - two.price[1];
+    } else if (!best_from_cache(bidder, best, second, best_arc)) {
+      rescan(bidder, best, second, best_arc);
+    }
+    if (best == kNone) return false;  // nowhere left to place units: infeasible
+
+    const NodeIndex sink = problem_.arc_sink[best_arc];
+    const Potential offered = second == kNone ? price(sink) + epsilon : value(best_arc) - second + epsilon;
+    if (offered > price_limit_) return false;  // prices beyond any feasible problem's: infeasible
+
+    // Where no capacity binds, the units a sink holds bound the arc's flow already (the bidder's own lots
+    // there may be among those it takes back), so only the bidder's units limit the bid.
+    const Quantity wanted = unbounded_row_[bidder]
+                                ? units_left_[bidder]
+                                : std::min(units_left_[bidder], problem_.arc_capacity[best_arc] - flow_[best_arc]);
+    Quantity taken = std::min(wanted, unsold_[sink]);
+    unsold_[sink] -= taken;
+    std::vector<Lot>& lots = lots_[sink];
+    while (taken < wanted && !lots.empty() && lots.front().price < offered) {
+      std::pop_heap(lots.begin(), lots.end(), std::greater<>{});
+      Lot& displaced = lots.back();
+      const Quantity units = std::min(wanted - taken, displaced.units);
+      displaced.units -= units;
+      flow_[displaced.arc] -= units;
+      units_left_[displaced.holder] += units;
+      taken += units;
+      if (displaced.holder != bidder) enqueue(displaced.holder);
+      if (displaced.units == 0) lots.pop_back();
+      else std::push_heap(lots.begin(), lots.end(), std::greater<>{});
+    }
+    // A bid always takes something: the bid is above the sink's price, so at least its cheapest level
+    // qualifies, and wanted >= 1. Anything else is a bug, and looping on it would never end.
+    if (taken == 0) throw std::logic_error("scaled auction: a bid took no units");
+    lots.push_back({offered, best_arc, bidder, taken});
+    std::push_heap(lots.begin(), lots.end(), std::greater<>{});
+    reprice(sink);
+    flow_[best_arc] += taken;
+    units_left_[bidder] -= taken;
+    return true;
+  }
+
+  const TransportationProblem& problem_;
+  std::vector<Quantity>& flow_;
+  AuctionStatistics& stats_;
+  const Potential scale_;
+  Potential largest_value_ = 0;
+  Potential price_limit_ = 0;
+  std::vector<Potential> base_price_;
+  std::vector<Quantity> unsold_;
+  std::vector<std::vector<Lot>> lots_;
+  std::vector<Quantity> units_left_;
+  std::vector<std::uint8_t> queued_;
+  std::vector<std::uint8_t> uniform_row_;
+  std::vector<std::uint8_t> unbounded_row_;  // no arc of the row has a capacity that binds
+  std::vector<Potential> quoted_;            // per sink: price(), or kClosed
+  bool stale_quotes_ = true;                 // until the first full repricing
+  CheapestSinks cheapest_;
+  static constexpr std::uint32_t kCached = 6;
+  static constexpr std::uint32_t kStale = std::numeric_limits<std::uint32_t>::max();
+  std::vector<ArcIndex> cache_;
+  std::vector<std::uint32_t> cache_size_;
+  std::vector<Potential> cache_threshold_;
+  Potential cache_profit_[kCached];
+  std::deque<NodeIndex> waiting_;
+  std::deque<NodeIndex> slack_waiting_;
+};
+
+Potential floor_divide(Potential a, Potential b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Exact potentials for an optimal flow: the largest solution, below the starting estimates, of
+//   alpha_i <= beta_j + c_e   for arcs that can carry more   (r_e >= 0)
+//   beta_j  <= alpha_i - c_e  for arcs carrying flow         (r_e <= 0).
+// Returns false if it does not settle, which an optimal flow rules out.
+bool recover_exact_potentials(const TransportationProblem& problem, const std::vector<Quantity>& flow,
+                              std::vector<Potential>& alpha, std::vector<Potential>& beta, AuctionStatistics& stats) {
+  const std::uint64_t pass_limit = 4 * (std::uint64_t{problem.source_count()} + problem.sink_count()) + 8;
+  for (std::uint64_t pass = 0; pass < pass_limit; ++pass) {
+    ++stats.potential_passes;
+    bool changed = false;
+    for (NodeIndex i = 0; i < problem.source_count(); ++i) {
+      Potential a = alpha[i];
+      for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
+        if (flow[e] < problem.arc_capacity[e]) {
+          const Potential bound = beta[problem.arc_sink[e]] + problem.arc_cost[e];
+          if (a > bound) a = bound;
+        }
+      }
+      if (a != alpha[i]) changed = true;
+      alpha[i] = a;
+      for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
+        if (flow[e] > 0) {
+          Potential& b = beta[problem.arc_sink[e]];
+          if (b > a - problem.arc_cost[e]) {
+            b = a - problem.arc_cost[e];
+            changed = true;
+          }
+        }
+      }
+    }
+    if (!changed) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SolveStatus run_scaled_auction(const TransportationProblem& problem, std::vector<Quantity>& flow,
+                               std::vector<Potential>& alpha, std::vector<Potential>& beta, AuctionStatistics& stats) {
+  const Potential scale = static_cast<Potential>(problem.source_count()) + problem.sink_count() + 1;
+  Cost largest = 0;
+  for (const Cost c : problem.arc_cost) largest = std::max(largest, c < 0 ? -c : c);
+  // Prices stay below 4 * nodes * (largest scaled value + 1) (the auction's price limit); all of that and a
+  // bid's arithmetic must fit in 63 bits.
+  if (static_cast<Objective>(largest + 1) * scale * scale * 8 > (Objective{1} << 62)) return SolveStatus::out_of_range;
+
+  flow.assign(problem.arc_count(), 0);
+  Auction auction(problem, flow, stats, scale);
+  const SolveStatus status = auction.run();
+  if (status != SolveStatus::optimal) return status;
+
+  // Auction potentials in the engine's convention (r = c - alpha + beta), scaled down to an estimate.
+  beta.resize(problem.sink_count());
+  alpha.resize(problem.source_count());
+  for (NodeIndex j = 0; j < problem.sink_count(); ++j) beta[j] = floor_divide(auction.price(j), scale);
+  for (NodeIndex i = 0; i < problem.source_count(); ++i) {
+    Potential lowest = std::numeric_limits<Potential>::max();
+    for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
+      lowest = std::min(lowest, problem.arc_cost[e] + beta[problem.arc_sink[e]]);
+    }
+    alpha[i] = lowest == std::numeric_limits<Potential>::max() ? 0 : lowest;
+  }
+  if (!recover_exact_potentials(problem, flow, alpha, beta, stats)) return SolveStatus::out_of_range;
+  return SolveStatus::optimal;
+}
+
+}  // namespace ewx::detail
