@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -25,6 +26,19 @@ std::string error_of(const std::function<void()>& parse) {
     return error.what();
   }
   return "";
+}
+
+// The market's allowed-trade rule, written here once as the tests' own oracle (independent of the batch
+// builder and of the equilibrium checker): the surplus per unit of a pair that may trade, or nothing.
+std::optional<Fen> allowed_surplus(const BuyOrder& o, const SellOffer& s, const Topology& topology) {
+  const auto& link = topology.link(o.hub, s.cluster);
+  if (o.resource_class != s.resource_class || !link || link->latency_ms > o.max_latency_ms) return std::nullopt;
+  if (s.window_begin > o.window_begin || s.window_end < o.window_end || s.green_percent < o.min_green_percent) {
+    return std::nullopt;
+  }
+  const Fen surplus = o.bid - s.ask - link->transfer_charge;
+  if (surplus <= 0) return std::nullopt;
+  return surplus;
 }
 
 // A random tiny batch on the default topology where many pairs can trade and prices collide often.
@@ -69,13 +83,7 @@ Objective brute_force_surplus(const Batch& batch, const Topology& topology) {
   std::vector<Pair> pairs;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) {
     for (std::size_t j = 0; j < batch.offers.size(); ++j) {
-      const BuyOrder& o = batch.orders[i];
-      const SellOffer& s = batch.offers[j];
-      const auto& link = topology.link(o.hub, s.cluster);
-      if (o.resource_class != s.resource_class || !link || link->latency_ms > o.max_latency_ms) continue;
-      if (s.window_begin > o.window_begin || s.window_end < o.window_end || s.green_percent < o.min_green_percent) continue;
-      const Fen surplus = o.bid - s.ask - link->transfer_charge;
-      if (surplus > 0) pairs.push_back({i, j, surplus});
+      if (const auto surplus = allowed_surplus(batch.orders[i], batch.offers[j], topology)) pairs.push_back({i, j, *surplus});
     }
   }
   std::vector<Units> filled(batch.orders.size(), 0), sold(batch.offers.size(), 0);
@@ -121,15 +129,10 @@ std::vector<Fen> bellman_ford_premiums(const Batch& batch, const Topology& topol
   }
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < m; ++j) {
-      const BuyOrder& b = batch.orders[i];
-      const SellOffer& s = batch.offers[j];
-      const auto& link = topology.link(b.hub, s.cluster);
-      if (b.resource_class != s.resource_class || !link || link->latency_ms > b.max_latency_ms) continue;
-      if (s.window_begin > b.window_begin || s.window_end < b.window_end || s.green_percent < b.min_green_percent) continue;
-      const Fen surplus = b.bid - s.ask - link->transfer_charge;
-      if (surplus <= 0) continue;
-      edges.push_back({i, n + j, -surplus});
-      if (traded.count({i, j})) edges.push_back({n + j, i, surplus});
+      const auto surplus = allowed_surplus(batch.orders[i], batch.offers[j], topology);
+      if (!surplus) continue;
+      edges.push_back({i, n + j, -*surplus});
+      if (traded.count({i, j})) edges.push_back({n + j, i, *surplus});
     }
     if (filled[i] < batch.orders[i].units) edges.push_back({o, i, 0});
   }
@@ -230,12 +233,7 @@ TEST_CASE("the batch builder links exactly the pairs the market rule allows") {
   std::size_t allowed = 0;
   for (NodeIndex i = 0; i < batch.orders.size(); ++i) {
     for (NodeIndex j = 0; j < batch.offers.size(); ++j) {
-      const BuyOrder& o = batch.orders[i];
-      const SellOffer& s = batch.offers[j];
-      const auto& link = topology.link(o.hub, s.cluster);
-      const bool ok = o.resource_class == s.resource_class && link && link->latency_ms <= o.max_latency_ms &&
-                      s.window_begin <= o.window_begin && o.window_end <= s.window_end &&
-                      s.green_percent >= o.min_green_percent && o.bid - s.ask - link->transfer_charge > 0;
+      const bool ok = allowed_surplus(batch.orders[i], batch.offers[j], topology).has_value();
       allowed += ok;
       CHECK(ok == (built.count({i, j}) == 1));
     }
