@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of ewx-gen and ewx-solve as a user runs them: exit codes, output lines, error messages.
-# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR
+# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD
 set -u
-solve=$1 gen=$2 work=$3
+solve=$1 gen=$2 work=$3 ewx=$4 workload=$5
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0 passed=0
 expect() {  # expect NAME EXPECTED_EXIT PATTERN -- command...
@@ -44,6 +44,22 @@ expect "generate an assignment" 0 '' -- "$gen" assignment --n 50 --seed 2 --dima
 expect "npy header" 0 '^NUMPY$' -- sh -c 'head -c 6 a.npy | tail -c 5'
 expect "dense assignment certified" 0 '^certificate: optimal' -- "$solve" a.asn --check
 expect "usage error" 106 'file is required' -- "$solve"
+
+# The auditor's commands, on a ledger written by the test workload (15 batches, no crash).
+"$workload" ledger 0 acks > /dev/null 2>&1
+expect "audit verify" 0 '^verified: [0-9]+ contracts in 15 batches' -- "$ewx" audit verify --data-dir ledger
+expect "audit verify --json" 0 '"ok": true' -- "$ewx" --json audit verify --data-dir ledger
+expect "audit batch" 0 '^batch 7: [0-9]+ contracts re-checked: competitive equilibrium' -- "$ewx" audit batch 7 --data-dir ledger
+expect "audit contract" 0 'inclusion in the log of [0-9]+ \(root [0-9a-f]{64}\): verified' -- "$ewx" audit contract 5 --data-dir ledger
+expect "audit head" 0 'signature valid' -- "$ewx" audit head --data-dir ledger
+expect "no such batch" 4 'FAILED: there is no batch record 99' -- "$ewx" audit batch 99 --data-dir ledger
+expect "checkpoint" 0 'checkpoint of ledger written to snap' -- "$ewx" admin checkpoint snap --data-dir ledger
+expect "checkpoint verifies" 0 '^verified' -- "$ewx" audit verify --data-dir snap
+expect "checkpoint refuses a used directory" 1 'not empty' -- "$ewx" admin checkpoint snap --data-dir ledger
+mkdir -p foreign && echo precious > foreign/notes.txt
+expect "foreign directory" 4 'not an ewx data directory' -- "$ewx" audit verify --data-dir foreign
+expect "foreign directory is untouched" 0 '^precious$' -- cat foreign/notes.txt
+expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data-dir ledger --public-key "$(printf '%064d' 7)"
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -1,0 +1,558 @@
+// The ledger on RocksDB.
+//
+// Layout of a data directory: `db/` (RocksDB) and `exchange-key.pem` (the Ed25519 signing key).
+//
+// Column families and their keys (u64 is 8 bytes big-endian, so keys sort numerically):
+//
+//   meta       "format"                          -> "ewx-ledger 1"
+//              "public-key"                      -> 32 raw bytes of the exchange's Ed25519 key
+//   journal    u64 sequence                      -> journal-entry      (records.cpp has the value grammars)
+//   contracts  u64 contract id (= log position)  -> contract
+//   merkle     u8 level, u64 index               -> 32-byte hash of perfect subtree (level, index), level >= 1
+//                                                   (level 0, a leaf, is the hash of the stored contract)
+//   batches    u64 batch number                  -> batch-record
+//   inputs     u64 batch number                  -> batch-inputs
+//   indexes    'b' u64 buyer    u64 batch        -> contract-ids of that buyer in that batch
+//              's' u64 seller   u64 batch        -> contract-ids
+//              'h' u64 hub      u64 batch        -> contract-ids
+//              'c' u64 cluster  u64 batch        -> contract-ids
+//              't' u64 (cleared-at + 2^63) u64 batch number -> ""
+//              contract-ids = u32 count, u64 id* (ascending, little-endian)
+//
+// Why indexes and Merkle nodes are kept per batch and per interior node: a batch write's cost is almost all
+// RocksDB memtable inserts, so entries per contract are what bound durable throughput. A contract costs two
+// entries (itself and about one interior Merkle node); each index has one entry per key and batch; the
+// fills of a batch are one journal entry naming its contracts, which are the fills.
+//
+// Durability. Every write that a participant or auditor is told about is one RocksDB WriteBatch written
+// with sync: a journal append (so an acknowledged order survives any crash), and everything about one
+// cleared batch (contracts, Merkle nodes, fills, indexes, inputs, signed record), so a crash leaves a batch
+// either wholly recorded or not at all. Group commit is the caller's choice of how many entries go into one
+// journal() call, and a batch is one write however many contracts it has.
+//
+// On open, the in-memory state (open book, Merkle frontier, chain head) is rebuilt from what is stored, so
+// reopening after a crash at any point restores exactly what was durable.
+#include "ledger/ledger.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "matcher/batch_file.hpp"
+
+namespace ewx::ledger {
+namespace {
+
+constexpr const char* kFormat = "ewx-ledger 1";
+enum Family : std::size_t { kDefault, kMeta, kJournal, kContracts, kMerkle, kBatches, kInputs, kIndexes, kFamilies };
+const char* const kFamilyNames[kFamilies] = {"default", "meta", "journal", "contracts", "merkle", "batches", "inputs", "indexes"};
+
+std::string u64_key(std::uint64_t value) {
+  std::string key(8, '\0');
+  for (int k = 7; k >= 0; --k, value >>= 8) key[k] = static_cast<char>(value & 0xff);
+  return key;
+}
+
+std::uint64_t read_u64(std::string_view key) {
+  std::uint64_t value = 0;
+  for (std::size_t k = 0; k < 8; ++k) value = (value << 8) | static_cast<std::uint8_t>(key[k]);
+  return value;
+}
+
+std::string node_key(std::uint8_t level, std::uint64_t index) { return std::string(1, static_cast<char>(level)) + u64_key(index); }
+
+std::string index_key(char tag, std::uint64_t key, std::uint64_t batch) { return std::string(1, tag) + u64_key(key) + u64_key(batch); }
+
+char index_tag(ContractIndex index) {
+  switch (index) {
+    case ContractIndex::buyer: return 'b';
+    case ContractIndex::seller: return 's';
+    case ContractIndex::hub: return 'h';
+    case ContractIndex::cluster: return 'c';
+  }
+  return '?';
+}
+
+Status from_rocks(const rocksdb::Status& status, const std::string& what) {
+  if (status.ok()) return Status::ok();
+  const auto code = status.IsCorruption() ? Status::Code::corruption : Status::Code::io_error;
+  return Status::error(code, what + ": " + status.ToString());
+}
+
+class StoredNodes : public NodeStore {
+ public:
+  StoredNodes(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, rocksdb::ColumnFamilyHandle* contracts)
+      : db_(db), family_(family), contracts_(contracts) {}
+  std::optional<Hash> node(std::uint8_t level, std::uint64_t index) const override {
+    std::string value;
+    if (level == 0) {
+      if (!db_->Get(rocksdb::ReadOptions(), contracts_, u64_key(index), &value).ok()) return std::nullopt;
+      return leaf_hash(value);
+    }
+    if (!db_->Get(rocksdb::ReadOptions(), family_, node_key(level, index), &value).ok() || value.size() != 32) {
+      return std::nullopt;
+    }
+    Hash hash;
+    std::copy(value.begin(), value.end(), hash.begin());
+    return hash;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* family_;
+  rocksdb::ColumnFamilyHandle* contracts_;
+};
+
+std::string encode_ids(const std::vector<std::uint64_t>& ids) {
+  std::string out(4 + 8 * ids.size(), '\0');
+  const std::uint32_t count = static_cast<std::uint32_t>(ids.size());
+  for (int k = 0; k < 4; ++k) out[k] = static_cast<char>((count >> (8 * k)) & 0xff);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (int k = 0; k < 8; ++k) out[4 + 8 * i + k] = static_cast<char>((ids[i] >> (8 * k)) & 0xff);
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> decode_ids(std::string_view bytes) {
+  std::vector<std::uint64_t> ids;
+  if (bytes.size() < 4) return ids;
+  std::uint32_t count = 0;
+  for (int k = 0; k < 4; ++k) count |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[k])) << (8 * k);
+  if (bytes.size() != 4 + 8 * static_cast<std::size_t>(count)) return ids;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint64_t id = 0;
+    for (int k = 0; k < 8; ++k) id |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes[4 + 8 * i + k])) << (8 * k);
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+bool OpenBook::operator==(const OpenBook& other) const {
+  const auto same_order = [](const auto& a, const auto& b) {
+    return a.first == b.first && a.second.participant == b.second.participant && a.second.remaining == b.second.remaining &&
+           a.second.resource_class == b.second.resource_class;
+  };
+  return orders.size() == other.orders.size() && offers.size() == other.offers.size() &&
+         std::equal(orders.begin(), orders.end(), other.orders.begin(), same_order) &&
+         std::equal(offers.begin(), offers.end(), other.offers.begin(), same_order);
+}
+
+Ledger::~Ledger() {
+  if (db_) {
+    for (auto* family : families_) db_->DestroyColumnFamilyHandle(family);
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, bool create) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const bool exists = fs::exists(dir, error);
+  const bool empty = !exists || fs::is_empty(dir, error);
+  const fs::path db_path = dir / "db";
+  const fs::path key_path = dir / "exchange-key.pem";
+  if (exists && !fs::is_directory(dir, error)) {
+    return Status::error(Status::Code::foreign_data, dir.string() + " is not a directory");
+  }
+  if (!empty && !fs::exists(db_path / "CURRENT", error)) {
+    return Status::error(Status::Code::foreign_data,
+                         dir.string() + " is not an ewx data directory (no db/ inside); refusing to touch it");
+  }
+  if (empty && !create) return Status::error(Status::Code::not_found, "no ewx ledger in " + dir.string());
+  if (empty) fs::create_directories(dir, error);
+  if (error) return Status::error(Status::Code::io_error, "cannot create " + dir.string() + ": " + error.message());
+
+  std::unique_ptr<Ledger> ledger(new Ledger());
+  ledger->dir_ = dir;
+  Result<ExchangeKey> key = ExchangeKey::load(key_path, empty);
+  if (!key.is_ok()) return key.status();
+  ledger->key_ = key.value();
+
+  rocksdb::DBOptions options;
+  options.create_if_missing = empty;
+  options.create_missing_column_families = empty;
+  options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(options, db_path.string(), descriptors, &ledger->families_, &raw);
+  if (!opened.ok()) {
+    const auto code = opened.IsCorruption() ? Status::Code::corruption : Status::Code::foreign_data;
+    return Status::error(code, "cannot open the ledger in " + db_path.string() + ": " + opened.ToString());
+  }
+  ledger->db_.reset(raw);
+
+  if (empty) {
+    rocksdb::WriteBatch init;
+    init.Put(ledger->families_[kMeta], "format", kFormat).PermitUncheckedError();
+    init.Put(ledger->families_[kMeta], "public-key", ledger->key_->public_key()).PermitUncheckedError();
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (Status s = from_rocks(ledger->db_->Write(sync, &init), "initialising the ledger"); !s.is_ok()) return s;
+  }
+  if (Status s = ledger->load(); !s.is_ok()) return s;
+  return ledger;
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::open_for_audit(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::exists(dir / "db" / "CURRENT", error)) {
+    return Status::error(Status::Code::foreign_data, dir.string() + " is not an ewx data directory (no db/ inside)");
+  }
+  std::unique_ptr<Ledger> ledger(new Ledger());
+  ledger->dir_ = dir;
+  ledger->audit_only_ = true;
+  rocksdb::DBOptions options;
+  options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened =
+      rocksdb::DB::OpenForReadOnly(options, (dir / "db").string(), descriptors, &ledger->families_, &raw);
+  if (!opened.ok()) return Status::error(Status::Code::corruption, "cannot open " + dir.string() + " read-only: " + opened.ToString());
+  ledger->db_.reset(raw);
+  std::string value;
+  if (!raw->Get(rocksdb::ReadOptions(), ledger->families_[kMeta], "format", &value).ok() || value != kFormat) {
+    return Status::error(Status::Code::foreign_data, dir.string() + " holds a RocksDB database that is not an ewx ledger");
+  }
+  return ledger;
+}
+
+std::string Ledger::stored_public_key() const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kMeta], "public-key", &value).ok()) return {};
+  return value;
+}
+
+Status Ledger::scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const {
+  const Family family = what == Stored::contracts ? kContracts : what == Stored::batches ? kBatches : what == Stored::journal ? kJournal : kInputs;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[family]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::error(Status::Code::corruption, "a malformed key in " + std::string(kFamilyNames[family]));
+    if (!visit(read_u64(it->key().ToStringView()), it->value().ToStringView())) break;
+  }
+  return from_rocks(it->status(), std::string("reading ") + kFamilyNames[family]);
+}
+
+std::optional<Hash> Ledger::merkle_node(std::uint8_t level, std::uint64_t index) const {
+  return StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]).node(level, index);
+}
+
+void Ledger::apply(OpenBook& book, const JournalEntry& e) {
+  using Kind = JournalEntry::Kind;
+  switch (e.kind) {
+    case Kind::order: book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units}; break;
+    case Kind::offer: book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units}; break;
+    case Kind::cancel_order: book.orders.erase(e.id); break;
+    case Kind::cancel_offer: book.offers.erase(e.id); break;
+    case Kind::batch_fills: break;  // applied from the contracts, see apply_fill
+  }
+}
+
+void Ledger::apply_fill(OpenBook& book, const ContractRecord& contract) {
+  const auto order = book.orders.find(contract.order);
+  if (order != book.orders.end() && (order->second.remaining -= contract.units) <= 0) book.orders.erase(order);
+  const auto offer = book.offers.find(contract.offer);
+  if (offer != book.offers.end() && (offer->second.remaining -= contract.units) <= 0) book.offers.erase(offer);
+}
+
+Status Ledger::load() {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kMeta], "format", &value).ok() || value != kFormat) {
+    return Status::error(Status::Code::foreign_data, dir_.string() + " holds a RocksDB database that is not an ewx ledger");
+  }
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kMeta], "public-key", &value).ok() || value != key_->public_key()) {
+    return Status::error(Status::Code::foreign_data,
+                         "the exchange key in " + dir_.string() + " does not match the key this ledger was signed with");
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kJournal]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto entry = decode_journal_entry(it->value().ToStringView());
+    if (!entry) return Status::error(Status::Code::corruption, "journal entry " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
+    apply(book_, *entry);
+    for (std::uint64_t id = entry->first_contract; entry->kind == JournalEntry::Kind::batch_fills && id < entry->first_contract + entry->count; ++id) {
+      const auto contract = this->contract(id);
+      if (!contract) return Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " + std::to_string(entry->batch) + ", is missing or unreadable");
+      apply_fill(book_, *contract);
+    }
+    journal_next_ = read_u64(it->key().ToStringView()) + 1;
+  }
+  if (Status s = from_rocks(it->status(), "reading the journal"); !s.is_ok()) return s;
+
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), families_[kBatches]));
+  std::uint64_t log_size = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto record = decode_batch_record(it->value().ToStringView());
+    if (!record) return Status::error(Status::Code::corruption, "batch record " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
+    batches_ = record->number;
+    log_size = record->log_size;
+    last_record_ = record_hash(*record);
+  }
+  if (Status s = from_rocks(it->status(), "reading batch records"); !s.is_ok()) return s;
+  const auto frontier = Frontier::load(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), log_size);
+  if (!frontier) return Status::error(Status::Code::corruption, "Merkle log nodes missing for a log of " + std::to_string(log_size));
+  frontier_ = *frontier;
+  return Status::ok();
+}
+
+Status Ledger::journal(std::span<const JournalEntry> entries) {
+  // Checked against the book plus what this call opens or cancels itself, without copying the book.
+  std::unordered_set<OrderId> opened_orders, cancelled_orders;
+  std::unordered_set<OfferId> opened_offers, cancelled_offers;
+  const auto order_open = [&](OrderId id) {
+    return !cancelled_orders.count(id) && (opened_orders.count(id) || book_.orders.count(id));
+  };
+  const auto offer_open = [&](OfferId id) {
+    return !cancelled_offers.count(id) && (opened_offers.count(id) || book_.offers.count(id));
+  };
+  rocksdb::WriteBatch batch;
+  std::uint64_t sequence = journal_next_;
+  for (const JournalEntry& e : entries) {
+    using Kind = JournalEntry::Kind;
+    switch (e.kind) {
+      case Kind::order:
+        if (order_open(e.order.id)) return Status::error(Status::Code::invalid_argument, "order " + std::to_string(e.order.id) + " is already open");
+        opened_orders.insert(e.order.id);
+        cancelled_orders.erase(e.order.id);
+        break;
+      case Kind::offer:
+        if (offer_open(e.offer.id)) return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(e.offer.id) + " is already open");
+        opened_offers.insert(e.offer.id);
+        cancelled_offers.erase(e.offer.id);
+        break;
+      case Kind::cancel_order:
+        if (!order_open(e.id)) return Status::error(Status::Code::invalid_argument, "cancel of order " + std::to_string(e.id) + ", which is not open");
+        cancelled_orders.insert(e.id);
+        break;
+      case Kind::cancel_offer:
+        if (!offer_open(e.id)) return Status::error(Status::Code::invalid_argument, "cancel of offer " + std::to_string(e.id) + ", which is not open");
+        cancelled_offers.insert(e.id);
+        break;
+      case Kind::batch_fills:
+        return Status::error(Status::Code::invalid_argument, "fills are recorded by commit_batch, not journalled directly");
+    }
+    batch.Put(families_[kJournal], u64_key(sequence++), encode(e)).PermitUncheckedError();
+  }
+  crash_point("journal-before-write");
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  if (Status s = from_rocks(db_->Write(sync, &batch), "journal write"); !s.is_ok()) return s;
+  crash_point("journal-after-write");
+  for (const JournalEntry& e : entries) apply(book_, e);
+  journal_next_ = sequence;
+  return Status::ok();
+}
+
+Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
+                                         std::int64_t cleared_at) {
+  if (batch.number != batches_ + 1) {
+    return Status::error(Status::Code::invalid_argument,
+                         "batch " + std::to_string(batch.number) + " is not the next batch (" + std::to_string(batches_ + 1) + ")");
+  }
+  if (result.status != SolveStatus::optimal) return Status::error(Status::Code::invalid_argument, "the batch was not cleared");
+
+  Frontier frontier = frontier_;
+  rocksdb::WriteBatch write;
+  std::uint64_t sequence = journal_next_;
+  std::unordered_map<OrderId, Units> order_taken;
+  std::unordered_map<OfferId, Units> offer_taken;
+  std::vector<ContractRecord> fills;
+  std::map<std::pair<char, std::uint64_t>, std::vector<std::uint64_t>> index;
+  std::unordered_map<OrderId, std::size_t> order_at;
+  std::unordered_map<OfferId, std::size_t> offer_at;
+  for (std::size_t i = 0; i < batch.orders.size(); ++i) order_at.emplace(batch.orders[i].id, i);
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) offer_at.emplace(batch.offers[j].id, j);
+
+  BatchRecord record;
+  record.number = batch.number;
+  record.cleared_at = cleared_at;
+  record.first_contract = frontier.size();
+  for (const Contract& c : result.contracts) {
+    const auto open_order = book_.orders.find(c.order);
+    const auto open_offer = book_.offers.find(c.offer);
+    if (open_order == book_.orders.end() || open_order->second.remaining < (order_taken[c.order] += c.units)) {
+      return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " + std::to_string(c.units) + " units");
+    }
+    if (open_offer == book_.offers.end() || open_offer->second.remaining < (offer_taken[c.offer] += c.units)) {
+      return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " + std::to_string(c.units) + " units");
+    }
+    const BuyOrder& order = batch.orders[order_at.at(c.order)];
+    const SellOffer& offer = batch.offers[offer_at.at(c.offer)];
+    ContractRecord contract{frontier.size(), batch.number, c.order, c.offer, open_order->second.participant,
+                            open_offer->second.participant, c.units, c.price, c.transfer_charge, order.hub, offer.cluster,
+                            open_order->second.resource_class, order.window_begin, order.window_end};
+    const std::string bytes = encode(contract);
+    write.Put(families_[kContracts], u64_key(contract.id), bytes).PermitUncheckedError();
+    for (const NewNode& node : frontier.append(leaf_hash(bytes))) {
+      if (node.level == 0) continue;  // a leaf is the hash of the contract stored above
+      write.Put(families_[kMerkle], node_key(node.level, node.index),
+                rocksdb::Slice(reinterpret_cast<const char*>(node.hash.data()), node.hash.size())).PermitUncheckedError();
+    }
+    index[{'b', contract.buyer}].push_back(contract.id);
+    index[{'s', contract.seller}].push_back(contract.id);
+    index[{'h', contract.hub}].push_back(contract.id);
+    index[{'c', contract.cluster}].push_back(contract.id);
+    fills.push_back(std::move(contract));
+  }
+  for (const auto& [key, ids] : index) {
+    write.Put(families_[kIndexes], index_key(key.first, key.second, batch.number), encode_ids(ids)).PermitUncheckedError();
+  }
+  JournalEntry fills_entry;
+  fills_entry.kind = JournalEntry::Kind::batch_fills;
+  fills_entry.batch = batch.number;
+  fills_entry.first_contract = record.first_contract;
+  fills_entry.count = frontier.size() - record.first_contract;
+  write.Put(families_[kJournal], u64_key(sequence++), encode(fills_entry)).PermitUncheckedError();
+
+  BatchInputs inputs;
+  inputs.topology = format_topology(topology);
+  std::ostringstream text;
+  write_batch(text, batch, topology);
+  inputs.batch = text.str();
+  const std::string input_bytes = encode(inputs);
+  write.Put(families_[kInputs], u64_key(batch.number), input_bytes).PermitUncheckedError();
+
+  record.contract_count = frontier.size() - record.first_contract;
+  record.log_size = frontier.size();
+  record.log_root = frontier.root();
+  record.previous_record = last_record_;
+  record.inputs = sha256(input_bytes);
+  record.total_surplus = to_string(result.total_surplus);
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) record.prices.emplace_back(batch.offers[j].id, result.offer_price[j]);
+  record.signature = key_->sign(signed_bytes(record));
+  write.Put(families_[kBatches], u64_key(record.number), encode(record)).PermitUncheckedError();
+  write.Put(families_[kIndexes], std::string(1, 't') + u64_key(static_cast<std::uint64_t>(cleared_at) ^ (std::uint64_t{1} << 63)) +
+                                     u64_key(record.number), "").PermitUncheckedError();
+
+  crash_point("commit-before-write");
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  if (Status s = from_rocks(db_->Write(sync, &write), "batch write"); !s.is_ok()) return s;
+  crash_point("commit-after-write");
+  for (const ContractRecord& fill : fills) apply_fill(book_, fill);
+  frontier_ = std::move(frontier);
+  journal_next_ = sequence;
+  batches_ = record.number;
+  last_record_ = record_hash(record);
+  return record;
+}
+
+std::optional<ContractRecord> Ledger::contract(std::uint64_t id) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kContracts], u64_key(id), &value).ok()) return std::nullopt;
+  return decode_contract(value);
+}
+
+ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after, std::size_t limit) const {
+  ContractPage page;
+  const std::string prefix = std::string(1, index_tag(index)) + u64_key(key);
+  std::uint64_t from_batch = 0;
+  if (after > 0) {
+    if (const auto last = contract(after)) from_batch = last->batch;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kIndexes]));
+  for (it->Seek(prefix + u64_key(from_batch)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    for (const std::uint64_t id : decode_ids(it->value().ToStringView())) {
+      if (id <= after) continue;
+      if (page.contracts.size() == limit) {
+        page.next_after = page.contracts.back().id;
+        return page;
+      }
+      if (auto c = contract(id)) page.contracts.push_back(std::move(*c));
+    }
+  }
+  return page;
+}
+
+ContractPage Ledger::contracts_in_batch(std::uint64_t batch, std::uint64_t after, std::size_t limit) const {
+  ContractPage page;
+  const auto record = batch_record(batch);
+  if (!record) return page;
+  const std::uint64_t end = record->first_contract + record->contract_count;
+  for (std::uint64_t id = std::max(record->first_contract, after + 1); id < end; ++id) {
+    if (page.contracts.size() == limit) {
+      page.next_after = page.contracts.back().id;
+      break;
+    }
+    if (auto c = contract(id)) page.contracts.push_back(std::move(*c));
+  }
+  return page;
+}
+
+ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after, std::size_t limit) const {
+  ContractPage page;
+  const auto time_key = [](std::int64_t t) { return std::string(1, 't') + u64_key(static_cast<std::uint64_t>(t) ^ (std::uint64_t{1} << 63)); };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kIndexes]));
+  const std::string end = time_key(to);
+  for (it->Seek(time_key(from)); it->Valid() && it->key().ToStringView() < end && it->key().starts_with("t"); it->Next()) {
+    const std::uint64_t batch = read_u64(it->key().ToStringView().substr(9));
+    ContractPage part = contracts_in_batch(batch, after, limit - page.contracts.size());
+    for (auto& c : part.contracts) page.contracts.push_back(std::move(c));
+    if (part.next_after || page.contracts.size() == limit) {
+      if (!page.contracts.empty()) page.next_after = page.contracts.back().id;
+      break;
+    }
+  }
+  return page;
+}
+
+std::optional<BatchRecord> Ledger::batch_record(std::uint64_t number) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kBatches], u64_key(number), &value).ok()) return std::nullopt;
+  return decode_batch_record(value);
+}
+
+std::optional<BatchInputs> Ledger::batch_inputs(std::uint64_t number) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), families_[kInputs], u64_key(number), &value).ok()) return std::nullopt;
+  return decode_batch_inputs(value);
+}
+
+SignedHead Ledger::head() const {
+  SignedHead head;
+  head.log_root = empty_tree_hash();
+  if (batches_ == 0) return head;
+  if (const auto record = batch_record(batches_)) {
+    head = {record->number, record->log_size, record->log_root, record->cleared_at, record->signature};
+  }
+  return head;
+}
+
+std::optional<std::vector<Hash>> Ledger::inclusion_proof(std::uint64_t contract, std::uint64_t log_size) const {
+  if (!audit_only_ && log_size > frontier_.size()) return std::nullopt;
+  return ledger::inclusion_proof(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), contract, log_size);
+}
+
+std::optional<std::vector<Hash>> Ledger::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
+  if (!audit_only_ && new_size > frontier_.size()) return std::nullopt;
+  return ledger::consistency_proof(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), old_size, new_size);
+}
+
+std::string Ledger::public_key() const { return key_->public_key(); }
+
+Status Ledger::checkpoint(const std::filesystem::path& dir) const {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
+    return Status::error(Status::Code::invalid_argument, dir.string() + " exists and is not empty; a checkpoint needs a new directory");
+  }
+  fs::create_directories(dir, error);
+  if (error) return Status::error(Status::Code::io_error, "cannot create " + dir.string() + ": " + error.message());
+  rocksdb::Checkpoint* raw = nullptr;
+  if (Status s = from_rocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"); !s.is_ok()) return s;
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (Status s = from_rocks(checkpoint->CreateCheckpoint((dir / "db").string()), "checkpoint"); !s.is_ok()) return s;
+  fs::copy_file(dir_ / "exchange-key.pem", dir / "exchange-key.pem", error);
+  if (error) return Status::error(Status::Code::io_error, "cannot copy the exchange key: " + error.message());
+  return Status::ok();
+}
+
+}  // namespace ewx::ledger

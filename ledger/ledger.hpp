@@ -1,0 +1,137 @@
+// The ledger: every accepted order and every settled contract, durable and tamper-evident.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "ledger/exchange_key.hpp"
+#include "ledger/merkle_log.hpp"
+#include "ledger/records.hpp"
+#include "ledger/status.hpp"
+#include "matcher/clearing.hpp"
+#include "matcher/topology.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace ewx::ledger {
+
+// An order or offer still (partly) open, as the journal says.
+struct OpenOrder {
+  ParticipantId participant = 0;
+  std::string resource_class;
+  BuyOrder order;
+  Units remaining = 0;
+};
+struct OpenOffer {
+  ParticipantId participant = 0;
+  std::string resource_class;
+  SellOffer offer;
+  Units remaining = 0;
+};
+struct OpenBook {
+  std::map<OrderId, OpenOrder> orders;
+  std::map<OfferId, OpenOffer> offers;
+  bool operator==(const OpenBook& other) const;
+};
+
+struct SignedHead {
+  std::uint64_t batch = 0;        // the batch record that carries it (0: the empty log)
+  std::uint64_t log_size = 0;
+  Hash log_root{};
+  std::int64_t cleared_at = 0;
+  std::string signature;          // over that batch record's signed bytes
+};
+
+struct ContractPage {
+  std::vector<ContractRecord> contracts;
+  std::optional<std::uint64_t> next_after;  // pass as `after` for the next page; nothing when done
+};
+
+enum class ContractIndex { buyer, seller, hub, cluster };
+
+class Ledger {
+ public:
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Opens the ledger in `dir`. A missing or empty directory is initialised when `create` (new exchange
+  // key, format marker); a directory that holds anything else, or an ewx ledger RocksDB reports corrupt,
+  // is an error and nothing in it is changed.
+  static Result<std::unique_ptr<Ledger>> open(const std::filesystem::path& dir, bool create);
+
+  // Opens `dir` read-only for auditing: no key file needed, nothing replayed or checked beyond the format
+  // marker, so that a damaged ledger can still be read and its damage reported. Only the raw accessors
+  // (scan, merkle_node, stored_public_key) and the record getters are meaningful on it.
+  static Result<std::unique_ptr<Ledger>> open_for_audit(const std::filesystem::path& dir);
+
+  enum class Stored { journal, contracts, batches, inputs };
+  // Visits every stored value of one kind in key order until `visit` returns false.
+  Status scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const;
+  std::optional<Hash> merkle_node(std::uint8_t level, std::uint64_t index) const;
+  std::string stored_public_key() const;
+
+  // Appends entries to the order journal in one synced write: on return with ok, they are durable (what
+  // the gateway waits for before acknowledging). Orders and offers must carry ids not seen before;
+  // cancels must name open ones. Nothing is written if any entry is refused.
+  Status journal(std::span<const JournalEntry> entries);
+
+  // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
+  // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order and offer of the
+  // batch must be open in the journal with at least the units traded.
+  Result<BatchRecord> commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
+                                   std::int64_t cleared_at);
+
+  // Auditor queries. Pages hold at most `limit` contracts with ids above `after`, in id order.
+  std::optional<ContractRecord> contract(std::uint64_t id) const;
+  ContractPage contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after, std::size_t limit) const;
+  ContractPage contracts_in_batch(std::uint64_t batch, std::uint64_t after, std::size_t limit) const;
+  ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after, std::size_t limit) const;
+  std::optional<BatchRecord> batch_record(std::uint64_t number) const;
+  std::optional<BatchInputs> batch_inputs(std::uint64_t number) const;
+  SignedHead head() const;
+  std::optional<std::vector<Hash>> inclusion_proof(std::uint64_t contract, std::uint64_t log_size) const;
+  std::optional<std::vector<Hash>> consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const;
+  std::string public_key() const;
+
+  const OpenBook& open_book() const { return book_; }
+  std::uint64_t log_size() const { return frontier_.size(); }
+  std::uint64_t batch_count() const { return batches_; }
+
+  // An online, consistent copy of the whole ledger in `dir` (RocksDB checkpoint: hard links where possible).
+  Status checkpoint(const std::filesystem::path& dir) const;
+
+  // Fault injection for the crash tests: called at named points inside commit_batch and journal.
+  void set_crash_hook(std::function<void(const char* point)> hook) { crash_hook_ = std::move(hook); }
+
+ private:
+  Ledger() = default;
+  Status load();
+  void crash_point(const char* point) const {
+    if (crash_hook_) crash_hook_(point);
+  }
+  static void apply(OpenBook& book, const JournalEntry& entry);
+  static void apply_fill(OpenBook& book, const ContractRecord& contract);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  std::optional<ExchangeKey> key_;
+  std::filesystem::path dir_;
+  OpenBook book_;
+  Frontier frontier_;
+  std::uint64_t journal_next_ = 0;
+  std::uint64_t batches_ = 0;
+  Hash last_record_{};
+  std::function<void(const char*)> crash_hook_;
+  bool audit_only_ = false;  // opened by open_for_audit: nothing loaded into memory
+};
+
+}  // namespace ewx::ledger

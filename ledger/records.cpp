@@ -1,0 +1,236 @@
+// Canonical encodings of the ledger's records.
+//
+// Grammar (all integers little-endian, fixed width; str = u32 length then bytes):
+//
+//   journal-entry  = u8 kind, then by kind:
+//                      order:  u64 participant, str class, u64 id, u16 hub, i64 units, i64 bid,
+//                              i32 max-latency-ms, i32 min-green-%, i64 window-begin, i64 window-end
+//                      offer:  u64 participant, str class, u64 id, u16 cluster, i64 units, i64 ask,
+//                              i32 green-%, i64 window-begin, i64 window-end
+//                      cancel: u64 id
+//                      fills:  u64 batch, u64 first-contract, u64 count
+//   contract       = u8 version(1), u64 id, u64 batch, u64 order, u64 offer, u64 buyer, u64 seller, i64 units,
+//                    i64 price, i64 transfer-charge, u16 hub, u16 cluster, str class, i64 window-begin,
+//                    i64 window-end
+//   batch-record   = signed-part, str signature
+//   signed-part    = str "ewx-batch-record-v1", u64 number, i64 cleared-at, u64 first-contract,
+//                    u64 contract-count, u64 log-size, 32 log-root, 32 previous-record, 32 inputs,
+//                    str total-surplus, u32 price-count, (u64 offer, i64 price)*
+//   batch-inputs   = str topology, str batch
+//
+// A decoder accepts exactly one encoding: truncation, trailing bytes or an unknown kind is a failure, so a
+// flipped or missing byte cannot decode into some other valid record unnoticed.
+#include "ledger/records.hpp"
+
+#include <cstring>
+
+namespace ewx::ledger {
+namespace {
+
+class Writer {
+ public:
+  template <typename T>
+  Writer& integer(T value) {
+    for (std::size_t k = 0; k < sizeof(T); ++k) out_.push_back(static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * k)) & 0xff));
+    return *this;
+  }
+  Writer& text(std::string_view s) {
+    integer(static_cast<std::uint32_t>(s.size()));
+    out_.append(s);
+    return *this;
+  }
+  Writer& hash(const Hash& h) {
+    out_.append(reinterpret_cast<const char*>(h.data()), h.size());
+    return *this;
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <typename T>
+  bool integer(T& value) {
+    if (in_.size() < sizeof(T)) return false;
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < sizeof(T); ++k) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in_[k])) << (8 * k);
+    value = static_cast<T>(v);
+    in_.remove_prefix(sizeof(T));
+    return true;
+  }
+  bool text(std::string& s) {
+    std::uint32_t length = 0;
+    if (!integer(length) || in_.size() < length) return false;
+    s.assign(in_.substr(0, length));
+    in_.remove_prefix(length);
+    return true;
+  }
+  bool hash(Hash& h) {
+    if (in_.size() < h.size()) return false;
+    std::memcpy(h.data(), in_.data(), h.size());
+    in_.remove_prefix(h.size());
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+constexpr std::string_view kRecordTag = "ewx-batch-record-v1";
+constexpr std::uint8_t kContractVersion = 1;
+
+}  // namespace
+
+std::vector<JournalEntry> submissions_of(const Batch& batch, const std::function<ParticipantId(const BuyOrder&)>& buyer,
+                                         const std::function<ParticipantId(const SellOffer&)>& seller) {
+  std::vector<JournalEntry> entries;
+  entries.reserve(batch.orders.size() + batch.offers.size());
+  for (const BuyOrder& o : batch.orders) {
+    JournalEntry& e = entries.emplace_back();
+    e.kind = JournalEntry::Kind::order;
+    e.participant = buyer(o);
+    e.resource_class = batch.resource_classes[o.resource_class];
+    e.order = o;
+  }
+  for (const SellOffer& s : batch.offers) {
+    JournalEntry& e = entries.emplace_back();
+    e.kind = JournalEntry::Kind::offer;
+    e.participant = seller(s);
+    e.resource_class = batch.resource_classes[s.resource_class];
+    e.offer = s;
+  }
+  return entries;
+}
+
+std::string encode(const JournalEntry& e) {
+  Writer w;
+  w.integer(static_cast<std::uint8_t>(e.kind));
+  switch (e.kind) {
+    case JournalEntry::Kind::order:
+      w.integer(e.participant).text(e.resource_class).integer(e.order.id).integer(e.order.hub).integer(e.order.units);
+      w.integer(e.order.bid).integer(e.order.max_latency_ms).integer(e.order.min_green_percent);
+      w.integer(e.order.window_begin).integer(e.order.window_end);
+      break;
+    case JournalEntry::Kind::offer:
+      w.integer(e.participant).text(e.resource_class).integer(e.offer.id).integer(e.offer.cluster).integer(e.offer.units);
+      w.integer(e.offer.ask).integer(e.offer.green_percent).integer(e.offer.window_begin).integer(e.offer.window_end);
+      break;
+    case JournalEntry::Kind::cancel_order:
+    case JournalEntry::Kind::cancel_offer:
+      w.integer(e.id);
+      break;
+    case JournalEntry::Kind::batch_fills:
+      w.integer(e.batch).integer(e.first_contract).integer(e.count);
+      break;
+  }
+  return w.take();
+}
+
+std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {
+  Reader r(bytes);
+  JournalEntry e;
+  std::uint8_t kind = 0;
+  if (!r.integer(kind) || kind < 1 || kind > 5) return std::nullopt;
+  e.kind = static_cast<JournalEntry::Kind>(kind);
+  bool ok = true;
+  switch (e.kind) {
+    case JournalEntry::Kind::order:
+      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.order.id) && r.integer(e.order.hub) &&
+           r.integer(e.order.units) && r.integer(e.order.bid) && r.integer(e.order.max_latency_ms) &&
+           r.integer(e.order.min_green_percent) && r.integer(e.order.window_begin) && r.integer(e.order.window_end);
+      e.id = e.order.id;
+      break;
+    case JournalEntry::Kind::offer:
+      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.offer.id) && r.integer(e.offer.cluster) &&
+           r.integer(e.offer.units) && r.integer(e.offer.ask) && r.integer(e.offer.green_percent) &&
+           r.integer(e.offer.window_begin) && r.integer(e.offer.window_end);
+      e.id = e.offer.id;
+      break;
+    case JournalEntry::Kind::cancel_order:
+    case JournalEntry::Kind::cancel_offer:
+      ok = r.integer(e.id);
+      break;
+    case JournalEntry::Kind::batch_fills:
+      ok = r.integer(e.batch) && r.integer(e.first_contract) && r.integer(e.count);
+      break;
+  }
+  if (!ok || !r.done()) return std::nullopt;
+  return e;
+}
+
+std::string encode(const ContractRecord& c) {
+  Writer w;
+  w.integer(kContractVersion).integer(c.id).integer(c.batch).integer(c.order).integer(c.offer).integer(c.buyer);
+  w.integer(c.seller).integer(c.units).integer(c.price).integer(c.transfer_charge).integer(c.hub).integer(c.cluster);
+  w.text(c.resource_class).integer(c.window_begin).integer(c.window_end);
+  return w.take();
+}
+
+std::optional<ContractRecord> decode_contract(std::string_view bytes) {
+  Reader r(bytes);
+  ContractRecord c;
+  std::uint8_t version = 0;
+  const bool ok = r.integer(version) && version == kContractVersion && r.integer(c.id) && r.integer(c.batch) &&
+                  r.integer(c.order) && r.integer(c.offer) && r.integer(c.buyer) && r.integer(c.seller) &&
+                  r.integer(c.units) && r.integer(c.price) && r.integer(c.transfer_charge) && r.integer(c.hub) &&
+                  r.integer(c.cluster) && r.text(c.resource_class) && r.integer(c.window_begin) &&
+                  r.integer(c.window_end) && r.done();
+  if (!ok) return std::nullopt;
+  return c;
+}
+
+std::string signed_bytes(const BatchRecord& b) {
+  Writer w;
+  w.text(kRecordTag).integer(b.number).integer(b.cleared_at).integer(b.first_contract).integer(b.contract_count);
+  w.integer(b.log_size).hash(b.log_root).hash(b.previous_record).hash(b.inputs).text(b.total_surplus);
+  w.integer(static_cast<std::uint32_t>(b.prices.size()));
+  for (const auto& [offer, price] : b.prices) w.integer(offer).integer(price);
+  return w.take();
+}
+
+std::string encode(const BatchRecord& b) {
+  Writer w;
+  w.text(signed_bytes(b)).text(b.signature);
+  return w.take();
+}
+
+std::optional<BatchRecord> decode_batch_record(std::string_view bytes) {
+  Reader outer(bytes);
+  std::string signed_part;
+  BatchRecord b;
+  if (!outer.text(signed_part) || !outer.text(b.signature) || !outer.done()) return std::nullopt;
+  Reader r(signed_part);
+  std::string tag;
+  std::uint32_t count = 0;
+  bool ok = r.text(tag) && tag == kRecordTag && r.integer(b.number) && r.integer(b.cleared_at) &&
+            r.integer(b.first_contract) && r.integer(b.contract_count) && r.integer(b.log_size) && r.hash(b.log_root) &&
+            r.hash(b.previous_record) && r.hash(b.inputs) && r.text(b.total_surplus) && r.integer(count);
+  for (std::uint32_t k = 0; ok && k < count; ++k) {
+    std::pair<OfferId, Fen> price;
+    ok = r.integer(price.first) && r.integer(price.second);
+    b.prices.push_back(price);
+  }
+  if (!ok || !r.done()) return std::nullopt;
+  return b;
+}
+
+Hash record_hash(const BatchRecord& record) { return sha256(encode(record)); }
+
+std::string encode(const BatchInputs& inputs) {
+  Writer w;
+  w.text(inputs.topology).text(inputs.batch);
+  return w.take();
+}
+
+std::optional<BatchInputs> decode_batch_inputs(std::string_view bytes) {
+  Reader r(bytes);
+  BatchInputs inputs;
+  if (!r.text(inputs.topology) || !r.text(inputs.batch) || !r.done()) return std::nullopt;
+  return inputs;
+}
+
+}  // namespace ewx::ledger

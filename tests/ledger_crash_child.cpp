@@ -1,0 +1,31 @@
+// The crash test's child: runs the ledger workload on DATA_DIR and kills itself with SIGKILL at the
+// KILL_AT-th crash point (journal and batch writes, before and after), appending to ACKS one line per step
+// the ledger acknowledged. Usage: ledger_crash_child DATA_DIR KILL_AT ACKS
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+#include "tests/ledger_workload.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 4) return 2;
+  const long kill_at = std::atol(argv[2]);
+  auto opened = ewx::ledger::Ledger::open(argv[1], true);
+  if (!opened.is_ok()) {
+    std::fprintf(stderr, "%s\n", opened.status().message().c_str());
+    return 1;
+  }
+  long points = 0;
+  opened.value()->set_crash_hook([&](const char*) {
+    if (++points == kill_at) raise(SIGKILL);
+  });
+  std::FILE* acks = std::fopen(argv[3], "a");
+  for (int step = 0; step < 2 * ewx::testing::kWorkloadMarkets; ++step) {
+    if (!ewx::testing::run_workload_step(*opened.value(), step)) return 1;
+    std::fprintf(acks, "%d\n", step);
+    std::fflush(acks);
+    fsync(fileno(acks));
+  }
+  return 0;
+}

@@ -1,0 +1,380 @@
+// The ledger: records and queries, proofs, reopening, offline verification and tamper detection, refusal
+// of foreign data, checkpoints, and recovery after SIGKILL at many points.
+#include <doctest/doctest.h>
+
+#include <rocksdb/db.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "ledger/audit.hpp"
+#include "ledger/ledger.hpp"
+#include "tests/ledger_workload.hpp"
+
+using namespace ewx;
+using namespace ewx::ledger;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "ewx-ledger-test-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+std::unique_ptr<Ledger> open_ledger(const fs::path& dir) {
+  auto opened = Ledger::open(dir, true);
+  REQUIRE_MESSAGE(opened.is_ok(), opened.status().message());
+  return std::move(opened.value());
+}
+
+// Runs the first `steps` steps of the workload.
+void run_steps(Ledger& ledger, int steps) {
+  for (int step = 0; step < steps; ++step) REQUIRE(testing::run_workload_step(ledger, step));
+}
+
+// Direct access to the RocksDB underneath, for tampering as an attacker with disk access would.
+void tamper(const fs::path& dir, const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* contracts)>& change) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {"default", "meta", "journal", "contracts", "merkle", "batches", "inputs", "indexes"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir / "db").string(), families, &handles, &db).ok());
+  change(*db, handles[3]);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+std::string contract_key(std::uint64_t id) {
+  std::string key(8, '\0');
+  for (int k = 7; k >= 0; --k, id >>= 8) key[k] = static_cast<char>(id & 0xff);
+  return key;
+}
+
+}  // namespace
+
+TEST_CASE("a ledger records batches, answers auditor queries, and proves inclusion and consistency") {
+  TempDir dir;
+  auto ledger = open_ledger(dir.path);
+  run_steps(*ledger, 6);  // three batches
+  REQUIRE(ledger->batch_count() == 3);
+  const std::uint64_t size = ledger->log_size();
+  REQUIRE(size > 50);
+
+  std::vector<ContractRecord> all;
+  for (std::uint64_t id = 0; id < size; ++id) {
+    const auto c = ledger->contract(id);
+    REQUIRE(c);
+    CHECK(c->id == id);
+    all.push_back(*c);
+  }
+  CHECK_FALSE(ledger->contract(size));
+
+  // Every index, paged in small pages, returns exactly the matching contracts in id order.
+  for (const auto& [index, field] : std::vector<std::pair<ContractIndex, std::function<std::uint64_t(const ContractRecord&)>>>{
+           {ContractIndex::buyer, [](const ContractRecord& c) { return c.buyer; }},
+           {ContractIndex::seller, [](const ContractRecord& c) { return c.seller; }},
+           {ContractIndex::hub, [](const ContractRecord& c) { return std::uint64_t{c.hub}; }},
+           {ContractIndex::cluster, [](const ContractRecord& c) { return std::uint64_t{c.cluster}; }}}) {
+    std::set<std::uint64_t> keys;
+    for (const auto& c : all) keys.insert(field(c));
+    for (const std::uint64_t key : keys) {
+      std::vector<std::uint64_t> expected, got;
+      for (const auto& c : all) {
+        if (field(c) == key) expected.push_back(c.id);
+      }
+      ContractPage page = ledger->contracts_by(index, key, 0, 7);
+      for (std::uint64_t after = 0;;) {
+        for (const auto& c : page.contracts) got.push_back(c.id);
+        if (!page.next_after) break;
+        after = *page.next_after;
+        page = ledger->contracts_by(index, key, after, 7);
+      }
+      // Contract 0 is excluded by `after = 0`: pages start after the given id.
+      expected.erase(std::remove(expected.begin(), expected.end(), 0), expected.end());
+      CHECK(got == expected);
+    }
+  }
+  const auto record2 = ledger->batch_record(2);
+  REQUIRE(record2);
+  const ContractPage in_batch = ledger->contracts_in_batch(2, 0, 1000);
+  CHECK(in_batch.contracts.size() == record2->contract_count);
+  for (const auto& c : in_batch.contracts) CHECK(c.batch == 2);
+  // Batch 2 was cleared at 1'775'000'000 + 3; a window around it finds exactly its contracts.
+  const ContractPage by_time = ledger->contracts_cleared_between(1'775'000'002, 1'775'000'004, 0, 1000);
+  CHECK(by_time.contracts.size() == record2->contract_count);
+  CHECK(record2->prices.size() == testing::workload_market(1).offers.size());
+
+  const SignedHead head = ledger->head();
+  CHECK(head.batch == 3);
+  CHECK(head.log_size == size);
+  const auto last = ledger->batch_record(3);
+  CHECK(verify_signature(ledger->public_key(), signed_bytes(*last), head.signature));
+  for (std::uint64_t id = 0; id < size; ++id) {
+    const auto proof = ledger->inclusion_proof(id, size);
+    REQUIRE(proof);
+    CHECK(verify_inclusion(leaf_hash(encode(all[id])), id, size, *proof, head.log_root));
+  }
+  const auto record1 = ledger->batch_record(1);
+  const auto consistency = ledger->consistency_proof(record1->log_size, size);
+  REQUIRE(consistency);
+  CHECK(verify_consistency(record1->log_size, size, record1->log_root, head.log_root, *consistency));
+  CHECK(record2->previous_record == record_hash(*record1));
+
+  // The open book: every order's remaining units are its units less what its contracts traded.
+  std::map<OrderId, Units> traded;
+  for (const auto& c : all) traded[c.order] += c.units;
+  for (int g = 0; g < 3; ++g) {
+    for (const BuyOrder& o : testing::workload_market(g).orders) {
+      const auto it = ledger->open_book().orders.find(o.id);
+      const Units left = o.units - traded[o.id];
+      if (left == 0) CHECK(it == ledger->open_book().orders.end());
+      else CHECK(it->second.remaining == left);
+    }
+  }
+}
+
+TEST_CASE("reopening restores the head and the open book, and the log continues from there") {
+  TempDir dir;
+  OpenBook book;
+  Hash root{};
+  {
+    auto ledger = open_ledger(dir.path);
+    run_steps(*ledger, 4);
+    book = ledger->open_book();
+    root = ledger->head().log_root;
+  }
+  auto ledger = open_ledger(dir.path);
+  CHECK(ledger->open_book() == book);
+  CHECK(ledger->head().log_root == root);
+  CHECK(ledger->batch_count() == 2);
+  for (int step = 4; step < 6; ++step) REQUIRE(testing::run_workload_step(*ledger, step));
+  CHECK(verify_data_dir(dir.path).ok);
+
+  // The same workload in one go gives the same log.
+  TempDir straight;
+  auto other = open_ledger(straight.path);
+  run_steps(*other, 6);
+  CHECK(other->log_size() == ledger->log_size());
+  CHECK(encode(*other->contract(other->log_size() - 1)) == encode(*ledger->contract(ledger->log_size() - 1)));
+}
+
+TEST_CASE("offline verification and batch audits pass on an honest ledger and catch tampering") {
+  TempDir dir;
+  std::uint64_t size = 0;
+  {
+    auto ledger = open_ledger(dir.path);
+    run_steps(*ledger, 6);
+    size = ledger->log_size();
+  }
+  const VerifyReport honest = verify_data_dir(dir.path);
+  CHECK_MESSAGE(honest.ok, honest.first_problem);
+  CHECK(honest.contracts == size);
+  CHECK(honest.batches == 3);
+  for (std::uint64_t b = 1; b <= 3; ++b) {
+    const BatchAudit audit = audit_batch(dir.path, b);
+    CHECK_MESSAGE(audit.ok, audit.problem);
+  }
+  CHECK_FALSE(audit_batch(dir.path, 4).ok);
+
+  SUBCASE("one flipped byte in one contract") {
+    const std::uint64_t victim = size / 2;
+    tamper(dir.path, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* contracts) {
+      std::string value;
+      REQUIRE(db.Get(rocksdb::ReadOptions(), contracts, contract_key(victim), &value).ok());
+      value[60] ^= 0x01;  // inside the price field
+      REQUIRE(db.Put(rocksdb::WriteOptions(), contracts, contract_key(victim), value).ok());
+    });
+    const VerifyReport report = verify_data_dir(dir.path);
+    CHECK_FALSE(report.ok);
+    // The first stored node above it is the one over the victim and its neighbour.
+    const std::uint64_t pair = victim & ~std::uint64_t{1};
+    CHECK(report.first_problem.find("contracts " + std::to_string(pair) + ".." + std::to_string(pair + 1) + " ") == 0);
+  }
+  SUBCASE("one contract removed") {
+    const std::uint64_t victim = size / 3;
+    tamper(dir.path, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* contracts) {
+      REQUIRE(db.Delete(rocksdb::WriteOptions(), contracts, contract_key(victim)).ok());
+    });
+    const VerifyReport report = verify_data_dir(dir.path);
+    CHECK_FALSE(report.ok);
+    CHECK(report.first_problem == "contract " + std::to_string(victim) + " is missing (the next stored one is " +
+                                      std::to_string(victim + 1) + ")");
+  }
+  SUBCASE("the last contract removed (no gap to see)") {
+    tamper(dir.path, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* contracts) {
+      REQUIRE(db.Delete(rocksdb::WriteOptions(), contracts, contract_key(size - 1)).ok());
+    });
+    const VerifyReport report = verify_data_dir(dir.path);
+    CHECK_FALSE(report.ok);
+    CHECK(report.first_problem.find("batch record 3") != std::string::npos);
+  }
+  SUBCASE("a key other than the trusted one") {
+    CHECK_FALSE(verify_data_dir(dir.path, std::string(32, 'k')).ok);
+  }
+}
+
+TEST_CASE("foreign and damaged data directories are refused and left untouched") {
+  TempDir dir;
+  SUBCASE("a directory with someone else's files") {
+    std::ofstream(dir.path / "notes.txt") << "precious";
+    const auto opened = Ledger::open(dir.path, true);
+    CHECK_FALSE(opened.is_ok());
+    CHECK(opened.status().code() == Status::Code::foreign_data);
+    CHECK(fs::exists(dir.path / "notes.txt"));
+    CHECK_FALSE(fs::exists(dir.path / "db"));
+  }
+  SUBCASE("another RocksDB database") {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    REQUIRE(rocksdb::DB::Open(options, (dir.path / "db").string(), &db).ok());
+    delete db;
+    CHECK_FALSE(Ledger::open(dir.path, true).is_ok());
+  }
+  SUBCASE("a ledger whose exchange key was replaced") {
+    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    TempDir other;
+    { auto ledger = open_ledger(other.path); }
+    fs::copy_file(other.path / "exchange-key.pem", dir.path / "exchange-key.pem", fs::copy_options::overwrite_existing);
+    const auto opened = Ledger::open(dir.path, true);
+    CHECK_FALSE(opened.is_ok());
+    CHECK(opened.status().message().find("does not match") != std::string::npos);
+  }
+  SUBCASE("a ledger without its key file is not re-keyed") {
+    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    fs::remove(dir.path / "exchange-key.pem");
+    CHECK_FALSE(Ledger::open(dir.path, true).is_ok());
+    CHECK_FALSE(fs::exists(dir.path / "exchange-key.pem"));
+    CHECK(verify_data_dir(dir.path).ok);  // auditors need no private key
+  }
+  SUBCASE("a ledger whose RocksDB files are damaged") {
+    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    std::ofstream(dir.path / "db" / "CURRENT", std::ios::trunc) << "garbage\n";
+    const auto opened = Ledger::open(dir.path, true);
+    CHECK_FALSE(opened.is_ok());
+    CHECK(opened.status().message().find("cannot open the ledger") != std::string::npos);
+    std::ifstream current(dir.path / "db" / "CURRENT");
+    std::string line;
+    std::getline(current, line);
+    CHECK(line == "garbage");  // left as found, for the operator to restore from a checkpoint
+    CHECK_FALSE(verify_data_dir(dir.path).ok);
+  }
+  SUBCASE("nothing there, and not asked to create") {
+    CHECK(Ledger::open(dir.path / "absent", false).status().code() == Status::Code::not_found);
+  }
+}
+
+TEST_CASE("the journal refuses duplicate ids, unknown cancels and direct fills, writing nothing") {
+  TempDir dir;
+  auto ledger = open_ledger(dir.path);
+  const Batch batch = testing::workload_market(0);
+  std::vector<JournalEntry> entries = testing::workload_entries(batch);
+  REQUIRE(ledger->journal(entries).is_ok());
+  const OpenBook before = ledger->open_book();
+  CHECK(ledger->journal({entries.begin(), entries.begin() + 1}).code() == Status::Code::invalid_argument);
+  JournalEntry cancel;
+  cancel.kind = JournalEntry::Kind::cancel_order;
+  cancel.id = 424242;
+  JournalEntry fresh = entries[0];
+  fresh.order.id = 999'999'999;
+  CHECK_FALSE(ledger->journal(std::vector<JournalEntry>{fresh, cancel}).is_ok());
+  CHECK(ledger->open_book() == before);
+  CHECK_FALSE(ledger->open_book().orders.count(fresh.order.id));
+  cancel.id = entries[0].order.id;
+  CHECK(ledger->journal(std::vector<JournalEntry>{cancel}).is_ok());
+  CHECK_FALSE(ledger->open_book().orders.count(cancel.id));
+  JournalEntry fill;
+  fill.kind = JournalEntry::Kind::batch_fills;
+  fill.batch = 1;
+  CHECK_FALSE(ledger->journal(std::vector<JournalEntry>{fill}).is_ok());
+  // A batch out of sequence is refused too.
+  Batch late = testing::workload_market(0);
+  late.number = 5;
+  CHECK_FALSE(ledger->commit_batch(late, default_topology(), clear_batch(late, default_topology()), 0).is_ok());
+}
+
+TEST_CASE("an online checkpoint is a complete, verifiable data directory") {
+  TempDir dir, copy;
+  auto ledger = open_ledger(dir.path);
+  run_steps(*ledger, 4);
+  REQUIRE(ledger->checkpoint(copy.path / "snapshot").is_ok());
+  CHECK_FALSE(ledger->checkpoint(copy.path / "snapshot").is_ok());  // never into a used directory
+  CHECK(verify_data_dir(copy.path / "snapshot").ok);
+  auto reopened = open_ledger(copy.path / "snapshot");
+  CHECK(reopened->open_book() == ledger->open_book());
+  CHECK(reopened->head().log_root == ledger->head().log_root);
+}
+
+TEST_CASE("after SIGKILL at any of 60 points, nothing acknowledged is lost, nothing is duplicated, the log verifies") {
+  // Every state the ledger may durably be in: after 0, 1, 2, ... workload steps.
+  std::vector<OpenBook> books;
+  std::vector<std::uint64_t> sizes;
+  {
+    TempDir reference;
+    auto ledger = open_ledger(reference.path);
+    books.push_back(ledger->open_book());
+    sizes.push_back(0);
+    for (int step = 0; step < 2 * testing::kWorkloadMarkets; ++step) {
+      REQUIRE(testing::run_workload_step(*ledger, step));
+      books.push_back(ledger->open_book());
+      sizes.push_back(ledger->log_size());
+    }
+  }
+  const int points = 4 * testing::kWorkloadMarkets;  // before and after each journal and batch write
+  REQUIRE(points >= 60);
+  int lost_in_flight = 0, landed_unacknowledged = 0;
+  for (int kill_at = 1; kill_at <= points; ++kill_at) {
+    CAPTURE(kill_at);
+    TempDir dir;
+    const fs::path acks = dir.path / "acks";
+    const fs::path data = dir.path / "data";
+    const pid_t child = fork();
+    if (child == 0) {
+      execl(EWX_CRASH_CHILD, EWX_CRASH_CHILD, data.c_str(), std::to_string(kill_at).c_str(), acks.c_str(), nullptr);
+      _exit(127);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);
+
+    int acknowledged = 0;
+    std::ifstream in(acks);
+    for (int step; in >> step;) acknowledged = step + 1;
+
+    auto ledger = open_ledger(data);
+    // Durable steps: the journal groups and batches present. Each step is one atomic write.
+    const int batches = static_cast<int>(ledger->batch_count());
+    int groups = 0;
+    while (groups < testing::kWorkloadMarkets &&
+           (ledger->open_book().orders.count(testing::workload_market(groups).orders[0].id) ||
+            groups < batches)) {
+      ++groups;
+    }
+    const int durable = groups + batches;
+    CHECK(durable >= acknowledged);      // nothing acknowledged is lost
+    CHECK(durable <= acknowledged + 1);  // at most the write in flight landed
+    (durable == acknowledged ? lost_in_flight : landed_unacknowledged) += 1;
+    CHECK(ledger->open_book() == books[durable]);
+    CHECK(ledger->log_size() == sizes[durable]);  // no contract lost or duplicated
+    const VerifyReport report = verify_data_dir(data);
+    CHECK_MESSAGE(report.ok, report.first_problem);
+  }
+  // Half the points are before a write (the step is lost, and was never acknowledged), half after it
+  // (durable, not yet acknowledged): both outcomes must really have been exercised.
+  CHECK(lost_in_flight == points / 2);
+  CHECK(landed_unacknowledged == points / 2);
+}
