@@ -85,21 +85,20 @@ constexpr std::uint8_t kContractVersion = 1;
 
 }  // namespace
 
-std::vector<JournalEntry> submissions_of(const Batch& batch, const std::function<ParticipantId(const BuyOrder&)>& buyer,
-                                         const std::function<ParticipantId(const SellOffer&)>& seller) {
+std::vector<JournalEntry> submissions_of(const Batch& batch) {
   std::vector<JournalEntry> entries;
   entries.reserve(batch.orders.size() + batch.offers.size());
   for (const BuyOrder& o : batch.orders) {
     JournalEntry& e = entries.emplace_back();
     e.kind = JournalEntry::Kind::order;
-    e.participant = buyer(o);
+    e.participant = o.participant;
     e.resource_class = batch.resource_classes[o.resource_class];
     e.order = o;
   }
   for (const SellOffer& s : batch.offers) {
     JournalEntry& e = entries.emplace_back();
     e.kind = JournalEntry::Kind::offer;
-    e.participant = seller(s);
+    e.participant = s.participant;
     e.resource_class = batch.resource_classes[s.resource_class];
     e.offer = s;
   }

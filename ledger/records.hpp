@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,8 +12,6 @@
 #include "matcher/market.hpp"
 
 namespace ewx::ledger {
-
-using ParticipantId = std::uint64_t;
 
 // One line of the order journal: an accepted order or offer, a cancel, or the fills of a cleared batch
 // (which are that batch's contracts, in the contract log: [first_contract, first_contract + count)).
@@ -66,10 +63,8 @@ struct BatchRecord {
   std::string signature;              // Ed25519 over signed_bytes(), 64 bytes
 };
 
-// The journal entries that submit every order and offer of `batch`, with the participants the two
-// functions name (the gateway knows them from the session; tests and benchmarks make them up).
-std::vector<JournalEntry> submissions_of(const Batch& batch, const std::function<ParticipantId(const BuyOrder&)>& buyer,
-                                         const std::function<ParticipantId(const SellOffer&)>& seller);
+// The journal entries that submit every order and offer of `batch`, each with its own participant.
+std::vector<JournalEntry> submissions_of(const Batch& batch);
 
 std::string encode(const JournalEntry& entry);
 std::optional<JournalEntry> decode_journal_entry(std::string_view bytes);

@@ -2,9 +2,10 @@
 //
 //   ewx-batch 1
 //   batch <number>
-//   order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour>
-//   offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour>
+//   order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour> [<participant>]
+//   offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour> [<participant>]
 //
+// The participant (the enterprise or provider account) is optional and 0 when absent.
 // Prices in fen per unit-hour, hours since the Unix epoch, windows half-open. Lines starting with '#' are
 // comments. Hubs and clusters are the keys of the topology in force; resource classes are free-form names
 // (a class matches only itself). Text, not binary, because batch files are for people: to reproduce a
@@ -54,6 +55,12 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
     if (end <= begin) scan.fail("empty window [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
   };
 
+  const auto optional_participant = [](LineScanner& scan) -> ParticipantId {
+    LineScanner peek = scan;
+    if (peek.word().empty()) return 0;
+    return static_cast<ParticipantId>(scan.integer_in("participant", 0, INT64_MAX));
+  };
+
   LineReader reader(text);
   std::string_view line;
   bool have_header = false;
@@ -82,6 +89,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       order.max_latency_ms = static_cast<std::int32_t>(scan.integer_in("maximum latency in ms", 0, 100'000));
       order.min_green_percent = static_cast<std::int32_t>(scan.integer_in("minimum green share in %", 0, 100));
       window(scan, order.window_begin, order.window_end);
+      order.participant = optional_participant(scan);
       scan.finish();
       if (!order_ids.insert(order.id).second) scan.fail("order id " + std::to_string(order.id) + " appears twice");
       batch.orders.push_back(order);
@@ -97,6 +105,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       offer.ask = scan.integer_in("ask in fen", 0, kMaxPrice);
       offer.green_percent = static_cast<std::int32_t>(scan.integer_in("green share in %", 0, 100));
       window(scan, offer.window_begin, offer.window_end);
+      offer.participant = optional_participant(scan);
       scan.finish();
       if (!offer_ids.insert(offer.id).second) scan.fail("offer id " + std::to_string(offer.id) + " appears twice");
       batch.offers.push_back(offer);
@@ -111,17 +120,20 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
 void write_batch(std::ostream& out, const Batch& batch, const Topology& topology) {
   out << kHeader << " 1\n";
   out << "batch " << batch.number << '\n';
-  out << "# order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour>\n";
+  out << "# order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour> [<participant>]\n";
   for (const BuyOrder& o : batch.orders) {
     out << "order " << o.id << ' ' << topology.hubs[o.hub].key << ' ' << batch.resource_classes[o.resource_class] << ' '
         << o.units << ' ' << o.bid << ' ' << o.max_latency_ms << ' ' << o.min_green_percent << ' ' << o.window_begin
-        << ' ' << o.window_end << '\n';
+        << ' ' << o.window_end;
+    if (o.participant != 0) out << ' ' << o.participant;
+    out << '\n';
   }
-  out << "# offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour>\n";
+  out << "# offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour> [<participant>]\n";
   for (const SellOffer& s : batch.offers) {
     out << "offer " << s.id << ' ' << topology.clusters[s.cluster].key << ' ' << batch.resource_classes[s.resource_class]
-        << ' ' << s.units << ' ' << s.ask << ' ' << s.green_percent << ' ' << s.window_begin << ' ' << s.window_end
-        << '\n';
+        << ' ' << s.units << ' ' << s.ask << ' ' << s.green_percent << ' ' << s.window_begin << ' ' << s.window_end;
+    if (s.participant != 0) out << ' ' << s.participant;
+    out << '\n';
   }
 }
 

@@ -20,6 +20,7 @@ using Units = std::int64_t;  // quantity of a resource class
 using Hour = std::int64_t;   // hours since 1970-01-01T00:00Z
 using OrderId = std::uint64_t;
 using OfferId = std::uint64_t;
+using ParticipantId = std::uint64_t;  // an enterprise or provider account; 0 when not known
 using HubIndex = std::uint16_t;       // into Topology::hubs
 using ClusterIndex = std::uint16_t;   // into Topology::clusters
 using ResourceClassIndex = std::uint32_t;  // into Batch::resource_classes
@@ -40,6 +41,7 @@ struct BuyOrder {
   std::int32_t min_green_percent = 0;     // share of green energy the provider must have, 0..100
   Hour window_begin = 0;                  // delivery window [begin, end)
   Hour window_end = 0;
+  ParticipantId participant = 0;          // the enterprise that placed it
 };
 
 struct SellOffer {
@@ -51,6 +53,7 @@ struct SellOffer {
   std::int32_t green_percent = 0;         // 0..100
   Hour window_begin = 0;                  // availability window [begin, end)
   Hour window_end = 0;
+  ParticipantId participant = 0;          // the provider that placed it
 };
 
 struct Batch {

@@ -6,7 +6,7 @@
 // 15-60% in the east. Enterprises sit mostly in the three eastern hubs; bids run 80-130% of reference,
 // latency limits 15-40 ms (most accept 25 or more, the plan's cross-hub range), a third ask for a minimum
 // green share, and delivery windows of 1-12 hours inside the batch's day, while offers are available for
-// 12-72 hours. With ten orders per offer (the shapes the benchmarks use) demand in units is about 1.2
+// 12-72 hours. Each enterprise places about 25 orders, each provider about 8 offers. With ten orders per offer (the shapes the benchmarks use) demand in units is about 1.2
 // times supply, so the market is tight and prices move.
 #include "matcher/market_generator.hpp"
 
@@ -32,6 +32,11 @@ constexpr std::array<ResourceClass, 7> kClasses{{
     {"cpu.c64", 300, 20, 1},
     {"cpu.m64", 420, 10, 1},
 }};
+
+// Account numbers: enterprises from 1, providers from 100000; about 25 orders per enterprise and 8 offers
+// per provider.
+constexpr ParticipantId kFirstEnterprise = 1;
+constexpr ParticipantId kFirstProvider = 100'000;
 
 bool is_western(const std::string& key) {
   return key == "horinger" || key == "guian" || key == "qingyang" || key == "zhongwei" || key == "tianfu" ||
@@ -78,6 +83,7 @@ Batch generate_market(const MarketShape& shape, const Topology& topology) {
     offer.green_percent = static_cast<std::int32_t>(west ? random.between(50, 100) : random.between(15, 60));
     offer.window_begin = shape.first_hour + random.between(0, 4);
     offer.window_end = offer.window_begin + random.between(12, 72);
+    offer.participant = kFirstProvider + k % std::max<std::uint64_t>(1, shape.offers / 8);
     batch.offers.push_back(offer);
   }
   static constexpr std::array<int, 6> kLatencyChoices{15, 20, 25, 30, 35, 40};
@@ -96,6 +102,7 @@ Batch generate_market(const MarketShape& shape, const Topology& topology) {
     order.min_green_percent = kGreenChoices[random.pick(kGreenWeights)];
     order.window_begin = shape.first_hour + random.between(4, 16);
     order.window_end = order.window_begin + random.between(1, 12);
+    order.participant = kFirstEnterprise + k % std::max<std::uint64_t>(1, shape.orders / 25);
     batch.orders.push_back(order);
   }
   return batch;

@@ -34,6 +34,8 @@ printf 'p asn 4 2\nn 1\nn 2\na 1 3 1\na 2 3 1\n' > blocked.asn
 expect "infeasible" 3 '^status: infeasible$' -- "$solve" blocked.asn
 
 expect "generate a market" 0 '' -- "$gen" market --orders 400 --offers 40 --seed 5 --batch m.batch --dimacs m.min
+"$gen" market --orders 300 --offers 30 --seed 6 --batch small-market.batch > /dev/null 2>&1
+sed -i -E 's/^(order|offer) ([0-9]+) /\1 7000\2 /' small-market.batch  # other ids than m.batch
 expect "batch clears with checks" 0 '^equilibrium: holds' -- "$solve" m.batch --check
 batch_objective=$("$solve" m.batch 2>/dev/null | sed -n 's/^objective: //p')
 expect "DIMACS form has minus the same optimum" 0 "^objective: -$batch_objective\$" -- "$solve" m.min --check
@@ -44,6 +46,13 @@ expect "generate an assignment" 0 '' -- "$gen" assignment --n 50 --seed 2 --dima
 expect "npy header" 0 '^NUMPY$' -- sh -c 'head -c 6 a.npy | tail -c 5'
 expect "dense assignment certified" 0 '^certificate: optimal' -- "$solve" a.asn --check
 expect "usage error" 106 'file is required' -- "$solve"
+
+# A cleared batch recorded in a new ledger, then audited.
+expect "record a batch" 0 '^recorded: batch 1 in rec, [0-9]+ contracts \(ids 0\.\.[0-9]+\), log root [0-9a-f]{64}$' -- "$solve" m.batch --record rec
+expect "record the next batch" 0 '^recorded: batch 2 in rec' -- "$solve" small-market.batch --record rec
+expect "recording the same orders twice is refused" 1 'already open' -- "$solve" m.batch --record rec
+expect "recorded ledger verifies" 0 '^verified: [0-9]+ contracts in 2 batches' -- "$ewx" audit verify --data-dir rec
+expect "recorded batch re-checks" 0 '^batch 2: ' -- "$ewx" audit batch 2 --data-dir rec
 
 # The auditor's commands, on a ledger written by the test workload (15 batches, no crash).
 "$workload" ledger 0 acks > /dev/null 2>&1

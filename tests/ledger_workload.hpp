@@ -24,9 +24,10 @@ inline Batch workload_market(int g) {
 }
 
 inline std::vector<ledger::JournalEntry> workload_entries(const Batch& batch) {
-  return ledger::submissions_of(
-      batch, [](const BuyOrder& o) { return 100 + o.id % 7; },   // seven enterprises
-      [](const SellOffer& s) { return 900 + s.id % 5; });        // five providers
+  Batch owned = batch;
+  for (BuyOrder& o : owned.orders) o.participant = 100 + o.id % 7;   // seven enterprises
+  for (SellOffer& s : owned.offers) s.participant = 900 + s.id % 5;  // five providers
+  return ledger::submissions_of(owned);
 }
 
 // Runs step `step` of the workload; returns false if the ledger refused it.

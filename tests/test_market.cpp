@@ -212,6 +212,11 @@ TEST_CASE("batch files round-trip, and malformed ones name the line") {
   CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12\norder 1 yrd gpu.h100 1 100 20 0 10 12\n") ==
         "t.batch:3: order id 1 appears twice");
   CHECK(parse("offer 1 wuhu gpu.h100 1 100 20 10\n") == "t.batch:2: missing window end hour");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 x\n") == "t.batch:2: expected an integer for participant, found 'x'");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 7 8\n") == "t.batch:2: unexpected text '8' at the end of the line");
+  const Batch owned = parse_batch("ewx-batch 1\norder 1 yrd gpu.h100 1 100 20 0 10 12 7\noffer 2 wuhu gpu.h100 1 90 20 0 99\n", "b", topology);
+  CHECK(owned.orders[0].participant == 7);
+  CHECK(owned.offers[0].participant == 0);  // optional
   CHECK(parse("bid 1\n") == "t.batch:2: unknown line type 'bid' (expected batch, order or offer)");
   CHECK(error_of([&] { parse_batch("", "t.batch", topology); }).find("no 'ewx-batch 1' header") != std::string::npos);
 }

@@ -55,8 +55,7 @@ int main(int argc, char** argv) {
                                   topology);
     for (BuyOrder& o : batch.orders) o.id += static_cast<OrderId>(b) * 100'000'000;
     for (SellOffer& s : batch.offers) s.id += static_cast<OfferId>(b) * 100'000'000;
-    const std::vector<ledger::JournalEntry> entries = ledger::submissions_of(
-        batch, [](const BuyOrder& o) { return o.id % 97; }, [](const SellOffer& s) { return 1000 + s.id % 31; });
+    const std::vector<ledger::JournalEntry> entries = ledger::submissions_of(batch);
     const ClearingResult result = clear_batch(batch, topology);
     auto start = Clock::now();
     if (!book.journal(entries).is_ok()) return 1;

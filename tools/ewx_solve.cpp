@@ -21,6 +21,7 @@
 #include "matcher/clearing.hpp"
 #include "matcher/dimacs.hpp"
 #include "matcher/equilibrium_check.hpp"
+#include "ledger/ledger.hpp"
 #include "tools/market_report.hpp"
 #include "tools/read_file.hpp"
 
@@ -37,6 +38,7 @@ struct Options {
   bool no_pricing = false;
   bool report = false;
   std::string engine = "auto";
+  std::string record_dir;
 };
 
 struct Timer {
@@ -115,6 +117,36 @@ int solve_dimacs(const Options& options, const std::string& text, const ewx::Cpu
   return code;
 }
 
+// Journals the batch's orders and offers and commits its clearing to the ledger in `dir` (created if
+// new), as the next batch there.
+int record_in_ledger(const std::string& dir, ewx::Batch batch, const ewx::Topology& topology,
+                     const ewx::ClearingResult& result) {
+  auto opened = ewx::ledger::Ledger::open(dir, true);
+  if (!opened.is_ok()) {
+    spdlog::error("cannot record in {}: {}", dir, opened.status().message());
+    return kBadInput;
+  }
+  ewx::ledger::Ledger& ledger = *opened.value();
+  batch.number = ledger.batch_count() + 1;
+  if (const auto status = ledger.journal(ewx::ledger::submissions_of(batch)); !status.is_ok()) {
+    spdlog::error("cannot journal the batch's orders in {}: {}", dir, status.message());
+    return kBadInput;
+  }
+  const auto cleared_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto record = ledger.commit_batch(batch, topology, result, cleared_at);
+  if (!record.is_ok()) {
+    spdlog::error("cannot record the batch in {}: {}", dir, record.status().message());
+    return kBadInput;
+  }
+  const ewx::ledger::BatchRecord& r = record.value();
+  const std::string ids = r.contract_count == 0 ? "no contracts"
+                                                : std::to_string(r.contract_count) + " contracts (ids " +
+                                                      std::to_string(r.first_contract) + ".." + std::to_string(r.log_size - 1) + ")";
+  print_line("recorded", "batch " + std::to_string(r.number) + " in " + dir + ", " + ids + ", log root " +
+                             ewx::ledger::to_hex(r.log_root));
+  return kSolved;
+}
+
 int solve_batch(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
   const ewx::Topology topology = options.topology_path.empty()
                                      ? ewx::default_topology()
@@ -150,6 +182,7 @@ int solve_batch(const Options& options, const std::string& text, const ewx::CpuS
     }
   }
   if (options.report) ewx::tools::print_market_report(stdout, batch, topology, result);
+  if (!options.record_dir.empty() && code == kSolved) code = record_in_ledger(options.record_dir, batch, topology, result);
   if (!options.flow_path.empty()) {
     std::ofstream out(options.flow_path);
     if (!out) throw std::runtime_error("cannot open '" + options.flow_path + "' for writing");
@@ -172,6 +205,8 @@ int main(int argc, char** argv) {
   app.add_option("--flow", options.flow_path, "write the solution here (DIMACS 'f' lines, or contracts for a batch)");
   app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");
   app.add_option("--topology", options.topology_path, "topology file for batch files (default: built-in)");
+  app.add_option("--record", options.record_dir,
+                 "for batch files: journal the orders and record the clearing in the ledger in this data directory");
   app.add_flag("--report", options.report, "for batch files: print volumes, prices by cluster and the flow matrix");
   app.add_option("--engine", options.engine,
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
