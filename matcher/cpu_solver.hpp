@@ -7,8 +7,9 @@
 
 namespace ewx {
 
-// Which exact engine solves (each candidate graph, or the whole graph). automatic: the scaled auction, with
-// successive shortest paths for what it does not take (see cpu_solver.cpp).
+// Which exact engine solves (each candidate graph, or the whole graph). automatic: successive shortest paths
+// for small graphs, the scaled auction for large ones, shortest paths for what the auction does not take
+// (see cpu_solver.cpp).
 enum class CpuEngine { automatic, auction, shortest_paths };
 
 struct CpuSolverOptions {

@@ -291,6 +291,11 @@ TEST_CASE("generated markets: certified, in equilibrium, minimal prices, determi
     CHECK(again.offer_price == result.offer_price);
     const ClearingResult whole = clear_batch(batch, topology, {.arc_pricing = false});
     CHECK(whole.total_surplus == result.total_surplus);
+    // The other exact engine reaches the same surplus, and the same (unique) buyer-optimal prices.
+    const ClearingResult by_auction = clear_batch(batch, topology, {.engine = CpuEngine::auction});
+    CHECK(by_auction.total_surplus == result.total_surplus);
+    CHECK(by_auction.offer_price == result.offer_price);
+    CHECK(check_certificate(by_auction.graph.problem, by_auction.solution).optimal);
   }
 }
 

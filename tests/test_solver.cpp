@@ -287,7 +287,7 @@ TEST_CASE("the scaled auction and successive shortest paths agree, and both are 
     const NodeIndex sinks = static_cast<NodeIndex>(random.between(1, 30));
     // Small capacities make arcs fill up, which the auction must respect.
     const TransportationProblem p = random_problem(random, sources, sinks, 30, 70, -500, 500, round % 2 ? 8 : 100);
-    const TransportationSolution by_auction = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::automatic});
+    const TransportationSolution by_auction = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::auction});
     const TransportationSolution by_paths = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::shortest_paths});
     CAPTURE(round);
     REQUIRE(by_auction.status == by_paths.status);
@@ -322,8 +322,8 @@ TEST_CASE("markets as DIMACS (slack rows with capacities at the sinks' demand) c
         as_file.arc_capacity[e] = std::min({as_file.arc_capacity[e], as_file.supply[i], as_file.demand[as_file.arc_sink[e]]});
       }
     }
-    const TransportationSolution marked = solve_on_cpu(graph.problem);
-    const TransportationSolution unmarked = solve_on_cpu(as_file);
+    const TransportationSolution marked = solve_on_cpu(graph.problem, {.engine = CpuEngine::auction});
+    const TransportationSolution unmarked = solve_on_cpu(as_file, {.engine = CpuEngine::auction});
     const TransportationSolution paths = solve_on_cpu(as_file, {.engine = CpuEngine::shortest_paths});
     REQUIRE(marked.status == SolveStatus::optimal);
     REQUIRE(unmarked.status == SolveStatus::optimal);
