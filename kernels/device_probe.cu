@@ -18,7 +18,7 @@ DeviceProbe probe_device() {
   cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
     probe.reason = cudaGetErrorString(status);
-    cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    cudaGetLastError();  // reset the runtime's last-error state so later CUDA calls start clean
     return probe;
   }
   if (count == 0) {

@@ -88,9 +88,8 @@ class ArcBits {
 };
 
 struct Candidates {
-  std::vector<Potential> alpha;  // row minima
   ArcBits member;
-  std::vector<ArcIndex> arcs;    // ascending
+  std::vector<ArcIndex> arcs;  // ascending
 };
 
 // Slack nodes: those the problem marks, and those that look like one, because a DIMACS file carries no
@@ -134,7 +133,7 @@ SlackNodes find_slack_nodes(const TransportationProblem& problem) {
 // every arc at a slack node. One pass over the arcs, each row read twice while it is in cache.
 Candidates initial_candidates(const TransportationProblem& problem, const CpuSolverOptions& options,
                               const SlackNodes& slack) {
-  Candidates result{std::vector<Potential>(problem.source_count(), 0), ArcBits(problem.arc_count()), {}};
+  Candidates result{ArcBits(problem.arc_count()), {}};
   const std::uint32_t per_source = options.candidates_per_source;
   const std::uint32_t per_sink = options.candidates_per_sink;
   std::vector<BestArcs::Entry> sink_best(static_cast<std::size_t>(problem.sink_count()) * per_sink);
@@ -158,7 +157,6 @@ Candidates initial_candidates(const TransportationProblem& problem, const CpuSol
       }
     }
     const Potential alpha = lowest == std::numeric_limits<Cost>::max() ? 0 : lowest;
-    result.alpha[i] = alpha;
     for (std::uint32_t k = 0; k < row_held; ++k) result.member.set(row_best[k].arc);
     if (slack_row) continue;
     for (ArcIndex e = begin; e < end; ++e) {
