@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "matcher/line_scanner.hpp"
+#include "matcher/order_rules.hpp"
 
 namespace ewx {
 namespace {
@@ -44,17 +45,17 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
   std::unordered_map<std::string, ResourceClassIndex> class_index;
   std::unordered_set<OrderId> order_ids;
   std::unordered_set<OfferId> offer_ids;
-  const auto resource_class = [&](std::string_view key) {
+  const auto resource_class = [&](LineScanner& scan) {
+    const std::string_view key = scan.required_word("resource class");
+    if (const auto problem = resource_class_problem(key)) scan.fail(*problem);
     const auto [it, added] = class_index.try_emplace(std::string(key), static_cast<ResourceClassIndex>(batch.resource_classes.size()));
     if (added) batch.resource_classes.emplace_back(key);
     return it->second;
   };
-  const auto window = [](LineScanner& scan, Hour& begin, Hour& end) {
-    begin = scan.integer_in("window begin hour", 0, std::int64_t{1} << 40);
-    end = scan.integer_in("window end hour", 0, std::int64_t{1} << 40);
-    if (end <= begin) scan.fail("empty window [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+  // 32-bit fields: read wide, so that the range check sees the value the file holds, not a wrapped one.
+  const auto narrow = [](LineScanner& scan, const char* what) {
+    return static_cast<std::int32_t>(scan.integer_in(what, INT32_MIN, INT32_MAX));
   };
-
   const auto optional_participant = [](LineScanner& scan) -> ParticipantId {
     LineScanner peek = scan;
     if (peek.word().empty()) return 0;
@@ -83,14 +84,16 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       const auto hub_index = topology.find_hub(hub);
       if (!hub_index) scan.fail("unknown hub '" + std::string(hub) + "'");
       order.hub = *hub_index;
-      order.resource_class = resource_class(scan.required_word("resource class"));
-      order.units = scan.integer_in("units", 1, kMaxUnits);
-      order.bid = scan.integer_in("bid in fen", 0, kMaxPrice);
-      order.max_latency_ms = static_cast<std::int32_t>(scan.integer_in("maximum latency in ms", 0, 100'000));
-      order.min_green_percent = static_cast<std::int32_t>(scan.integer_in("minimum green share in %", 0, 100));
-      window(scan, order.window_begin, order.window_end);
+      order.resource_class = resource_class(scan);
+      order.units = scan.integer("units");
+      order.bid = scan.integer("bid in fen");
+      order.max_latency_ms = narrow(scan, "maximum latency in ms");
+      order.min_green_percent = narrow(scan, "minimum green share in %");
+      order.window_begin = scan.integer("window begin hour");
+      order.window_end = scan.integer("window end hour");
       order.participant = optional_participant(scan);
       scan.finish();
+      if (const auto problem = order_problem(order)) scan.fail(*problem);
       if (!order_ids.insert(order.id).second) scan.fail("order id " + std::to_string(order.id) + " appears twice");
       batch.orders.push_back(order);
     } else if (tag == "offer") {
@@ -100,13 +103,15 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       const auto cluster_index = topology.find_cluster(cluster);
       if (!cluster_index) scan.fail("unknown cluster '" + std::string(cluster) + "'");
       offer.cluster = *cluster_index;
-      offer.resource_class = resource_class(scan.required_word("resource class"));
-      offer.units = scan.integer_in("units", 1, kMaxUnits);
-      offer.ask = scan.integer_in("ask in fen", 0, kMaxPrice);
-      offer.green_percent = static_cast<std::int32_t>(scan.integer_in("green share in %", 0, 100));
-      window(scan, offer.window_begin, offer.window_end);
+      offer.resource_class = resource_class(scan);
+      offer.units = scan.integer("units");
+      offer.ask = scan.integer("ask in fen");
+      offer.green_percent = narrow(scan, "green share in %");
+      offer.window_begin = scan.integer("window begin hour");
+      offer.window_end = scan.integer("window end hour");
       offer.participant = optional_participant(scan);
       scan.finish();
+      if (const auto problem = offer_problem(offer)) scan.fail(*problem);
       if (!offer_ids.insert(offer.id).second) scan.fail("offer id " + std::to_string(offer.id) + " appears twice");
       batch.offers.push_back(offer);
     } else {

@@ -217,6 +217,10 @@ TEST_CASE("batch files round-trip, and malformed ones name the line") {
   const Batch owned = parse_batch("ewx-batch 1\norder 1 yrd gpu.h100 1 100 20 0 10 12 7\noffer 2 wuhu gpu.h100 1 90 20 0 99\n", "b", topology);
   CHECK(owned.orders[0].participant == 7);
   CHECK(owned.offers[0].participant == 0);  // optional
+  CHECK(parse("order 1 yrd " + std::string(65, 'g') + " 1 100 20 0 10 12\n") ==
+        "t.batch:2: resource class longer than 64 characters");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 99999999999 0 10 12\n") ==
+        "t.batch:2: maximum latency in ms 99999999999 is outside -2147483648..2147483647");
   CHECK(parse("bid 1\n") == "t.batch:2: unknown line type 'bid' (expected batch, order or offer)");
   CHECK(error_of([&] { parse_batch("", "t.batch", topology); }).find("no 'ewx-batch 1' header") != std::string::npos);
 }
