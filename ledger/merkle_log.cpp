@@ -18,6 +18,8 @@
 #include <bit>
 #include <stdexcept>
 
+#include "ledger/hex.hpp"
+
 namespace ewx::ledger {
 namespace {
 
@@ -56,29 +58,13 @@ Hash leaf_hash(std::string_view leaf_bytes) { return digest({kLeafPrefix, bytes_
 Hash node_hash(const Hash& left, const Hash& right) { return digest({kNodePrefix, left, right}); }
 Hash empty_tree_hash() { return digest({}); }
 
-std::string to_hex(const Hash& hash) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  for (const std::uint8_t b : hash) {
-    text.push_back(kDigits[b >> 4]);
-    text.push_back(kDigits[b & 15]);
-  }
-  return text;
-}
+std::string to_hex(const Hash& hash) { return ewx::to_hex(std::span<const std::uint8_t>(hash)); }
 
 std::optional<Hash> hash_from_hex(std::string_view hex) {
-  if (hex.size() != 64) return std::nullopt;
+  const auto bytes = ewx::from_hex(hex);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
   Hash hash{};
-  for (std::size_t k = 0; k < 32; ++k) {
-    int value = 0;
-    for (int half = 0; half < 2; ++half) {
-      const char c = hex[2 * k + half];
-      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (digit < 0) return std::nullopt;
-      value = value * 16 + digit;
-    }
-    hash[k] = static_cast<std::uint8_t>(value);
-  }
+  std::copy(bytes->begin(), bytes->end(), hash.begin());
   return hash;
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 
 #include "ledger/audit.hpp"
+#include "ledger/hex.hpp"
 #include "ledger/ledger.hpp"
 
 namespace {
@@ -20,26 +21,14 @@ using namespace ewx::ledger;
 enum ExitCode { kFine = 0, kUnreadable = 1, kCheckFailed = 4 };
 
 std::string hex(std::string_view bytes) {
-  std::string out;
-  for (const unsigned char b : bytes) out += fmt::format("{:02x}", b);
-  return out;
-}
-
-std::optional<std::string> unhex(std::string_view text) {
-  if (text.size() % 2) return std::nullopt;
-  std::string out;
-  for (std::size_t k = 0; k < text.size(); k += 2) {
-    unsigned value = 0;
-    if (std::sscanf(std::string(text.substr(k, 2)).c_str(), "%2x", &value) != 1) return std::nullopt;
-    out.push_back(static_cast<char>(value));
-  }
-  return out;
+  return ewx::to_hex({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
 }
 
 int run_verify(const std::string& dir, const std::string& public_key_hex, bool json) {
   std::optional<std::string> trusted;
   if (!public_key_hex.empty()) {
-    trusted = unhex(public_key_hex);
+    const auto key = ewx::from_hex(public_key_hex);
+    if (key) trusted = std::string(key->begin(), key->end());
     if (!trusted || trusted->size() != 32) {
       fmt::print(stderr, "ewx: --public-key must be 64 hex digits (a raw Ed25519 key)\n");
       return 2;

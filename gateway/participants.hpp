@@ -1,0 +1,48 @@
+// Who may trade: the operator's participants file, and challenge-response authentication against it.
+#pragma once
+
+#include <array>
+#include <span>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "matcher/market.hpp"
+
+namespace ewx::gateway {
+
+enum class Role { enterprise, provider, auditor };
+
+struct Participant {
+  std::string name;
+  Role role = Role::enterprise;
+  ParticipantId account = 0;
+  std::vector<std::uint8_t> secret;  // 32 bytes or more
+};
+
+using Mac = std::array<std::uint8_t, 32>;  // HMAC-SHA256
+
+class Participants {
+ public:
+  // Parses the participants file (format in participants.cpp). Throws InputError naming the line.
+  static Participants parse(std::string_view text, const std::string& file_name);
+
+  const Participant* find(std::string_view name) const;
+  std::size_t size() const { return by_name_.size(); }
+
+ private:
+  std::unordered_map<std::string, Participant> by_name_;
+};
+
+// 32 bytes from the operating system's cryptographic generator (OpenSSL RAND_bytes).
+std::vector<std::uint8_t> fresh_challenge();
+
+Mac hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> message);
+
+// True when `response` is HMAC-SHA256(participant's secret, challenge), compared in constant time.
+bool authenticates(const Participant& participant, std::span<const std::uint8_t> challenge,
+                   std::span<const std::uint8_t> response);
+
+}  // namespace ewx::gateway
