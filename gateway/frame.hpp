@@ -1,12 +1,12 @@
 // Frames on the wire: a 4-byte little-endian length, then one FlatBuffers Envelope (schemas/ewx.fbs).
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <flatbuffers/flatbuffers.h>
 
 #include "schemas/ewx_generated.h"
 
@@ -30,10 +30,10 @@ class FrameReader {
   void append(std::span<const std::uint8_t> bytes);
 
   enum class Result {
-    need_more,   // no complete frame buffered
-    frame,       // envelope() is a verified Envelope, valid until the next call
-    too_large,   // the length prefix exceeds the cap: the stream cannot be resynchronised, close it
-    malformed,   // a complete frame that fails verification (error() says why); the next frame may follow
+    need_more,  // no complete frame buffered
+    frame,      // envelope() is a verified Envelope, valid until the next call
+    too_large,  // the length prefix exceeds the cap: the stream cannot be resynchronised, close it
+    malformed,  // a complete frame that fails verification (error() says why); the next frame may follow
   };
   Result next();
   const wire::Envelope* envelope() const { return envelope_; }

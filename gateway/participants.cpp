@@ -34,14 +34,19 @@ Participants Participants::parse(std::string_view text, const std::string& file_
     Participant p;
     p.name = std::string(scan.required_word("participant name"));
     const std::string_view role = scan.required_word("role");
-    if (role == "enterprise") p.role = Role::enterprise;
-    else if (role == "provider") p.role = Role::provider;
-    else if (role == "auditor") p.role = Role::auditor;
-    else scan.fail("role '" + std::string(role) + "' is not enterprise, provider or auditor");
+    if (role == "enterprise")
+      p.role = Role::enterprise;
+    else if (role == "provider")
+      p.role = Role::provider;
+    else if (role == "auditor")
+      p.role = Role::auditor;
+    else
+      scan.fail("role '" + std::string(role) + "' is not enterprise, provider or auditor");
     p.account = static_cast<ParticipantId>(scan.integer_in("account", 1, INT64_MAX));
     const auto secret = from_hex(scan.required_word("secret"));
     if (!secret) scan.fail("the secret is not hex digits");
-    if (secret->size() < 32) scan.fail("the secret has " + std::to_string(secret->size()) + " bytes; at least 32 are needed");
+    if (secret->size() < 32)
+      scan.fail("the secret has " + std::to_string(secret->size()) + " bytes; at least 32 are needed");
     p.secret = *secret;
     scan.finish();
     if (participants.by_name_.count(p.name)) scan.fail("participant '" + p.name + "' appears twice");

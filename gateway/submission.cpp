@@ -15,7 +15,8 @@ Rejection reject(wire::RejectCode code, std::string reason) { return {code, std:
 
 std::optional<Rejection> resource_class_rejection(const flatbuffers::String* name) {
   if (!name) return reject(wire::RejectCode::malformed, "resource_class: missing");
-  if (const auto problem = resource_class_problem(name->string_view())) return reject(wire::RejectCode::malformed, *problem);
+  if (const auto problem = resource_class_problem(name->string_view()))
+    return reject(wire::RejectCode::malformed, *problem);
   return std::nullopt;
 }
 
@@ -50,7 +51,8 @@ Submission offer_entry(const wire::SubmitOffer& request, const Participant& who,
   if (who.role != Role::provider) return reject(wire::RejectCode::forbidden, "only providers post capacity offers");
   if (!request.cluster()) return reject(wire::RejectCode::malformed, "cluster: missing");
   const auto cluster = topology.find_cluster(request.cluster()->string_view());
-  if (!cluster) return reject(wire::RejectCode::unknown_hub_or_cluster, "unknown cluster '" + request.cluster()->str() + "'");
+  if (!cluster)
+    return reject(wire::RejectCode::unknown_hub_or_cluster, "unknown cluster '" + request.cluster()->str() + "'");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;

@@ -12,10 +12,10 @@ namespace ewx::kernels {
 
 struct DeviceProbe {
   bool usable = false;
-  std::string name;                 // e.g. "NVIDIA H100 80GB HBM3", when usable
-  int compute_capability = 0;       // major * 10 + minor, when usable
-  std::uint64_t free_bytes = 0;     // device memory free at probe time, when usable
-  std::string reason;               // why not, when not usable
+  std::string name;              // e.g. "NVIDIA H100 80GB HBM3", when usable
+  int compute_capability = 0;    // major * 10 + minor, when usable
+  std::uint64_t free_bytes = 0;  // device memory free at probe time, when usable
+  std::string reason;            // why not, when not usable
 };
 
 DeviceProbe probe_device();

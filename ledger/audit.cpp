@@ -65,11 +65,14 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
   Hash previous{};
   const auto check_record = [&](const BatchRecord& record) -> std::string {
     const std::string name = "batch record " + std::to_string(record.number);
-    if (record.number != next_record + 1) return name + " is out of sequence (expected " + std::to_string(next_record + 1) + ")";
+    if (record.number != next_record + 1)
+      return name + " is out of sequence (expected " + std::to_string(next_record + 1) + ")";
     if (record.previous_record != previous) return name + " does not chain to the record before it";
-    if (record.log_size != record.first_contract + record.contract_count) return name + " has an inconsistent contract range";
+    if (record.log_size != record.first_contract + record.contract_count)
+      return name + " has an inconsistent contract range";
     if (frontier.root() != record.log_root) return name + ": the contracts do not hash to the log root it signed";
-    if (!verify_signature(public_key, signed_bytes(record), record.signature)) return name + ": the signature does not verify";
+    if (!verify_signature(public_key, signed_bytes(record), record.signature))
+      return name + ": the signature does not verify";
     const auto stored = inputs.find(record.number);
     if (stored == inputs.end()) return name + ": its inputs are missing";
     if (sha256(stored->second) != record.inputs) return name + ": its stored inputs do not match the commitment";
@@ -80,7 +83,8 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
   std::uint64_t expected_id = 0;
   scanned = ledger.scan(Ledger::Stored::contracts, [&](std::uint64_t id, std::string_view value) {
     if (id != expected_id) {
-      failure = "contract " + std::to_string(expected_id) + " is missing (the next stored one is " + std::to_string(id) + ")";
+      failure =
+          "contract " + std::to_string(expected_id) + " is missing (the next stored one is " + std::to_string(id) + ")";
       return false;
     }
     while (next_record < records.size() && records[next_record].log_size == frontier.size()) {
@@ -99,8 +103,9 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
     for (const NewNode& node : frontier.append(leaf)) {
       if (node.level > 0 && ledger.merkle_node(node.level, node.index) != node.hash) {
         const std::uint64_t first = node.index << node.level, last = first + (std::uint64_t{1} << node.level) - 1;
-        failure = "contracts " + std::to_string(first) + ".." + std::to_string(last) + " do not hash to the stored Merkle node (" +
-                  std::to_string(node.level) + ", " + std::to_string(node.index) + "): one of them was changed";
+        failure = "contracts " + std::to_string(first) + ".." + std::to_string(last) +
+                  " do not hash to the stored Merkle node (" + std::to_string(node.level) + ", " +
+                  std::to_string(node.index) + "): one of them was changed";
         return false;
       }
     }
@@ -111,9 +116,9 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
   if (!scanned.is_ok()) return problem(report, scanned.message());
   while (next_record < records.size()) {
     if (records[next_record].log_size != frontier.size()) {
-      return problem(report, "batch record " + std::to_string(records[next_record].number) + " covers contracts up to " +
-                                 std::to_string(records[next_record].log_size) + " but only " + std::to_string(frontier.size()) +
-                                 " are stored");
+      return problem(report, "batch record " + std::to_string(records[next_record].number) +
+                                 " covers contracts up to " + std::to_string(records[next_record].log_size) +
+                                 " but only " + std::to_string(frontier.size()) + " are stored");
     }
     if (failure = check_record(records[next_record]); !failure.empty()) return problem(report, failure);
   }
@@ -147,7 +152,8 @@ BatchAudit audit_batch(const std::filesystem::path& dir, std::uint64_t number) {
   const auto record = ledger.batch_record(number);
   if (!record) return fail("there is no batch record " + std::to_string(number));
   const auto inputs = ledger.batch_inputs(number);
-  if (!inputs || sha256(encode(*inputs)) != record->inputs) return fail("the stored inputs of batch " + std::to_string(number) + " are missing or altered");
+  if (!inputs || sha256(encode(*inputs)) != record->inputs)
+    return fail("the stored inputs of batch " + std::to_string(number) + " are missing or altered");
 
   Topology topology;
   Batch batch;
@@ -175,10 +181,12 @@ BatchAudit audit_batch(const std::filesystem::path& dir, std::uint64_t number) {
 
   const EquilibriumReport equilibrium = check_equilibrium(batch, topology, contracts, prices);
   if (!equilibrium.holds) return fail("the recorded clearing is not an equilibrium: " + equilibrium.failure);
-  if (to_string(equilibrium.total_surplus) != record->total_surplus) return fail("the recorded total surplus does not match the contracts");
+  if (to_string(equilibrium.total_surplus) != record->total_surplus)
+    return fail("the recorded total surplus does not match the contracts");
   const ClearingResult again = clear_batch(batch, topology);
   if (again.status != SolveStatus::optimal) return fail("the stored inputs do not clear: " + again.detail);
-  if (again.total_surplus != equilibrium.total_surplus) return fail("a fresh clearing reaches a different total surplus");
+  if (again.total_surplus != equilibrium.total_surplus)
+    return fail("a fresh clearing reaches a different total surplus");
   if (again.offer_price != prices) return fail("the recorded prices are not the buyer-optimal equilibrium prices");
   const CertificateReport certificate = check_certificate(again.graph.problem, again.solution);
   if (!certificate.optimal) return fail("the fresh clearing's certificate fails: " + certificate.failure);

@@ -11,7 +11,7 @@ namespace ewx::ledger {
 
 struct VerifyReport {
   bool ok = false;
-  std::string first_problem;   // names the record and what is wrong, when not ok
+  std::string first_problem;  // names the record and what is wrong, when not ok
   std::uint64_t contracts = 0;
   std::uint64_t batches = 0;
   std::uint64_t journal_entries = 0;
@@ -21,7 +21,8 @@ struct VerifyReport {
 // every batch record (log size and root), the chain of record hashes, every signature (with the key stored
 // in the ledger, or `trusted_public_key` when given: 32 raw bytes), every inputs commitment, and that every
 // journal entry reads. Stops at the first inconsistency and names it. Opens the ledger read-only.
-VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::optional<std::string>& trusted_public_key = {});
+VerifyReport verify_data_dir(const std::filesystem::path& dir,
+                             const std::optional<std::string>& trusted_public_key = {});
 
 struct BatchAudit {
   bool ok = false;

@@ -8,10 +8,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace ewx::ledger {
 namespace {
@@ -56,7 +56,8 @@ std::string ExchangeKey::sign(std::string_view message) const {
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   std::string signature(64, '\0');
   std::size_t length = signature.size();
-  const bool ok = context && EVP_DigestSignInit(context, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_.get())) == 1 &&
+  const bool ok = context &&
+                  EVP_DigestSignInit(context, nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(key_.get())) == 1 &&
                   EVP_DigestSign(context, reinterpret_cast<unsigned char*>(signature.data()), &length,
                                  reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(context);
@@ -67,7 +68,8 @@ std::string ExchangeKey::sign(std::string_view message) const {
 std::string ExchangeKey::public_key() const {
   std::string raw(32, '\0');
   std::size_t length = raw.size();
-  if (EVP_PKEY_get_raw_public_key(static_cast<EVP_PKEY*>(key_.get()), reinterpret_cast<unsigned char*>(raw.data()), &length) != 1 ||
+  if (EVP_PKEY_get_raw_public_key(static_cast<EVP_PKEY*>(key_.get()), reinterpret_cast<unsigned char*>(raw.data()),
+                                  &length) != 1 ||
       length != 32) {
     throw std::runtime_error("cannot read the Ed25519 public key");
   }

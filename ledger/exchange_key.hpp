@@ -15,8 +15,8 @@ class ExchangeKey {
   // Loads the PEM private key at `path`, creating it (mode 0600) if `create` and it does not exist.
   static Result<ExchangeKey> load(const std::filesystem::path& path, bool create);
 
-  std::string sign(std::string_view message) const;   // 64 bytes
-  std::string public_key() const;                     // 32 raw bytes
+  std::string sign(std::string_view message) const;  // 64 bytes
+  std::string public_key() const;                    // 32 raw bytes
 
  private:
   std::shared_ptr<void> key_;  // EVP_PKEY*, freed with EVP_PKEY_free

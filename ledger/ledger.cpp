@@ -49,7 +49,8 @@ namespace {
 
 constexpr const char* kFormat = "ewx-ledger 1";
 enum Family : std::size_t { kDefault, kMeta, kJournal, kContracts, kMerkle, kBatches, kInputs, kIndexes, kFamilies };
-const char* const kFamilyNames[kFamilies] = {"default", "meta", "journal", "contracts", "merkle", "batches", "inputs", "indexes"};
+const char* const kFamilyNames[kFamilies] = {"default", "meta",    "journal", "contracts",
+                                             "merkle",  "batches", "inputs",  "indexes"};
 
 std::string u64_key(std::uint64_t value) {
   std::string key(8, '\0');
@@ -63,16 +64,24 @@ std::uint64_t read_u64(std::string_view key) {
   return value;
 }
 
-std::string node_key(std::uint8_t level, std::uint64_t index) { return std::string(1, static_cast<char>(level)) + u64_key(index); }
+std::string node_key(std::uint8_t level, std::uint64_t index) {
+  return std::string(1, static_cast<char>(level)) + u64_key(index);
+}
 
-std::string index_key(char tag, std::uint64_t key, std::uint64_t batch) { return std::string(1, tag) + u64_key(key) + u64_key(batch); }
+std::string index_key(char tag, std::uint64_t key, std::uint64_t batch) {
+  return std::string(1, tag) + u64_key(key) + u64_key(batch);
+}
 
 char index_tag(ContractIndex index) {
   switch (index) {
-    case ContractIndex::buyer: return 'b';
-    case ContractIndex::seller: return 's';
-    case ContractIndex::hub: return 'h';
-    case ContractIndex::cluster: return 'c';
+    case ContractIndex::buyer:
+      return 'b';
+    case ContractIndex::seller:
+      return 's';
+    case ContractIndex::hub:
+      return 'h';
+    case ContractIndex::cluster:
+      return 'c';
   }
   return '?';
 }
@@ -125,7 +134,8 @@ std::vector<std::uint64_t> decode_ids(std::string_view bytes) {
   if (bytes.size() != 4 + 8 * static_cast<std::size_t>(count)) return ids;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint64_t id = 0;
-    for (int k = 0; k < 8; ++k) id |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes[4 + 8 * i + k])) << (8 * k);
+    for (int k = 0; k < 8; ++k)
+      id |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes[4 + 8 * i + k])) << (8 * k);
     ids.push_back(id);
   }
   return ids;
@@ -135,8 +145,8 @@ std::vector<std::uint64_t> decode_ids(std::string_view bytes) {
 
 bool OpenBook::operator==(const OpenBook& other) const {
   const auto same_order = [](const auto& a, const auto& b) {
-    return a.first == b.first && a.second.participant == b.second.participant && a.second.remaining == b.second.remaining &&
-           a.second.resource_class == b.second.resource_class;
+    return a.first == b.first && a.second.participant == b.second.participant &&
+           a.second.remaining == b.second.remaining && a.second.resource_class == b.second.resource_class;
   };
   return orders.size() == other.orders.size() && offers.size() == other.offers.size() &&
          std::equal(orders.begin(), orders.end(), other.orders.begin(), same_order) &&
@@ -216,11 +226,13 @@ Result<std::unique_ptr<Ledger>> Ledger::open_for_audit(const std::filesystem::pa
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened =
       rocksdb::DB::OpenForReadOnly(options, (dir / "db").string(), descriptors, &ledger->families_, &raw);
-  if (!opened.ok()) return Status::error(Status::Code::corruption, "cannot open " + dir.string() + " read-only: " + opened.ToString());
+  if (!opened.ok())
+    return Status::error(Status::Code::corruption, "cannot open " + dir.string() + " read-only: " + opened.ToString());
   ledger->db_.reset(raw);
   std::string value;
   if (!raw->Get(rocksdb::ReadOptions(), ledger->families_[kMeta], "format", &value).ok() || value != kFormat) {
-    return Status::error(Status::Code::foreign_data, dir.string() + " holds a RocksDB database that is not an ewx ledger");
+    return Status::error(Status::Code::foreign_data,
+                         dir.string() + " holds a RocksDB database that is not an ewx ledger");
   }
   return ledger;
 }
@@ -232,10 +244,14 @@ std::string Ledger::stored_public_key() const {
 }
 
 Status Ledger::scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const {
-  const Family family = what == Stored::contracts ? kContracts : what == Stored::batches ? kBatches : what == Stored::journal ? kJournal : kInputs;
+  const Family family = what == Stored::contracts ? kContracts
+                        : what == Stored::batches ? kBatches
+                        : what == Stored::journal ? kJournal
+                                                  : kInputs;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[family]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != 8) return Status::error(Status::Code::corruption, "a malformed key in " + std::string(kFamilyNames[family]));
+    if (it->key().size() != 8)
+      return Status::error(Status::Code::corruption, "a malformed key in " + std::string(kFamilyNames[family]));
     if (!visit(read_u64(it->key().ToStringView()), it->value().ToStringView())) break;
   }
   return from_rocks(it->status(), std::string("reading ") + kFamilyNames[family]);
@@ -248,11 +264,20 @@ std::optional<Hash> Ledger::merkle_node(std::uint8_t level, std::uint64_t index)
 void Ledger::apply(OpenBook& book, const JournalEntry& e) {
   using Kind = JournalEntry::Kind;
   switch (e.kind) {
-    case Kind::order: book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units}; break;
-    case Kind::offer: book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units}; break;
-    case Kind::cancel_order: book.orders.erase(e.id); break;
-    case Kind::cancel_offer: book.offers.erase(e.id); break;
-    case Kind::batch_fills: break;  // applied from the contracts, see apply_fill
+    case Kind::order:
+      book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units};
+      break;
+    case Kind::offer:
+      book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units};
+      break;
+    case Kind::cancel_order:
+      book.orders.erase(e.id);
+      break;
+    case Kind::cancel_offer:
+      book.offers.erase(e.id);
+      break;
+    case Kind::batch_fills:
+      break;  // applied from the contracts, see apply_fill
   }
 }
 
@@ -266,21 +291,27 @@ void Ledger::apply_fill(OpenBook& book, const ContractRecord& contract) {
 Status Ledger::load() {
   std::string value;
   if (!db_->Get(rocksdb::ReadOptions(), families_[kMeta], "format", &value).ok() || value != kFormat) {
-    return Status::error(Status::Code::foreign_data, dir_.string() + " holds a RocksDB database that is not an ewx ledger");
+    return Status::error(Status::Code::foreign_data,
+                         dir_.string() + " holds a RocksDB database that is not an ewx ledger");
   }
   if (!db_->Get(rocksdb::ReadOptions(), families_[kMeta], "public-key", &value).ok() || value != key_->public_key()) {
-    return Status::error(Status::Code::foreign_data,
-                         "the exchange key in " + dir_.string() + " does not match the key this ledger was signed with");
+    return Status::error(Status::Code::foreign_data, "the exchange key in " + dir_.string() +
+                                                         " does not match the key this ledger was signed with");
   }
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kJournal]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const auto entry = decode_journal_entry(it->value().ToStringView());
-    if (!entry) return Status::error(Status::Code::corruption, "journal entry " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
+    if (!entry)
+      return Status::error(Status::Code::corruption,
+                           "journal entry " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
     apply(book_, *entry);
-    for (std::uint64_t id = entry->first_contract; entry->kind == JournalEntry::Kind::batch_fills && id < entry->first_contract + entry->count; ++id) {
+    for (std::uint64_t id = entry->first_contract;
+         entry->kind == JournalEntry::Kind::batch_fills && id < entry->first_contract + entry->count; ++id) {
       const auto contract = this->contract(id);
-      if (!contract) return Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " + std::to_string(entry->batch) + ", is missing or unreadable");
+      if (!contract)
+        return Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " +
+                                                           std::to_string(entry->batch) + ", is missing or unreadable");
       apply_fill(book_, *contract);
     }
     journal_next_ = read_u64(it->key().ToStringView()) + 1;
@@ -291,14 +322,17 @@ Status Ledger::load() {
   std::uint64_t log_size = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const auto record = decode_batch_record(it->value().ToStringView());
-    if (!record) return Status::error(Status::Code::corruption, "batch record " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
+    if (!record)
+      return Status::error(Status::Code::corruption,
+                           "batch record " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
     batches_ = record->number;
     log_size = record->log_size;
     last_record_ = record_hash(*record);
   }
   if (Status s = from_rocks(it->status(), "reading batch records"); !s.is_ok()) return s;
   const auto frontier = Frontier::load(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), log_size);
-  if (!frontier) return Status::error(Status::Code::corruption, "Merkle log nodes missing for a log of " + std::to_string(log_size));
+  if (!frontier)
+    return Status::error(Status::Code::corruption, "Merkle log nodes missing for a log of " + std::to_string(log_size));
   frontier_ = *frontier;
   return Status::ok();
 }
@@ -319,25 +353,34 @@ Status Ledger::journal(std::span<const JournalEntry> entries) {
     using Kind = JournalEntry::Kind;
     switch (e.kind) {
       case Kind::order:
-        if (order_open(e.order.id)) return Status::error(Status::Code::invalid_argument, "order " + std::to_string(e.order.id) + " is already open");
+        if (order_open(e.order.id))
+          return Status::error(Status::Code::invalid_argument,
+                               "order " + std::to_string(e.order.id) + " is already open");
         opened_orders.insert(e.order.id);
         cancelled_orders.erase(e.order.id);
         break;
       case Kind::offer:
-        if (offer_open(e.offer.id)) return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(e.offer.id) + " is already open");
+        if (offer_open(e.offer.id))
+          return Status::error(Status::Code::invalid_argument,
+                               "offer " + std::to_string(e.offer.id) + " is already open");
         opened_offers.insert(e.offer.id);
         cancelled_offers.erase(e.offer.id);
         break;
       case Kind::cancel_order:
-        if (!order_open(e.id)) return Status::error(Status::Code::invalid_argument, "cancel of order " + std::to_string(e.id) + ", which is not open");
+        if (!order_open(e.id))
+          return Status::error(Status::Code::invalid_argument,
+                               "cancel of order " + std::to_string(e.id) + ", which is not open");
         cancelled_orders.insert(e.id);
         break;
       case Kind::cancel_offer:
-        if (!offer_open(e.id)) return Status::error(Status::Code::invalid_argument, "cancel of offer " + std::to_string(e.id) + ", which is not open");
+        if (!offer_open(e.id))
+          return Status::error(Status::Code::invalid_argument,
+                               "cancel of offer " + std::to_string(e.id) + ", which is not open");
         cancelled_offers.insert(e.id);
         break;
       case Kind::batch_fills:
-        return Status::error(Status::Code::invalid_argument, "fills are recorded by commit_batch, not journalled directly");
+        return Status::error(Status::Code::invalid_argument,
+                             "fills are recorded by commit_batch, not journalled directly");
     }
     batch.Put(families_[kJournal], u64_key(sequence++), encode(e)).PermitUncheckedError();
   }
@@ -354,10 +397,12 @@ Status Ledger::journal(std::span<const JournalEntry> entries) {
 Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
                                          std::int64_t cleared_at) {
   if (batch.number != batches_ + 1) {
-    return Status::error(Status::Code::invalid_argument,
-                         "batch " + std::to_string(batch.number) + " is not the next batch (" + std::to_string(batches_ + 1) + ")");
+    return Status::error(
+        Status::Code::invalid_argument,
+        "batch " + std::to_string(batch.number) + " is not the next batch (" + std::to_string(batches_ + 1) + ")");
   }
-  if (result.status != SolveStatus::optimal) return Status::error(Status::Code::invalid_argument, "the batch was not cleared");
+  if (result.status != SolveStatus::optimal)
+    return Status::error(Status::Code::invalid_argument, "the batch was not cleared");
 
   Frontier frontier = frontier_;
   rocksdb::WriteBatch write;
@@ -379,22 +424,37 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
     const auto open_order = book_.orders.find(c.order);
     const auto open_offer = book_.offers.find(c.offer);
     if (open_order == book_.orders.end() || open_order->second.remaining < (order_taken[c.order] += c.units)) {
-      return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " + std::to_string(c.units) + " units");
+      return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " +
+                                                               std::to_string(c.units) + " units");
     }
     if (open_offer == book_.offers.end() || open_offer->second.remaining < (offer_taken[c.offer] += c.units)) {
-      return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " + std::to_string(c.units) + " units");
+      return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " +
+                                                               std::to_string(c.units) + " units");
     }
     const BuyOrder& order = batch.orders[order_at.at(c.order)];
     const SellOffer& offer = batch.offers[offer_at.at(c.offer)];
-    ContractRecord contract{frontier.size(), batch.number, c.order, c.offer, open_order->second.participant,
-                            open_offer->second.participant, c.units, c.price, c.transfer_charge, order.hub, offer.cluster,
-                            open_order->second.resource_class, order.window_begin, order.window_end};
+    ContractRecord contract{frontier.size(),
+                            batch.number,
+                            c.order,
+                            c.offer,
+                            open_order->second.participant,
+                            open_offer->second.participant,
+                            c.units,
+                            c.price,
+                            c.transfer_charge,
+                            order.hub,
+                            offer.cluster,
+                            open_order->second.resource_class,
+                            order.window_begin,
+                            order.window_end};
     const std::string bytes = encode(contract);
     write.Put(families_[kContracts], u64_key(contract.id), bytes).PermitUncheckedError();
     for (const NewNode& node : frontier.append(leaf_hash(bytes))) {
       if (node.level == 0) continue;  // a leaf is the hash of the contract stored above
-      write.Put(families_[kMerkle], node_key(node.level, node.index),
-                rocksdb::Slice(reinterpret_cast<const char*>(node.hash.data()), node.hash.size())).PermitUncheckedError();
+      write
+          .Put(families_[kMerkle], node_key(node.level, node.index),
+               rocksdb::Slice(reinterpret_cast<const char*>(node.hash.data()), node.hash.size()))
+          .PermitUncheckedError();
     }
     index[{'b', contract.buyer}].push_back(contract.id);
     index[{'s', contract.seller}].push_back(contract.id);
@@ -403,7 +463,8 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
     fills.push_back(std::move(contract));
   }
   for (const auto& [key, ids] : index) {
-    write.Put(families_[kIndexes], index_key(key.first, key.second, batch.number), encode_ids(ids)).PermitUncheckedError();
+    write.Put(families_[kIndexes], index_key(key.first, key.second, batch.number), encode_ids(ids))
+        .PermitUncheckedError();
   }
   JournalEntry fills_entry;
   fills_entry.kind = JournalEntry::Kind::batch_fills;
@@ -426,11 +487,16 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   record.previous_record = last_record_;
   record.inputs = sha256(input_bytes);
   record.total_surplus = to_string(result.total_surplus);
-  for (std::size_t j = 0; j < batch.offers.size(); ++j) record.prices.emplace_back(batch.offers[j].id, result.offer_price[j]);
+  for (std::size_t j = 0; j < batch.offers.size(); ++j)
+    record.prices.emplace_back(batch.offers[j].id, result.offer_price[j]);
   record.signature = key_->sign(signed_bytes(record));
   write.Put(families_[kBatches], u64_key(record.number), encode(record)).PermitUncheckedError();
-  write.Put(families_[kIndexes], std::string(1, 't') + u64_key(static_cast<std::uint64_t>(cleared_at) ^ (std::uint64_t{1} << 63)) +
-                                     u64_key(record.number), "").PermitUncheckedError();
+  write
+      .Put(families_[kIndexes],
+           std::string(1, 't') + u64_key(static_cast<std::uint64_t>(cleared_at) ^ (std::uint64_t{1} << 63)) +
+               u64_key(record.number),
+           "")
+      .PermitUncheckedError();
 
   crash_point("commit-before-write");
   rocksdb::WriteOptions sync;
@@ -451,7 +517,8 @@ std::optional<ContractRecord> Ledger::contract(std::uint64_t id) const {
   return decode_contract(value);
 }
 
-ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after, std::size_t limit) const {
+ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after,
+                                  std::size_t limit) const {
   ContractPage page;
   const std::string prefix = std::string(1, index_tag(index)) + u64_key(key);
   std::uint64_t from_batch = 0;
@@ -487,12 +554,16 @@ ContractPage Ledger::contracts_in_batch(std::uint64_t batch, std::uint64_t after
   return page;
 }
 
-ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after, std::size_t limit) const {
+ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after,
+                                               std::size_t limit) const {
   ContractPage page;
-  const auto time_key = [](std::int64_t t) { return std::string(1, 't') + u64_key(static_cast<std::uint64_t>(t) ^ (std::uint64_t{1} << 63)); };
+  const auto time_key = [](std::int64_t t) {
+    return std::string(1, 't') + u64_key(static_cast<std::uint64_t>(t) ^ (std::uint64_t{1} << 63));
+  };
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kIndexes]));
   const std::string end = time_key(to);
-  for (it->Seek(time_key(from)); it->Valid() && it->key().ToStringView() < end && it->key().starts_with("t"); it->Next()) {
+  for (it->Seek(time_key(from)); it->Valid() && it->key().ToStringView() < end && it->key().starts_with("t");
+       it->Next()) {
     const std::uint64_t batch = read_u64(it->key().ToStringView().substr(9));
     ContractPage part = contracts_in_batch(batch, after, limit - page.contracts.size());
     for (auto& c : part.contracts) page.contracts.push_back(std::move(c));
@@ -533,7 +604,8 @@ std::optional<std::vector<Hash>> Ledger::inclusion_proof(std::uint64_t contract,
 
 std::optional<std::vector<Hash>> Ledger::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) const {
   if (!audit_only_ && new_size > frontier_.size()) return std::nullopt;
-  return ledger::consistency_proof(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), old_size, new_size);
+  return ledger::consistency_proof(StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]), old_size,
+                                   new_size);
 }
 
 std::string Ledger::public_key() const { return key_->public_key(); }
@@ -542,7 +614,8 @@ Status Ledger::checkpoint(const std::filesystem::path& dir) const {
   namespace fs = std::filesystem;
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
-    return Status::error(Status::Code::invalid_argument, dir.string() + " exists and is not empty; a checkpoint needs a new directory");
+    return Status::error(Status::Code::invalid_argument,
+                         dir.string() + " exists and is not empty; a checkpoint needs a new directory");
   }
   fs::create_directories(dir, error);
   if (error) return Status::error(Status::Code::io_error, "cannot create " + dir.string() + ": " + error.message());

@@ -43,11 +43,11 @@ struct OpenBook {
 };
 
 struct SignedHead {
-  std::uint64_t batch = 0;        // the batch record that carries it (0: the empty log)
+  std::uint64_t batch = 0;  // the batch record that carries it (0: the empty log)
   std::uint64_t log_size = 0;
   Hash log_root{};
   std::int64_t cleared_at = 0;
-  std::string signature;          // over that batch record's signed bytes
+  std::string signature;  // over that batch record's signed bytes
 };
 
 struct ContractPage {
@@ -85,8 +85,8 @@ class Ledger {
   Status journal(std::span<const JournalEntry> entries);
 
   // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
-  // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order and offer of the
-  // batch must be open in the journal with at least the units traded.
+  // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order
+  // and offer of the batch must be open in the journal with at least the units traded.
   Result<BatchRecord> commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
                                    std::int64_t cleared_at);
 
@@ -94,7 +94,8 @@ class Ledger {
   std::optional<ContractRecord> contract(std::uint64_t id) const;
   ContractPage contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after, std::size_t limit) const;
   ContractPage contracts_in_batch(std::uint64_t batch, std::uint64_t after, std::size_t limit) const;
-  ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after, std::size_t limit) const;
+  ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after,
+                                         std::size_t limit) const;
   std::optional<BatchRecord> batch_record(std::uint64_t number) const;
   std::optional<BatchInputs> batch_inputs(std::uint64_t number) const;
   SignedHead head() const;

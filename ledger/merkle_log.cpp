@@ -121,7 +121,8 @@ std::optional<Hash> subtree_hash(const NodeStore& store, std::uint64_t begin, st
 namespace {
 
 // PATH(m, D[begin:end]) of RFC 6962 section 2.1.1, leaf m counted from 0 of the whole log.
-bool audit_path(const NodeStore& store, std::uint64_t m, std::uint64_t begin, std::uint64_t end, std::vector<Hash>& out) {
+bool audit_path(const NodeStore& store, std::uint64_t m, std::uint64_t begin, std::uint64_t end,
+                std::vector<Hash>& out) {
   if (end - begin <= 1) return true;
   const std::uint64_t k = largest_power_of_two_below(end - begin);
   std::optional<Hash> sibling;
@@ -170,7 +171,8 @@ std::optional<std::vector<Hash>> inclusion_proof(const NodeStore& store, std::ui
   return proof;
 }
 
-std::optional<std::vector<Hash>> consistency_proof(const NodeStore& store, std::uint64_t old_size, std::uint64_t new_size) {
+std::optional<std::vector<Hash>> consistency_proof(const NodeStore& store, std::uint64_t old_size,
+                                                   std::uint64_t new_size) {
   if (old_size > new_size) return std::nullopt;
   std::vector<Hash> proof;
   if (old_size == 0 || old_size == new_size) return proof;

@@ -63,7 +63,8 @@ std::optional<Hash> subtree_hash(const NodeStore& store, std::uint64_t begin, st
 
 // Audit paths (RFC 6962 section 2.1.1) and consistency proofs (section 2.1.2) from stored nodes.
 std::optional<std::vector<Hash>> inclusion_proof(const NodeStore& store, std::uint64_t leaf, std::uint64_t size);
-std::optional<std::vector<Hash>> consistency_proof(const NodeStore& store, std::uint64_t old_size, std::uint64_t new_size);
+std::optional<std::vector<Hash>> consistency_proof(const NodeStore& store, std::uint64_t old_size,
+                                                   std::uint64_t new_size);
 
 // The verification algorithms of RFC 9162 sections 2.1.3.2 and 2.1.4.2: what an auditor runs with nothing
 // but a leaf, the proof and the heads it trusts.

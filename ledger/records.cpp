@@ -31,7 +31,8 @@ class Writer {
  public:
   template <typename T>
   Writer& integer(T value) {
-    for (std::size_t k = 0; k < sizeof(T); ++k) out_.push_back(static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * k)) & 0xff));
+    for (std::size_t k = 0; k < sizeof(T); ++k)
+      out_.push_back(static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * k)) & 0xff));
     return *this;
   }
   Writer& text(std::string_view s) {
@@ -56,7 +57,8 @@ class Reader {
   bool integer(T& value) {
     if (in_.size() < sizeof(T)) return false;
     std::uint64_t v = 0;
-    for (std::size_t k = 0; k < sizeof(T); ++k) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in_[k])) << (8 * k);
+    for (std::size_t k = 0; k < sizeof(T); ++k)
+      v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in_[k])) << (8 * k);
     value = static_cast<T>(v);
     in_.remove_prefix(sizeof(T));
     return true;
@@ -115,7 +117,11 @@ std::string encode(const JournalEntry& e) {
       w.integer(e.order.window_begin).integer(e.order.window_end);
       break;
     case JournalEntry::Kind::offer:
-      w.integer(e.participant).text(e.resource_class).integer(e.offer.id).integer(e.offer.cluster).integer(e.offer.units);
+      w.integer(e.participant)
+          .text(e.resource_class)
+          .integer(e.offer.id)
+          .integer(e.offer.cluster)
+          .integer(e.offer.units);
       w.integer(e.offer.ask).integer(e.offer.green_percent).integer(e.offer.window_begin).integer(e.offer.window_end);
       break;
     case JournalEntry::Kind::cancel_order:
@@ -144,9 +150,9 @@ std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {
       e.id = e.order.id;
       break;
     case JournalEntry::Kind::offer:
-      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.offer.id) && r.integer(e.offer.cluster) &&
-           r.integer(e.offer.units) && r.integer(e.offer.ask) && r.integer(e.offer.green_percent) &&
-           r.integer(e.offer.window_begin) && r.integer(e.offer.window_end);
+      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.offer.id) &&
+           r.integer(e.offer.cluster) && r.integer(e.offer.units) && r.integer(e.offer.ask) &&
+           r.integer(e.offer.green_percent) && r.integer(e.offer.window_begin) && r.integer(e.offer.window_end);
       e.id = e.offer.id;
       break;
     case JournalEntry::Kind::cancel_order:

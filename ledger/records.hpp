@@ -51,16 +51,16 @@ struct ContractRecord {
 // the batch's inputs, the clearing prices, and the exchange's signature over all of it.
 struct BatchRecord {
   std::uint64_t number = 0;
-  std::int64_t cleared_at = 0;        // Unix seconds
+  std::int64_t cleared_at = 0;  // Unix seconds
   std::uint64_t first_contract = 0;
   std::uint64_t contract_count = 0;
-  std::uint64_t log_size = 0;         // = first_contract + contract_count
+  std::uint64_t log_size = 0;  // = first_contract + contract_count
   Hash log_root{};
-  Hash previous_record{};             // hash of the previous batch record (zeros for the first)
-  Hash inputs{};                      // SHA-256 of the stored inputs (topology and batch)
-  std::string total_surplus;          // decimal, fen per hour
+  Hash previous_record{};                       // hash of the previous batch record (zeros for the first)
+  Hash inputs{};                                // SHA-256 of the stored inputs (topology and batch)
+  std::string total_surplus;                    // decimal, fen per hour
   std::vector<std::pair<OfferId, Fen>> prices;  // every offer of the batch
-  std::string signature;              // Ed25519 over signed_bytes(), 64 bytes
+  std::string signature;                        // Ed25519 over signed_bytes(), 64 bytes
 };
 
 // The journal entries that submit every order and offer of `batch`, each with its own participant.

@@ -32,7 +32,9 @@ struct MarketGraph {
 
   NodeIndex unsold_source() const { return order_count; }
   NodeIndex unfilled_sink() const { return offer_count; }
-  bool is_trade(ArcIndex arc) const { return problem.arc_sink[arc] < offer_count && arc < problem.row_begin[order_count]; }
+  bool is_trade(ArcIndex arc) const {
+    return problem.arc_sink[arc] < offer_count && arc < problem.row_begin[order_count];
+  }
   Fen surplus(ArcIndex arc) const { return -problem.arc_cost[arc]; }
   std::uint64_t trade_count() const { return problem.row_begin[order_count] - order_count; }
 };

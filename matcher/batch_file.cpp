@@ -48,7 +48,8 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
   const auto resource_class = [&](LineScanner& scan) {
     const std::string_view key = scan.required_word("resource class");
     if (const auto problem = resource_class_problem(key)) scan.fail(*problem);
-    const auto [it, added] = class_index.try_emplace(std::string(key), static_cast<ResourceClassIndex>(batch.resource_classes.size()));
+    const auto [it, added] =
+        class_index.try_emplace(std::string(key), static_cast<ResourceClassIndex>(batch.resource_classes.size()));
     if (added) batch.resource_classes.emplace_back(key);
     return it->second;
   };
@@ -125,7 +126,8 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
 void write_batch(std::ostream& out, const Batch& batch, const Topology& topology) {
   out << kHeader << " 1\n";
   out << "batch " << batch.number << '\n';
-  out << "# order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour> [<participant>]\n";
+  out << "# order <id> <hub> <class> <units> <bid> <max-latency-ms> <min-green-%> <begin-hour> <end-hour> "
+         "[<participant>]\n";
   for (const BuyOrder& o : batch.orders) {
     out << "order " << o.id << ' ' << topology.hubs[o.hub].key << ' ' << batch.resource_classes[o.resource_class] << ' '
         << o.units << ' ' << o.bid << ' ' << o.max_latency_ms << ' ' << o.min_green_percent << ' ' << o.window_begin
@@ -135,8 +137,9 @@ void write_batch(std::ostream& out, const Batch& batch, const Topology& topology
   }
   out << "# offer <id> <cluster> <class> <units> <ask> <green-%> <begin-hour> <end-hour> [<participant>]\n";
   for (const SellOffer& s : batch.offers) {
-    out << "offer " << s.id << ' ' << topology.clusters[s.cluster].key << ' ' << batch.resource_classes[s.resource_class]
-        << ' ' << s.units << ' ' << s.ask << ' ' << s.green_percent << ' ' << s.window_begin << ' ' << s.window_end;
+    out << "offer " << s.id << ' ' << topology.clusters[s.cluster].key << ' '
+        << batch.resource_classes[s.resource_class] << ' ' << s.units << ' ' << s.ask << ' ' << s.green_percent << ' '
+        << s.window_begin << ' ' << s.window_end;
     if (s.participant != 0) out << ' ' << s.participant;
     out << '\n';
   }

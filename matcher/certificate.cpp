@@ -31,7 +31,8 @@ CertificateReport check_certificate(const TransportationProblem& problem, std::s
   const std::size_t sources = problem.supply.size();
   const std::size_t sinks = problem.demand.size();
   for (std::size_t k = 0; k < flows.size(); ++k) {
-    if (flows[k].arc >= problem.arc_sink.size()) return failed("a flow names arc " + std::to_string(flows[k].arc) + ", which does not exist");
+    if (flows[k].arc >= problem.arc_sink.size())
+      return failed("a flow names arc " + std::to_string(flows[k].arc) + ", which does not exist");
     if (k > 0 && flows[k].arc <= flows[k - 1].arc) return failed("flows are not in strictly ascending arc order");
   }
   if (source_potential.size() != sources || sink_potential.size() != sinks) {

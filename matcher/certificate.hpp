@@ -11,14 +11,14 @@ namespace ewx {
 
 struct CertificateReport {
   bool optimal = false;
-  std::string failure;     // the first violated condition, naming the node or arc, when not optimal
-  Objective primal = 0;    // sum of flow * cost, recomputed here
-  Objective dual = 0;      // the dual objective of the potentials, equal to primal when optimal
+  std::string failure;   // the first violated condition, naming the node or arc, when not optimal
+  Objective primal = 0;  // sum of flow * cost, recomputed here
+  Objective dual = 0;    // the dual objective of the potentials, equal to primal when optimal
 };
 
-// Checks that `flows` (positive flows in ascending arc order; every other arc carries nothing) is a feasible flow of `problem` and that the potentials prove it optimal (linear
-// programming duality: complementary slackness plus dual feasibility), and that the solver's claimed
-// objective is the recomputed one. Shares no code with any solver.
+// Checks that `flows` (positive flows in ascending arc order; every other arc carries nothing) is a feasible flow of
+// `problem` and that the potentials prove it optimal (linear programming duality: complementary slackness plus dual
+// feasibility), and that the solver's claimed objective is the recomputed one. Shares no code with any solver.
 CertificateReport check_certificate(const TransportationProblem& problem, std::span<const ArcFlow> flows,
                                     std::span<const Potential> source_potential,
                                     std::span<const Potential> sink_potential, Objective claimed_objective);

@@ -14,9 +14,9 @@ struct ClearingResult {
   std::string detail;
   MarketGraph graph;
   TransportationSolution solution;
-  std::vector<Fen> offer_price;       // per offer: ask + buyer-optimal premium
-  std::vector<Contract> contracts;    // in order, then offer, order
-  Objective total_surplus = 0;        // sum of (bid - ask - transfer charge) * units over the contracts
+  std::vector<Fen> offer_price;     // per offer: ask + buyer-optimal premium
+  std::vector<Contract> contracts;  // in order, then offer, order
+  Objective total_surplus = 0;      // sum of (bid - ask - transfer charge) * units over the contracts
   Units units_traded = 0;
   CpuSolverStatistics statistics;
 };

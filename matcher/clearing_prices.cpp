@@ -55,8 +55,10 @@ std::vector<Fen> buyer_optimal_premiums(const MarketGraph& graph, const Transpor
     const ArcIndex e = solution.flows[k].arc;
     const NodeIndex i = source_of[k];
     if (i >= orders) continue;
-    if (problem.arc_sink[e] == graph.unfilled_sink()) unfilled_order[i] = true;
-    else trades_of[problem.arc_sink[e]].emplace_back(e, i);
+    if (problem.arc_sink[e] == graph.unfilled_sink())
+      unfilled_order[i] = true;
+    else
+      trades_of[problem.arc_sink[e]].emplace_back(e, i);
   }
 
   // Dijkstra from o over nodes [0, orders) = orders and [orders, orders + offers) = offers, on reduced

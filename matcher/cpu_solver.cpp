@@ -2,9 +2,9 @@
 //
 // Engines. The epsilon-scaling auction (scaled_auction.cpp) solves large graphs: it is fast on large,
 // tight markets, where prices must move a lot. Successive shortest paths (successive_shortest_paths.cpp)
-// solves small graphs, where it is faster (see kShortestPathsUpTo), and whatever the auction does not take:
-// costs too large for its scaled 64-bit prices, and infeasible problems, where it gives the exact verdict. Either can be forced (CpuEngine) so that the tests
-// can check one against the other.
+// solves small graphs, where it is faster (see kShortestPathsUpTo), and whatever the auction does not
+// take: costs too large for its scaled 64-bit prices, and infeasible problems, where it gives the exact
+// verdict. Either can be forced (CpuEngine) so that the tests can check one against the other.
 //
 // Arc pricing. Large assignment-like problems are dense: in a dense assignment every row reaches every
 // column, yet the optimum uses almost none of those arcs; what it uses are arcs that are cheap relative to
@@ -101,7 +101,8 @@ struct SlackNodes {
 };
 
 SlackNodes find_slack_nodes(const TransportationProblem& problem) {
-  SlackNodes slack{std::vector<std::uint8_t>(problem.source_count(), 0), std::vector<std::uint8_t>(problem.sink_count(), 0)};
+  SlackNodes slack{std::vector<std::uint8_t>(problem.source_count(), 0),
+                   std::vector<std::uint8_t>(problem.sink_count(), 0)};
   const auto never_binds = [&](NodeIndex i, ArcIndex e) {
     return problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
   };
@@ -110,8 +111,7 @@ SlackNodes find_slack_nodes(const TransportationProblem& problem) {
   std::vector<std::uint8_t> alike(problem.sink_count(), 1);
   for (NodeIndex i = 0; i < problem.source_count(); ++i) {
     const ArcIndex begin = problem.row_begin[i], end = problem.row_begin[i + 1];
-    bool row_alike = problem.is_slack_source(i) ||
-                     (end - begin == problem.sink_count() && problem.sink_count() > 1);
+    bool row_alike = problem.is_slack_source(i) || (end - begin == problem.sink_count() && problem.sink_count() > 1);
     for (ArcIndex e = begin; e < end; ++e) {
       const NodeIndex j = problem.arc_sink[e];
       if (!problem.is_slack_source(i)) {
@@ -123,8 +123,8 @@ SlackNodes find_slack_nodes(const TransportationProblem& problem) {
     slack.source[i] = row_alike;
   }
   for (NodeIndex j = 0; j < problem.sink_count(); ++j) {
-    slack.sink[j] = problem.is_slack_sink(j) ||
-                    (alike[j] && reached[j] == problem.source_count() && problem.source_count() > 1);
+    slack.sink[j] =
+        problem.is_slack_sink(j) || (alike[j] && reached[j] == problem.source_count() && problem.source_count() > 1);
   }
   return slack;
 }
@@ -167,7 +167,8 @@ Candidates initial_candidates(const TransportationProblem& problem, const CpuSol
     }
   }
   for (NodeIndex j = 0; j < problem.sink_count(); ++j) {
-    for (std::uint32_t k = 0; k < sink_held[j]; ++k) result.member.set(sink_best[static_cast<std::size_t>(j) * per_sink + k].arc);
+    for (std::uint32_t k = 0; k < sink_held[j]; ++k)
+      result.member.set(sink_best[static_cast<std::size_t>(j) * per_sink + k].arc);
   }
   result.arcs = result.member.list();
   return result;
@@ -302,11 +303,13 @@ ProblemDefect find_problem_defect(const TransportationProblem& problem) {
   Objective total_supply = 0;
   Objective total_demand = 0;
   for (NodeIndex i = 0; i < problem.source_count(); ++i) {
-    if (problem.supply[i] < 0) return defect(SolveStatus::out_of_range, "source " + std::to_string(i) + " has negative supply");
+    if (problem.supply[i] < 0)
+      return defect(SolveStatus::out_of_range, "source " + std::to_string(i) + " has negative supply");
     total_supply += problem.supply[i];
   }
   for (NodeIndex j = 0; j < problem.sink_count(); ++j) {
-    if (problem.demand[j] < 0) return defect(SolveStatus::out_of_range, "sink " + std::to_string(j) + " has negative demand");
+    if (problem.demand[j] < 0)
+      return defect(SolveStatus::out_of_range, "sink " + std::to_string(j) + " has negative demand");
     total_demand += problem.demand[j];
   }
   if (total_supply > (Objective{1} << 62)) {
@@ -326,10 +329,10 @@ ProblemDefect find_problem_defect(const TransportationProblem& problem) {
     }
     const Objective magnitude = problem.arc_cost[e] < 0 ? -Objective{problem.arc_cost[e]} : problem.arc_cost[e];
     if (magnitude * nodes > kCostPathBound) {
-      return defect(SolveStatus::out_of_range,
-                    "arc " + std::to_string(e) + " cost " + std::to_string(problem.arc_cost[e]) +
-                        " is too large for exact 64-bit duals with " + to_string(nodes - 1) +
-                        " nodes (|cost| * (nodes + 1) must not exceed 2^60)");
+      return defect(SolveStatus::out_of_range, "arc " + std::to_string(e) + " cost " +
+                                                   std::to_string(problem.arc_cost[e]) +
+                                                   " is too large for exact 64-bit duals with " + to_string(nodes - 1) +
+                                                   " nodes (|cost| * (nodes + 1) must not exceed 2^60)");
     }
   }
   return {};
@@ -347,9 +350,8 @@ TransportationSolution solve_on_cpu(const TransportationProblem& problem, const 
     return solution;
   }
 
-  const std::uint64_t candidate_budget =
-      std::uint64_t{options.candidates_per_source} * problem.source_count() +
-      std::uint64_t{options.candidates_per_sink} * problem.sink_count();
+  const std::uint64_t candidate_budget = std::uint64_t{options.candidates_per_source} * problem.source_count() +
+                                         std::uint64_t{options.candidates_per_sink} * problem.sink_count();
   if (!options.arc_pricing || problem.arc_count() <= 4 * candidate_budget) {
     return solve_whole_graph(problem, options.engine, stats);
   }

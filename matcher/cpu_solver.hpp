@@ -22,11 +22,11 @@ struct CpuSolverOptions {
 };
 
 struct CpuSolverStatistics {
-  std::uint64_t pricing_rounds = 0;     // 0 when the whole graph was solved directly
-  std::uint64_t candidate_arcs = 0;     // arcs in the last candidate graph
-  std::uint64_t arcs_admitted = 0;      // arcs added by pricing after the first round
-  std::uint64_t augmentations = 0;     // successive shortest paths
-  std::uint64_t auction_phases = 0;    // scaled auction
+  std::uint64_t pricing_rounds = 0;  // 0 when the whole graph was solved directly
+  std::uint64_t candidate_arcs = 0;  // arcs in the last candidate graph
+  std::uint64_t arcs_admitted = 0;   // arcs added by pricing after the first round
+  std::uint64_t augmentations = 0;   // successive shortest paths
+  std::uint64_t auction_phases = 0;  // scaled auction
   std::uint64_t auction_bids = 0;
   std::uint64_t potential_passes = 0;  // exact-dual recovery after the auction
   std::uint64_t arcs_scanned = 0;

@@ -57,9 +57,12 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
     if (tag == "p") {
       if (have_problem_line) scan.fail("a second 'p' line");
       const std::string_view kind = scan.word();
-      if (kind == "asn") instance.kind = DimacsKind::assignment;
-      else if (kind == "min") instance.kind = DimacsKind::min_cost_flow;
-      else scan.fail("unsupported problem type '" + std::string(kind) + "' (ewx reads 'asn' and 'min')");
+      if (kind == "asn")
+        instance.kind = DimacsKind::assignment;
+      else if (kind == "min")
+        instance.kind = DimacsKind::min_cost_flow;
+      else
+        scan.fail("unsupported problem type '" + std::string(kind) + "' (ewx reads 'asn' and 'min')");
       const std::int64_t n = scan.integer("node count");
       const std::int64_t m = scan.integer("arc count");
       scan.finish();
@@ -96,7 +99,8 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
       }
       scan.finish();
     } else if (tag == "a") {
-      if (arcs.size() == declared_arcs) scan.fail("more arcs than the " + std::to_string(declared_arcs) + " the 'p' line declares");
+      if (arcs.size() == declared_arcs)
+        scan.fail("more arcs than the " + std::to_string(declared_arcs) + " the 'p' line declares");
       const std::uint32_t from = node_id("arc tail");
       const std::uint32_t to = node_id("arc head");
       Quantity low = 0;
@@ -105,7 +109,8 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
         low = scan.integer("arc lower bound");
         capacity = scan.integer("arc capacity");
         if (low < 0) scan.fail("negative lower bound " + std::to_string(low));
-        if (capacity < low) scan.fail("capacity " + std::to_string(capacity) + " below lower bound " + std::to_string(low));
+        if (capacity < low)
+          scan.fail("capacity " + std::to_string(capacity) + " below lower bound " + std::to_string(low));
         lower.push_back(low);
       }
       const Cost cost = scan.integer("arc cost");
@@ -143,8 +148,10 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
   for (std::uint32_t id = 1; id <= declared_nodes; ++id) {
     RawNode& node = nodes[id];
     if (node.side == Side::none) {
-      if (instance.kind == DimacsKind::assignment || node.supply < 0) node.side = Side::sink;
-      else if (node.supply > 0) node.side = Side::source;
+      if (instance.kind == DimacsKind::assignment || node.supply < 0)
+        node.side = Side::sink;
+      else if (node.supply > 0)
+        node.side = Side::source;
     }
     if (instance.kind == DimacsKind::assignment && node.side == Side::sink) node.supply = -1;
     if (node.side == Side::source) {
@@ -175,16 +182,16 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
   }
   for (std::size_t i = 0; i < supply.size(); ++i) {
     if (supply[i] < 0) {
-      throw InputError(name, reader.number(),
-                       "lower bounds on the arcs of node " + std::to_string(instance.source_node[i]) +
-                           " exceed its supply");
+      throw InputError(
+          name, reader.number(),
+          "lower bounds on the arcs of node " + std::to_string(instance.source_node[i]) + " exceed its supply");
     }
   }
   for (std::size_t j = 0; j < demand.size(); ++j) {
     if (demand[j] < 0) {
-      throw InputError(name, reader.number(),
-                       "lower bounds on the arcs into node " + std::to_string(instance.sink_node[j]) +
-                           " exceed its demand");
+      throw InputError(
+          name, reader.number(),
+          "lower bounds on the arcs into node " + std::to_string(instance.sink_node[j]) + " exceed its demand");
     }
   }
 
@@ -218,7 +225,8 @@ void write_dimacs_flow(std::ostream& out, const DimacsInstance& instance, std::s
       Quantity shipped = instance.arc_lower[e];
       if (next_flow < flows.size() && flows[next_flow].arc == e) shipped += flows[next_flow++].units;
       if (shipped > 0) {
-        lines.push_back({instance.arc_order[e], instance.source_node[i], instance.sink_node[problem.arc_sink[e]], shipped});
+        lines.push_back(
+            {instance.arc_order[e], instance.source_node[i], instance.sink_node[problem.arc_sink[e]], shipped});
       }
     }
   }
@@ -248,7 +256,11 @@ void write_dimacs_min(std::FILE* out, const TransportationProblem& problem, std:
   FastWriter w(out);
   const std::int64_t sources = problem.source_count();
   w.text("c ").text(comment).put('\n');
-  w.text("p min ").number(sources + problem.sink_count()).put(' ').number(static_cast<std::int64_t>(problem.arc_count())).put('\n');
+  w.text("p min ")
+      .number(sources + problem.sink_count())
+      .put(' ')
+      .number(static_cast<std::int64_t>(problem.arc_count()))
+      .put('\n');
   for (NodeIndex i = 0; i < problem.source_count(); ++i) {
     if (problem.supply[i] != 0) w.text("n ").number(i + 1).put(' ').number(problem.supply[i]).put('\n');
   }

@@ -12,8 +12,8 @@ namespace ewx {
 
 struct EquilibriumReport {
   bool holds = false;
-  std::string failure;         // the first violated condition, naming the order or offer
-  Objective total_surplus = 0; // recomputed from the contracts
+  std::string failure;          // the first violated condition, naming the order or offer
+  Objective total_surplus = 0;  // recomputed from the contracts
 };
 
 // Checks, from the batch and the topology alone (sharing no code with the builder, solver or pricing):

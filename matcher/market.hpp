@@ -20,9 +20,9 @@ using Units = std::int64_t;  // quantity of a resource class
 using Hour = std::int64_t;   // hours since 1970-01-01T00:00Z
 using OrderId = std::uint64_t;
 using OfferId = std::uint64_t;
-using ParticipantId = std::uint64_t;  // an enterprise or provider account; 0 when not known
-using HubIndex = std::uint16_t;       // into Topology::hubs
-using ClusterIndex = std::uint16_t;   // into Topology::clusters
+using ParticipantId = std::uint64_t;       // an enterprise or provider account; 0 when not known
+using HubIndex = std::uint16_t;            // into Topology::hubs
+using ClusterIndex = std::uint16_t;        // into Topology::clusters
 using ResourceClassIndex = std::uint32_t;  // into Batch::resource_classes
 
 // Bounds every accepted order and offer respects. 10^12 fen (10 billion yuan) per unit-hour and 10^9 units
@@ -33,15 +33,15 @@ inline constexpr Units kMaxUnits = 1'000'000'000;
 
 struct BuyOrder {
   OrderId id = 0;
-  HubIndex hub = 0;                       // where the enterprise's data and users are
+  HubIndex hub = 0;  // where the enterprise's data and users are
   ResourceClassIndex resource_class = 0;
   Units units = 0;
-  Fen bid = 0;                            // limit price per unit-hour, transfer charge included
-  std::int32_t max_latency_ms = 0;        // to the cluster that serves it
-  std::int32_t min_green_percent = 0;     // share of green energy the provider must have, 0..100
-  Hour window_begin = 0;                  // delivery window [begin, end)
+  Fen bid = 0;                         // limit price per unit-hour, transfer charge included
+  std::int32_t max_latency_ms = 0;     // to the cluster that serves it
+  std::int32_t min_green_percent = 0;  // share of green energy the provider must have, 0..100
+  Hour window_begin = 0;               // delivery window [begin, end)
   Hour window_end = 0;
-  ParticipantId participant = 0;          // the enterprise that placed it
+  ParticipantId participant = 0;  // the enterprise that placed it
 };
 
 struct SellOffer {
@@ -49,11 +49,11 @@ struct SellOffer {
   ClusterIndex cluster = 0;
   ResourceClassIndex resource_class = 0;
   Units units = 0;
-  Fen ask = 0;                            // reserve price per unit-hour
-  std::int32_t green_percent = 0;         // 0..100
-  Hour window_begin = 0;                  // availability window [begin, end)
+  Fen ask = 0;                     // reserve price per unit-hour
+  std::int32_t green_percent = 0;  // 0..100
+  Hour window_begin = 0;           // availability window [begin, end)
   Hour window_end = 0;
-  ParticipantId participant = 0;          // the provider that placed it
+  ParticipantId participant = 0;  // the provider that placed it
 };
 
 struct Batch {

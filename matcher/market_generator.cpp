@@ -6,8 +6,8 @@
 // 15-60% in the east. Enterprises sit mostly in the three eastern hubs; bids run 80-130% of reference,
 // latency limits 15-40 ms (most accept 25 or more, the plan's cross-hub range), a third ask for a minimum
 // green share, and delivery windows of 1-12 hours inside the batch's day, while offers are available for
-// 12-72 hours. Each enterprise places about 25 orders, each provider about 8 offers. With ten orders per offer (the shapes the benchmarks use) demand in units is about 1.2
-// times supply, so the market is tight and prices move.
+// 12-72 hours. Each enterprise places about 25 orders, each provider about 8 offers. With ten orders per offer (the
+// shapes the benchmarks use) demand in units is about 1.2 times supply, so the market is tight and prices move.
 #include "matcher/market_generator.hpp"
 
 #include <array>
@@ -19,8 +19,8 @@ namespace {
 struct ResourceClass {
   const char* name;
   Fen reference_price;
-  int weight;      // share of orders and offers
-  Units unit_step; // offers come in whole servers
+  int weight;       // share of orders and offers
+  Units unit_step;  // offers come in whole servers
 };
 
 constexpr std::array<ResourceClass, 7> kClasses{{

@@ -26,7 +26,8 @@ class SeededRandom {
     if (span == 0) return static_cast<std::int64_t>(next());
     const std::uint64_t limit = UINT64_MAX - UINT64_MAX % span;
     std::uint64_t draw;
-    do draw = next(); while (draw >= limit);
+    do draw = next();
+    while (draw >= limit);
     return low + static_cast<std::int64_t>(draw % span);
   }
   // Index drawn with the given integer weights.

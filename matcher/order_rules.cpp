@@ -7,7 +7,8 @@ namespace {
 
 std::optional<std::string> outside(const char* what, std::int64_t value, std::int64_t low, std::int64_t high) {
   if (value >= low && value <= high) return std::nullopt;
-  return std::string(what) + " " + std::to_string(value) + " is outside " + std::to_string(low) + ".." + std::to_string(high);
+  return std::string(what) + " " + std::to_string(value) + " is outside " + std::to_string(low) + ".." +
+         std::to_string(high);
 }
 
 std::optional<std::string> window_problem(Hour begin, Hour end) {
@@ -40,7 +41,8 @@ std::optional<std::string> resource_class_problem(std::string_view name) {
     return "resource class longer than " + std::to_string(kMaxResourceClassLength) + " characters";
   }
   for (const char c : name) {
-    if (c <= ' ' || c > '~') return "resource class '" + std::string(name) + "' has a space or a non-printable character";
+    if (c <= ' ' || c > '~')
+      return "resource class '" + std::string(name) + "' has a space or a non-printable character";
   }
   return std::nullopt;
 }

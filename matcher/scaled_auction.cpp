@@ -12,8 +12,8 @@
 // the price its holder bid; the sink's price is that of its cheapest lot (or its base price while it still
 // has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best other
 // arc, and bids the price at which the two are equally good, plus epsilon, for every unit of that sink
-// priced below the bid; displaced holders get their units back and bid again. Prices only rise, so each phase ends when every
-// bidder has placed everything.
+// priced below the bid; displaced holders get their units back and bid again. Prices only rise, so each phase ends when
+// every bidder has placed everything.
 //
 // Exactness. At the end of a phase every unit sits on an arc within epsilon of its holder's best, which
 // makes the flow epsilon-optimal for node potentials (the bidder's best profit, the sink's price); such a
@@ -51,9 +51,7 @@ struct Lot {
   ArcIndex arc;
   NodeIndex holder;
   Quantity units;
-  bool operator>(const Lot& other) const {
-    return price > other.price || (price == other.price && arc > other.arc);
-  }
+  bool operator>(const Lot& other) const { return price > other.price || (price == other.price && arc > other.arc); }
 };
 
 // The two cheapest sinks, kept up to date as prices change: a bidder whose arcs reach every sink at one
@@ -85,10 +83,17 @@ class CheapestSinks {
     std::size_t ia = 0, ib = 0;
     for (int k = 0; k < 2; ++k) {
       // Lower price first, lower sink index on ties: deterministic.
-      const bool take_a = ia < 2 && (ib >= 2 || a.price[ia] < b.price[ib] ||
-                                      (a.price[ia] == b.price[ib] && a.sink[ia] <= b.sink[ib]));
-      if (take_a) { out.price[k] = a.price[ia]; out.sink[k] = a.sink[ia]; ++ia; }
-      else { out.price[k] = b.price[ib]; out.sink[k] = b.sink[ib]; ++ib; }
+      const bool take_a =
+          ia < 2 && (ib >= 2 || a.price[ia] < b.price[ib] || (a.price[ia] == b.price[ib] && a.sink[ia] <= b.sink[ib]));
+      if (take_a) {
+        out.price[k] = a.price[ia];
+        out.sink[k] = a.sink[ia];
+        ++ia;
+      } else {
+        out.price[k] = b.price[ib];
+        out.sink[k] = b.sink[ib];
+        ++ib;
+      }
     }
     return out;
   }
@@ -117,7 +122,8 @@ class Auction {
       bool unbounded = true;
       for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
         // Flow on an arc never exceeds what either end moves, so such a capacity never binds.
-        unbounded = unbounded && problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
+        unbounded =
+            unbounded && problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
       }
       unbounded_row_[i] = unbounded;
     }
@@ -170,8 +176,10 @@ class Auction {
   }
 
   bool run_phase(Potential epsilon) {
-    if (stats_.phases == 1) start_cold();
-    else keep_what_still_fits(epsilon);
+    if (stats_.phases == 1)
+      start_cold();
+    else
+      keep_what_still_fits(epsilon);
     while (!waiting_.empty() || !slack_waiting_.empty()) {
       // Slack bidders (uniform rows) go last: they take what the others leave, instead of fighting over it.
       std::deque<NodeIndex>& line = waiting_.empty() ? slack_waiting_ : waiting_;
@@ -225,7 +233,8 @@ class Auction {
       const Potential sink_price = price(j);
       for (Lot& lot : lots_[j]) {
         lot.price = sink_price;
-        if (best[lot.holder] + sink_price - value(lot.arc) > epsilon && flow_[lot.arc] == problem_.arc_capacity[lot.arc]) {
+        if (best[lot.holder] + sink_price - value(lot.arc) > epsilon &&
+            flow_[lot.arc] == problem_.arc_capacity[lot.arc]) {
           reset[lot.holder] = 1;
         }
       }
@@ -373,8 +382,10 @@ class Auction {
       units_left_[displaced.holder] += units;
       taken += units;
       if (displaced.holder != bidder) enqueue(displaced.holder);
-      if (displaced.units == 0) lots.pop_back();
-      else std::push_heap(lots.begin(), lots.end(), std::greater<>{});
+      if (displaced.units == 0)
+        lots.pop_back();
+      else
+        std::push_heap(lots.begin(), lots.end(), std::greater<>{});
     }
     // A bid always takes something: the bid is above the sink's price, so at least its cheapest level
     // qualifies, and wanted >= 1. Anything else is a bug, and looping on it would never end.

@@ -75,9 +75,7 @@ class NodeHeap {
   struct Entry {
     Potential key;
     NodeIndex node;
-    bool before(const Entry& other) const {
-      return key < other.key || (key == other.key && node < other.node);
-    }
+    bool before(const Entry& other) const { return key < other.key || (key == other.key && node < other.node); }
   };
   static constexpr std::size_t kAbsent = std::numeric_limits<std::size_t>::max();
 

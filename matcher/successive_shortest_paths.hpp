@@ -29,5 +29,4 @@ SolveStatus run_successive_shortest_paths(const TransportationProblem& problem, 
                                           std::vector<Potential>& source_potential,
                                           std::vector<Potential>& sink_potential, EngineStatistics& stats);
 
-
 }  // namespace ewx::detail

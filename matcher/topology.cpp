@@ -56,7 +56,7 @@ constexpr Fen kTransferFenPerMs = 2;
 std::string build_default_text() {
   std::string text(kDefaultTopology);
   const char* hubs[] = {"bth", "yrd", "gba", "cc", "imn", "gz", "gs", "nx"};
-  const char* clusters[] = {"zhangjiakou", "yrd-eco", "wuhu",  "shaoguan", "tianfu",
+  const char* clusters[] = {"zhangjiakou", "yrd-eco",  "wuhu",  "shaoguan", "tianfu",
                             "chongqing",   "horinger", "guian", "qingyang", "zhongwei"};
   for (int h = 0; h < 8; ++h) {
     for (int c = 0; c < 10; ++c) {

@@ -49,10 +49,14 @@ TransportationProblem make_transportation_problem(std::vector<Quantity> supply, 
 
 const char* to_string(SolveStatus status) {
   switch (status) {
-    case SolveStatus::optimal: return "optimal";
-    case SolveStatus::infeasible: return "infeasible";
-    case SolveStatus::unbalanced: return "unbalanced";
-    case SolveStatus::out_of_range: return "out_of_range";
+    case SolveStatus::optimal:
+      return "optimal";
+    case SolveStatus::infeasible:
+      return "infeasible";
+    case SolveStatus::unbalanced:
+      return "unbalanced";
+    case SolveStatus::out_of_range:
+      return "out_of_range";
   }
   return "unknown";
 }

@@ -83,9 +83,9 @@ TransportationProblem make_transportation_problem(std::vector<Quantity> supply, 
 
 enum class SolveStatus {
   optimal,
-  infeasible,        // supply cannot all be shipped (missing arcs or capacities too small)
-  unbalanced,        // total supply differs from total demand
-  out_of_range,      // costs or quantities too large for exact 64-bit potentials; see kCostPathBound
+  infeasible,    // supply cannot all be shipped (missing arcs or capacities too small)
+  unbalanced,    // total supply differs from total demand
+  out_of_range,  // costs or quantities too large for exact 64-bit potentials; see kCostPathBound
 };
 const char* to_string(SolveStatus status);
 

@@ -18,15 +18,22 @@ std::size_t touch(const ewx::wire::Envelope& e) {
       sum += o->units() + (o->hub() ? o->hub()->size() : 0) + (o->resource_class() ? o->resource_class()->size() : 0);
       break;
     }
-    case Payload::Hello: sum += e.payload_as_Hello()->participant() ? e.payload_as_Hello()->participant()->size() : 0; break;
-    case Payload::Authenticate: sum += e.payload_as_Authenticate()->hmac() ? e.payload_as_Authenticate()->hmac()->size() : 0; break;
+    case Payload::Hello:
+      sum += e.payload_as_Hello()->participant() ? e.payload_as_Hello()->participant()->size() : 0;
+      break;
+    case Payload::Authenticate:
+      sum += e.payload_as_Authenticate()->hmac() ? e.payload_as_Authenticate()->hmac()->size() : 0;
+      break;
     case Payload::ContractsResult:
       if (const auto* list = e.payload_as_ContractsResult()->contracts()) {
         for (const auto* c : *list) sum += c->units() + (c->resource_class() ? c->resource_class()->size() : 0);
       }
       break;
-    case Payload::Reject: sum += e.payload_as_Reject()->reason() ? e.payload_as_Reject()->reason()->size() : 0; break;
-    default: break;
+    case Payload::Reject:
+      sum += e.payload_as_Reject()->reason() ? e.payload_as_Reject()->reason()->size() : 0;
+      break;
+    default:
+      break;
   }
   return sum;
 }
@@ -43,9 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reader.append({data + at, std::min(piece, size - at)});
     for (;;) {
       const auto result = reader.next();
-      if (result == ewx::gateway::FrameReader::Result::frame) sink = sink + touch(*reader.envelope());
-      else if (result == ewx::gateway::FrameReader::Result::malformed) continue;
-      else break;
+      if (result == ewx::gateway::FrameReader::Result::frame)
+        sink = sink + touch(*reader.envelope());
+      else if (result == ewx::gateway::FrameReader::Result::malformed)
+        continue;
+      else
+        break;
     }
   }
   return 0;

@@ -1,10 +1,11 @@
 // The crash test's child: runs the ledger workload on DATA_DIR and kills itself with SIGKILL at the
 // KILL_AT-th crash point (journal and batch writes, before and after), appending to ACKS one line per step
 // the ledger acknowledged. Usage: ledger_crash_child DATA_DIR KILL_AT ACKS
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 
 #include "tests/ledger_workload.hpp"
 

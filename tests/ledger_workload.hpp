@@ -14,7 +14,9 @@ namespace ewx::testing {
 inline constexpr int kWorkloadMarkets = 15;
 
 inline Batch workload_market(int g) {
-  Batch batch = generate_market({.orders = 120, .offers = 12, .seed = 1000 + static_cast<std::uint64_t>(g),
+  Batch batch = generate_market({.orders = 120,
+                                 .offers = 12,
+                                 .seed = 1000 + static_cast<std::uint64_t>(g),
                                  .batch_number = static_cast<std::uint64_t>(g) + 1},
                                 default_topology());
   // Ids unique across markets.

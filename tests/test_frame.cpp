@@ -11,7 +11,8 @@ namespace {
 
 std::vector<std::uint8_t> order_frame(std::uint64_t request, std::uint64_t client_order_id) {
   flatbuffers::FlatBufferBuilder b;
-  const auto order = wire::CreateSubmitOrderDirect(b, client_order_id, "yrd", "gpu.h100", 16, 2650, 30, 0, 493'086, 493'090);
+  const auto order =
+      wire::CreateSubmitOrderDirect(b, client_order_id, "yrd", "gpu.h100", 16, 2650, 30, 0, 493'086, 493'090);
   b.Finish(wire::CreateEnvelope(b, request, wire::Payload::SubmitOrder, order.Union()), wire::EnvelopeIdentifier());
   std::vector<std::uint8_t> out;
   append_frame(out, b);
@@ -47,7 +48,8 @@ TEST_CASE("frames round-trip their payloads") {
   flatbuffers::FlatBufferBuilder b;
   std::vector<flatbuffers::Offset<wire::ContractRecord>> contracts;
   for (std::uint64_t id = 0; id < 3; ++id) {
-    contracts.push_back(wire::CreateContractRecordDirect(b, id, 1, 10 + id, 20 + id, 5, 6, 8, 1500, 10, 1, 9, "gpu.h20", 1, 2));
+    contracts.push_back(
+        wire::CreateContractRecordDirect(b, id, 1, 10 + id, 20 + id, 5, 6, 8, 1500, 10, 1, 9, "gpu.h20", 1, 2));
   }
   const auto page = wire::CreateContractsResultDirect(b, &contracts, 2, true);
   b.Finish(wire::CreateEnvelope(b, 9, wire::Payload::ContractsResult, page.Union()), wire::EnvelopeIdentifier());
@@ -73,7 +75,8 @@ TEST_CASE("frames split anywhere in the stream are reassembled in order") {
   FrameReader reader;
   std::uint64_t expected = 1;
   for (std::size_t at = 0; at < stream.size();) {
-    const std::size_t piece = std::min<std::size_t>(static_cast<std::size_t>(random.between(1, 17)), stream.size() - at);
+    const std::size_t piece =
+        std::min<std::size_t>(static_cast<std::size_t>(random.between(1, 17)), stream.size() - at);
     reader.append({stream.data() + at, piece});
     at += piece;
     for (FrameReader::Result r; (r = reader.next()) == FrameReader::Result::frame;) {

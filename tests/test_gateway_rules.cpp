@@ -13,10 +13,16 @@ namespace {
 std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
 
 const std::string kSecret(64, 'a');  // 32 bytes of 0xaa
-const std::string kFile = "# operator's participants\n"
-                          "participant acme-shanghai enterprise 1 " + kSecret + "\n"
-                          "participant ningxia-cloud provider 100000 " + std::string(64, 'B') + "\n"
-                          "participant audit-office auditor 900 " + std::string(66, '0') + "\n";
+const std::string kFile =
+    "# operator's participants\n"
+    "participant acme-shanghai enterprise 1 " +
+    kSecret +
+    "\n"
+    "participant ningxia-cloud provider 100000 " +
+    std::string(64, 'B') +
+    "\n"
+    "participant audit-office auditor 900 " +
+    std::string(66, '0') + "\n";
 
 std::string error_of(const std::string& text) {
   try {
@@ -49,10 +55,13 @@ TEST_CASE("the participants file is read, and its mistakes are named with the li
   CHECK(participants.find("audit-office")->secret.size() == 33);
   CHECK_FALSE(participants.find("nobody"));
 
-  CHECK(error_of("participant a trader 1 " + kSecret + "\n") == "keys:1: role 'trader' is not enterprise, provider or auditor");
+  CHECK(error_of("participant a trader 1 " + kSecret + "\n") ==
+        "keys:1: role 'trader' is not enterprise, provider or auditor");
   CHECK(error_of("participant a enterprise 1 abcd\n") == "keys:1: the secret has 2 bytes; at least 32 are needed");
-  CHECK(error_of("participant a enterprise 1 " + std::string(64, 'x') + "\n") == "keys:1: the secret is not hex digits");
-  CHECK(error_of("participant a enterprise 0 " + kSecret + "\n") == "keys:1: account 0 is outside 1..9223372036854775807");
+  CHECK(error_of("participant a enterprise 1 " + std::string(64, 'x') + "\n") ==
+        "keys:1: the secret is not hex digits");
+  CHECK(error_of("participant a enterprise 0 " + kSecret + "\n") ==
+        "keys:1: account 0 is outside 1..9223372036854775807");
   CHECK(error_of(kFile + "participant acme-shanghai provider 7 " + kSecret + "\n") ==
         "keys:5: participant 'acme-shanghai' appears twice");
   CHECK(error_of(kFile + "participant other provider 100000 " + kSecret + "\n") ==
@@ -83,7 +92,8 @@ TEST_CASE("submissions become journal entries, or rejects that name the field") 
   const Participant& ningxia = *participants.find("ningxia-cloud");
   const Topology& topology = default_topology();
 
-  const auto order = [&](const char* hub, const char* cls, std::int64_t units, std::int64_t end, const Participant& who) {
+  const auto order = [&](const char* hub, const char* cls, std::int64_t units, std::int64_t end,
+                         const Participant& who) {
     flatbuffers::FlatBufferBuilder b;
     b.Finish(wire::CreateSubmitOrderDirect(b, 42, hub, cls, units, 2650, 30, 0, 493'086, end));
     return order_entry(*flatbuffers::GetRoot<wire::SubmitOrder>(b.GetBufferPointer()), who, 7, topology);
@@ -108,13 +118,16 @@ TEST_CASE("submissions become journal entries, or rejects that name the field") 
 
   flatbuffers::FlatBufferBuilder b;
   b.Finish(wire::CreateSubmitOffer(b, 1));  // no cluster, no class
-  CHECK(std::get<Rejection>(offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(b.GetBufferPointer()), ningxia, 9, topology)).reason ==
-        "cluster: missing");
+  CHECK(std::get<Rejection>(
+            offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(b.GetBufferPointer()), ningxia, 9, topology))
+            .reason == "cluster: missing");
   flatbuffers::FlatBufferBuilder c;
   c.Finish(wire::CreateSubmitOfferDirect(c, 1, "zhongwei", "gpu.h100", 64, 1980, 85, 493'080, 493'120));
-  const Submission offer = offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(c.GetBufferPointer()), ningxia, 9, topology);
+  const Submission offer =
+      offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(c.GetBufferPointer()), ningxia, 9, topology);
   REQUIRE(std::holds_alternative<ledger::JournalEntry>(offer));
   CHECK(std::get<ledger::JournalEntry>(offer).offer.cluster == *topology.find_cluster("zhongwei"));
   CHECK(std::get<ledger::JournalEntry>(offer).participant == 100000);
-  CHECK(std::holds_alternative<Rejection>(offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(c.GetBufferPointer()), acme, 9, topology)));
+  CHECK(std::holds_alternative<Rejection>(
+      offer_entry(*flatbuffers::GetRoot<wire::SubmitOffer>(c.GetBufferPointer()), acme, 9, topology)));
 }

@@ -1,7 +1,6 @@
 // The ledger: records and queries, proofs, reopening, offline verification and tamper detection, refusal
 // of foreign data, checkpoints, and recovery after SIGKILL at many points.
 #include <doctest/doctest.h>
-
 #include <rocksdb/db.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +43,8 @@ void run_steps(Ledger& ledger, int steps) {
 }
 
 // Direct access to the RocksDB underneath, for tampering as an attacker with disk access would.
-void tamper(const fs::path& dir, const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* contracts)>& change) {
+void tamper(const fs::path& dir,
+            const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* contracts)>& change) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : {"default", "meta", "journal", "contracts", "merkle", "batches", "inputs", "indexes"}) {
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
@@ -83,7 +83,8 @@ TEST_CASE("a ledger records batches, answers auditor queries, and proves inclusi
   CHECK_FALSE(ledger->contract(size));
 
   // Every index, paged in small pages, returns exactly the matching contracts in id order.
-  for (const auto& [index, field] : std::vector<std::pair<ContractIndex, std::function<std::uint64_t(const ContractRecord&)>>>{
+  for (const auto& [index, field] :
+       std::vector<std::pair<ContractIndex, std::function<std::uint64_t(const ContractRecord&)>>>{
            {ContractIndex::buyer, [](const ContractRecord& c) { return c.buyer; }},
            {ContractIndex::seller, [](const ContractRecord& c) { return c.seller; }},
            {ContractIndex::hub, [](const ContractRecord& c) { return std::uint64_t{c.hub}; }},
@@ -140,8 +141,10 @@ TEST_CASE("a ledger records batches, answers auditor queries, and proves inclusi
     for (const BuyOrder& o : testing::workload_market(g).orders) {
       const auto it = ledger->open_book().orders.find(o.id);
       const Units left = o.units - traded[o.id];
-      if (left == 0) CHECK(it == ledger->open_book().orders.end());
-      else CHECK(it->second.remaining == left);
+      if (left == 0)
+        CHECK(it == ledger->open_book().orders.end());
+      else
+        CHECK(it->second.remaining == left);
     }
   }
 }
@@ -221,9 +224,7 @@ TEST_CASE("offline verification and batch audits pass on an honest ledger and ca
     CHECK_FALSE(report.ok);
     CHECK(report.first_problem.find("batch record 3") != std::string::npos);
   }
-  SUBCASE("a key other than the trusted one") {
-    CHECK_FALSE(verify_data_dir(dir.path, std::string(32, 'k')).ok);
-  }
+  SUBCASE("a key other than the trusted one") { CHECK_FALSE(verify_data_dir(dir.path, std::string(32, 'k')).ok); }
 }
 
 TEST_CASE("foreign and damaged data directories are refused and left untouched") {
@@ -245,7 +246,10 @@ TEST_CASE("foreign and damaged data directories are refused and left untouched")
     CHECK_FALSE(Ledger::open(dir.path, true).is_ok());
   }
   SUBCASE("a ledger whose exchange key was replaced") {
-    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    {
+      auto ledger = open_ledger(dir.path);
+      run_steps(*ledger, 2);
+    }
     TempDir other;
     { auto ledger = open_ledger(other.path); }
     fs::copy_file(other.path / "exchange-key.pem", dir.path / "exchange-key.pem", fs::copy_options::overwrite_existing);
@@ -254,14 +258,20 @@ TEST_CASE("foreign and damaged data directories are refused and left untouched")
     CHECK(opened.status().message().find("does not match") != std::string::npos);
   }
   SUBCASE("a ledger without its key file is not re-keyed") {
-    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    {
+      auto ledger = open_ledger(dir.path);
+      run_steps(*ledger, 2);
+    }
     fs::remove(dir.path / "exchange-key.pem");
     CHECK_FALSE(Ledger::open(dir.path, true).is_ok());
     CHECK_FALSE(fs::exists(dir.path / "exchange-key.pem"));
     CHECK(verify_data_dir(dir.path).ok);  // auditors need no private key
   }
   SUBCASE("a ledger whose RocksDB files are damaged") {
-    { auto ledger = open_ledger(dir.path); run_steps(*ledger, 2); }
+    {
+      auto ledger = open_ledger(dir.path);
+      run_steps(*ledger, 2);
+    }
     std::ofstream(dir.path / "db" / "CURRENT", std::ios::trunc) << "garbage\n";
     const auto opened = Ledger::open(dir.path, true);
     CHECK_FALSE(opened.is_ok());
@@ -360,8 +370,7 @@ TEST_CASE("after SIGKILL at any of 60 points, nothing acknowledged is lost, noth
     const int batches = static_cast<int>(ledger->batch_count());
     int groups = 0;
     while (groups < testing::kWorkloadMarkets &&
-           (ledger->open_book().orders.count(testing::workload_market(groups).orders[0].id) ||
-            groups < batches)) {
+           (ledger->open_book().orders.count(testing::workload_market(groups).orders[0].id) || groups < batches)) {
       ++groups;
     }
     const int durable = groups + batches;

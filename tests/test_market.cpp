@@ -12,8 +12,8 @@
 #include "matcher/certificate.hpp"
 #include "matcher/clearing.hpp"
 #include "matcher/equilibrium_check.hpp"
-#include "matcher/market_generator.hpp"
 #include "matcher/line_scanner.hpp"
+#include "matcher/market_generator.hpp"
 
 using namespace ewx;
 
@@ -83,7 +83,8 @@ Objective brute_force_surplus(const Batch& batch, const Topology& topology) {
   std::vector<Pair> pairs;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) {
     for (std::size_t j = 0; j < batch.offers.size(); ++j) {
-      if (const auto surplus = allowed_surplus(batch.orders[i], batch.offers[j], topology)) pairs.push_back({i, j, *surplus});
+      if (const auto surplus = allowed_surplus(batch.orders[i], batch.offers[j], topology))
+        pairs.push_back({i, j, *surplus});
     }
   }
   std::vector<Units> filled(batch.orders.size(), 0), sold(batch.offers.size(), 0);
@@ -94,7 +95,8 @@ Objective brute_force_surplus(const Batch& batch, const Topology& topology) {
       return;
     }
     const Pair& p = pairs[k];
-    const Units most = std::min(batch.orders[p.order].units - filled[p.order], batch.offers[p.offer].units - sold[p.offer]);
+    const Units most =
+        std::min(batch.orders[p.order].units - filled[p.order], batch.offers[p.offer].units - sold[p.offer]);
     for (Units x = 0; x <= most; ++x) {
       filled[p.order] += x;
       sold[p.offer] += x;
@@ -212,9 +214,12 @@ TEST_CASE("batch files round-trip, and malformed ones name the line") {
   CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12\norder 1 yrd gpu.h100 1 100 20 0 10 12\n") ==
         "t.batch:3: order id 1 appears twice");
   CHECK(parse("offer 1 wuhu gpu.h100 1 100 20 10\n") == "t.batch:2: missing window end hour");
-  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 x\n") == "t.batch:2: expected an integer for participant, found 'x'");
-  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 7 8\n") == "t.batch:2: unexpected text '8' at the end of the line");
-  const Batch owned = parse_batch("ewx-batch 1\norder 1 yrd gpu.h100 1 100 20 0 10 12 7\noffer 2 wuhu gpu.h100 1 90 20 0 99\n", "b", topology);
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 x\n") ==
+        "t.batch:2: expected an integer for participant, found 'x'");
+  CHECK(parse("order 1 yrd gpu.h100 1 100 20 0 10 12 7 8\n") ==
+        "t.batch:2: unexpected text '8' at the end of the line");
+  const Batch owned = parse_batch(
+      "ewx-batch 1\norder 1 yrd gpu.h100 1 100 20 0 10 12 7\noffer 2 wuhu gpu.h100 1 90 20 0 99\n", "b", topology);
   CHECK(owned.orders[0].participant == 7);
   CHECK(owned.offers[0].participant == 0);  // optional
   CHECK(parse("order 1 yrd " + std::string(65, 'g') + " 1 100 20 0 10 12\n") ==
@@ -256,7 +261,8 @@ TEST_CASE("tiny markets clear to the brute-force maximum surplus, at minimal equ
   const Topology& topology = default_topology();
   int traded_batches = 0;
   for (int round = 0; round < 300; ++round) {
-    const Batch batch = tiny_batch(random, static_cast<int>(random.between(0, 4)), static_cast<int>(random.between(0, 3)));
+    const Batch batch =
+        tiny_batch(random, static_cast<int>(random.between(0, 4)), static_cast<int>(random.between(0, 3)));
     const ClearingResult result = clear_batch(batch, topology);
     CAPTURE(round);
     REQUIRE(result.status == SolveStatus::optimal);
@@ -266,7 +272,8 @@ TEST_CASE("tiny markets clear to the brute-force maximum surplus, at minimal equ
     CHECK_MESSAGE(equilibrium.holds, equilibrium.failure);
     CHECK(equilibrium.total_surplus == result.total_surplus);
     const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
-    for (std::size_t j = 0; j < batch.offers.size(); ++j) CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
+    for (std::size_t j = 0; j < batch.offers.size(); ++j)
+      CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
     traded_batches += !result.contracts.empty();
   }
   CHECK(traded_batches > 80);  // enough batches really traded for the comparison to mean something

@@ -31,7 +31,12 @@ Hash naive_root(const std::vector<std::string>& leaves, std::size_t begin, std::
 }  // namespace
 
 TEST_CASE("roots match the Certificate Transparency test vectors") {
-  const std::vector<std::string> leaves{"", std::string(1, '\0'), "\x10", "\x20\x21", "\x30\x31", "\x40\x41\x42\x43",
+  const std::vector<std::string> leaves{"",
+                                        std::string(1, '\0'),
+                                        "\x10",
+                                        "\x20\x21",
+                                        "\x30\x31",
+                                        "\x40\x41\x42\x43",
                                         "\x50\x51\x52\x53\x54\x55\x56\x57",
                                         "\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f"};
   const char* expected[] = {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -59,7 +64,8 @@ TEST_CASE("every inclusion and consistency proof of logs up to 40 leaves verifie
   std::vector<Hash> roots{empty_tree_hash()};
   for (std::uint64_t n = 1; n <= 40; ++n) {
     leaves.push_back("contract " + std::to_string(n));
-    for (const NewNode& node : frontier.append(leaf_hash(leaves.back()))) store.nodes[{node.level, node.index}] = node.hash;
+    for (const NewNode& node : frontier.append(leaf_hash(leaves.back())))
+      store.nodes[{node.level, node.index}] = node.hash;
     roots.push_back(frontier.root());
     REQUIRE(frontier.root() == naive_root(leaves, 0, n));
     REQUIRE(subtree_hash(store, 0, n) == frontier.root());

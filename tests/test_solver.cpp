@@ -7,9 +7,9 @@
 #include <numeric>
 #include <optional>
 
+#include "matcher/batch_builder.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/cpu_solver.hpp"
-#include "matcher/batch_builder.hpp"
 #include "matcher/market_generator.hpp"
 
 using namespace ewx;
@@ -27,8 +27,10 @@ std::optional<Objective> brute_force_minimum(const TransportationProblem& p) {
   }
   std::function<void(ArcIndex, Objective)> go = [&](ArcIndex e, Objective cost) {
     if (e == p.arc_count()) {
-      for (NodeIndex i = 0; i < p.source_count(); ++i) if (shipped[i] != p.supply[i]) return;
-      for (NodeIndex j = 0; j < p.sink_count(); ++j) if (received[j] != p.demand[j]) return;
+      for (NodeIndex i = 0; i < p.source_count(); ++i)
+        if (shipped[i] != p.supply[i]) return;
+      for (NodeIndex j = 0; j < p.sink_count(); ++j)
+        if (received[j] != p.demand[j]) return;
       if (!best || cost < *best) best = cost;
       return;
     }
@@ -242,7 +244,8 @@ TEST_CASE("the certificate checker rejects what is not optimal or not feasible")
   REQUIRE(check_certificate(p, good).optimal);
 
   SUBCASE("a wrong claimed objective") {
-    CHECK_FALSE(check_certificate(p, good.flows, good.source_potential, good.sink_potential, good.objective + 1).optimal);
+    CHECK_FALSE(
+        check_certificate(p, good.flows, good.source_potential, good.sink_potential, good.objective + 1).optimal);
   }
   SUBCASE("potentials that do not prove optimality") {
     std::vector<Potential> alpha = good.source_potential;
@@ -288,7 +291,8 @@ TEST_CASE("the scaled auction and successive shortest paths agree, and both are 
     // Small capacities make arcs fill up, which the auction must respect.
     const TransportationProblem p = random_problem(random, sources, sinks, 30, 70, -500, 500, round % 2 ? 8 : 100);
     const TransportationSolution by_auction = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::auction});
-    const TransportationSolution by_paths = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::shortest_paths});
+    const TransportationSolution by_paths =
+        solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::shortest_paths});
     CAPTURE(round);
     REQUIRE(by_auction.status == by_paths.status);
     if (by_paths.status != SolveStatus::optimal) continue;
@@ -319,7 +323,8 @@ TEST_CASE("markets as DIMACS (slack rows with capacities at the sinks' demand) c
     as_file.slack_sources = as_file.slack_sinks = 0;  // DIMACS carries no marks
     for (NodeIndex i = 0; i < as_file.source_count(); ++i) {
       for (ArcIndex e = as_file.row_begin[i]; e < as_file.row_begin[i + 1]; ++e) {
-        as_file.arc_capacity[e] = std::min({as_file.arc_capacity[e], as_file.supply[i], as_file.demand[as_file.arc_sink[e]]});
+        as_file.arc_capacity[e] =
+            std::min({as_file.arc_capacity[e], as_file.supply[i], as_file.demand[as_file.arc_sink[e]]});
       }
     }
     const TransportationSolution marked = solve_on_cpu(graph.problem, {.engine = CpuEngine::auction});

@@ -6,9 +6,9 @@
 // commits each cleared batch (one synced write each), timing only the ledger calls. Then times inclusion
 // and consistency proofs at random and a full offline verification. Prints `key: value` lines for
 // scripts/bench-ledger, which runs RocksDB's db_bench beside it and writes the table.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 
@@ -50,8 +50,10 @@ int main(int argc, char** argv) {
   double journal_seconds = 0, commit_seconds = 0;
   std::uint64_t journalled = 0, contracts = 0;
   for (int b = 0; b < batches; ++b) {
-    Batch batch = generate_market({.orders = static_cast<std::uint64_t>(orders), .offers = static_cast<std::uint64_t>(offers),
-                                   .seed = 77 + static_cast<std::uint64_t>(b), .batch_number = static_cast<std::uint64_t>(b) + 1},
+    Batch batch = generate_market({.orders = static_cast<std::uint64_t>(orders),
+                                   .offers = static_cast<std::uint64_t>(offers),
+                                   .seed = 77 + static_cast<std::uint64_t>(b),
+                                   .batch_number = static_cast<std::uint64_t>(b) + 1},
                                   topology);
     for (BuyOrder& o : batch.orders) o.id += static_cast<OrderId>(b) * 100'000'000;
     for (SellOffer& s : batch.offers) s.id += static_cast<OfferId>(b) * 100'000'000;
@@ -94,12 +96,13 @@ int main(int argc, char** argv) {
 
   fmt::print("contracts: {}\nbatches: {}\ncommit_seconds: {:.4f}\ncontracts_per_second: {:.0f}\n", contracts, batches,
              commit_seconds, contracts / commit_seconds);
-  fmt::print("journal_entries: {}\njournal_seconds: {:.4f}\njournal_entries_per_second: {:.0f}\n", journalled, journal_seconds,
-             journalled / journal_seconds);
+  fmt::print("journal_entries: {}\njournal_seconds: {:.4f}\njournal_entries_per_second: {:.0f}\n", journalled,
+             journal_seconds, journalled / journal_seconds);
   fmt::print("inclusion_proof_median_us: {:.1f}\ninclusion_proof_p99_us: {:.1f}\n", percentile(inclusion_us, 0.5),
              percentile(inclusion_us, 0.99));
   fmt::print("consistency_proof_median_us: {:.1f}\nconsistency_proof_p99_us: {:.1f}\n", percentile(consistency_us, 0.5),
              percentile(consistency_us, 0.99));
-  fmt::print("verify_seconds: {:.4f}\nverify_contracts_per_second: {:.0f}\n", verify_seconds, report.contracts / verify_seconds);
+  fmt::print("verify_seconds: {:.4f}\nverify_contracts_per_second: {:.0f}\n", verify_seconds,
+             report.contracts / verify_seconds);
   return 0;
 }

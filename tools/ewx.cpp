@@ -8,8 +8,9 @@
 //   ewx admin checkpoint DIR [--data-dir D]                online, consistent copy of the ledger
 //
 // Exit status: 0 fine, 1 cannot read the data directory, 2 usage, 4 a check failed.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
 
 #include "ledger/audit.hpp"
 #include "ledger/hex.hpp"
@@ -36,8 +37,8 @@ int run_verify(const std::string& dir, const std::string& public_key_hex, bool j
   }
   const VerifyReport report = verify_data_dir(dir, trusted);
   if (json) {
-    fmt::print("{{\"ok\": {}, \"contracts\": {}, \"batches\": {}, \"journal_entries\": {}, \"problem\": \"{}\"}}\n", report.ok,
-               report.contracts, report.batches, report.journal_entries, report.first_problem);
+    fmt::print("{{\"ok\": {}, \"contracts\": {}, \"batches\": {}, \"journal_entries\": {}, \"problem\": \"{}\"}}\n",
+               report.ok, report.contracts, report.batches, report.journal_entries, report.first_problem);
   } else if (report.ok) {
     fmt::print("verified: {} contracts in {} batches, {} journal entries; log, chain and signatures consistent\n",
                report.contracts, report.batches, report.journal_entries);
@@ -50,12 +51,13 @@ int run_verify(const std::string& dir, const std::string& public_key_hex, bool j
 int run_audit_batch(const std::string& dir, std::uint64_t number, bool json) {
   const BatchAudit audit = audit_batch(dir, number);
   if (json) {
-    fmt::print("{{\"ok\": {}, \"batch\": {}, \"contracts\": {}, \"total_surplus\": \"{}\", \"problem\": \"{}\"}}\n", audit.ok,
-               number, audit.contracts, ewx::to_string(audit.total_surplus), audit.problem);
+    fmt::print("{{\"ok\": {}, \"batch\": {}, \"contracts\": {}, \"total_surplus\": \"{}\", \"problem\": \"{}\"}}\n",
+               audit.ok, number, audit.contracts, ewx::to_string(audit.total_surplus), audit.problem);
   } else if (audit.ok) {
-    fmt::print("batch {}: {} contracts re-checked: competitive equilibrium at the recorded prices, maximum surplus {} "
-               "fen/h confirmed by a fresh exact clearing and its certificate\n",
-               number, audit.contracts, ewx::to_string(audit.total_surplus));
+    fmt::print(
+        "batch {}: {} contracts re-checked: competitive equilibrium at the recorded prices, maximum surplus {} "
+        "fen/h confirmed by a fresh exact clearing and its certificate\n",
+        number, audit.contracts, ewx::to_string(audit.total_surplus));
   } else {
     fmt::print("batch {}: FAILED: {}\n", number, audit.problem);
   }
@@ -80,22 +82,25 @@ int run_contract(const std::string& dir, std::uint64_t id, bool json) {
     return kUnreadable;
   }
   const auto proof = ledger.inclusion_proof(id, last->log_size);
-  const bool included = proof && verify_inclusion(leaf_hash(encode(*contract)), id, last->log_size, *proof, last->log_root);
+  const bool included =
+      proof && verify_inclusion(leaf_hash(encode(*contract)), id, last->log_size, *proof, last->log_root);
   if (json) {
     std::string path;
-    for (std::size_t k = 0; proof && k < proof->size(); ++k) path += fmt::format("{}\"{}\"", k ? ", " : "", to_hex((*proof)[k]));
-    fmt::print("{{\"id\": {}, \"batch\": {}, \"order\": {}, \"offer\": {}, \"buyer\": {}, \"seller\": {}, \"units\": {}, "
-               "\"price\": {}, \"transfer_charge\": {}, \"class\": \"{}\", \"log_size\": {}, \"log_root\": \"{}\", "
-               "\"inclusion_proof\": [{}], \"included\": {}}}\n",
-               contract->id, contract->batch, contract->order, contract->offer, contract->buyer, contract->seller,
-               contract->units, contract->price, contract->transfer_charge, contract->resource_class, last->log_size,
-               to_hex(last->log_root), path, included);
+    for (std::size_t k = 0; proof && k < proof->size(); ++k)
+      path += fmt::format("{}\"{}\"", k ? ", " : "", to_hex((*proof)[k]));
+    fmt::print(
+        "{{\"id\": {}, \"batch\": {}, \"order\": {}, \"offer\": {}, \"buyer\": {}, \"seller\": {}, \"units\": {}, "
+        "\"price\": {}, \"transfer_charge\": {}, \"class\": \"{}\", \"log_size\": {}, \"log_root\": \"{}\", "
+        "\"inclusion_proof\": [{}], \"included\": {}}}\n",
+        contract->id, contract->batch, contract->order, contract->offer, contract->buyer, contract->seller,
+        contract->units, contract->price, contract->transfer_charge, contract->resource_class, last->log_size,
+        to_hex(last->log_root), path, included);
   } else {
     fmt::print("contract {} (batch {}): order {} <- offer {}, {} units of {} at {} fen/unit-hour + {} transfer\n",
-               contract->id, contract->batch, contract->order, contract->offer, contract->units, contract->resource_class,
-               contract->price, contract->transfer_charge);
-    fmt::print("buyer {}, seller {}; delivery hours [{}, {})\n", contract->buyer, contract->seller, contract->window_begin,
-               contract->window_end);
+               contract->id, contract->batch, contract->order, contract->offer, contract->units,
+               contract->resource_class, contract->price, contract->transfer_charge);
+    fmt::print("buyer {}, seller {}; delivery hours [{}, {})\n", contract->buyer, contract->seller,
+               contract->window_begin, contract->window_end);
     fmt::print("inclusion in the log of {} (root {}): {} ({} proof hashes)\n", last->log_size, to_hex(last->log_root),
                included ? "verified" : "FAILED", proof ? proof->size() : 0);
   }
@@ -116,10 +121,11 @@ int run_head(const std::string& dir, bool json) {
   const std::string key = opened.value()->stored_public_key();
   const bool signed_ok = last && verify_signature(key, signed_bytes(*last), last->signature);
   if (json) {
-    fmt::print("{{\"batch\": {}, \"log_size\": {}, \"log_root\": \"{}\", \"cleared_at\": {}, \"signature\": \"{}\", "
-               "\"public_key\": \"{}\", \"signature_valid\": {}}}\n",
-               last ? last->number : 0, last ? last->log_size : 0, to_hex(last ? last->log_root : empty_tree_hash()),
-               last ? last->cleared_at : 0, last ? hex(last->signature) : "", hex(key), signed_ok);
+    fmt::print(
+        "{{\"batch\": {}, \"log_size\": {}, \"log_root\": \"{}\", \"cleared_at\": {}, \"signature\": \"{}\", "
+        "\"public_key\": \"{}\", \"signature_valid\": {}}}\n",
+        last ? last->number : 0, last ? last->log_size : 0, to_hex(last ? last->log_root : empty_tree_hash()),
+        last ? last->cleared_at : 0, last ? hex(last->signature) : "", hex(key), signed_ok);
   } else if (!last) {
     fmt::print("empty log (no batch recorded yet); exchange key {}\n", hex(key));
   } else {

@@ -7,9 +7,9 @@
 // and/or as the equivalent DIMACS `p min` transportation problem (with the batch's two slack nodes, so the
 // DIMACS optimum is minus the batch's maximum surplus). A dense assignment has integer costs uniform in
 // [0, 10n) (or --max-cost), written as DIMACS `p asn` and/or as a NumPy .npy matrix for peers in Python.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -48,15 +48,16 @@ void write_market(const ewx::MarketShape& shape, const std::string& topology_pat
                           "ewx market batch: " + std::to_string(shape.orders) + " orders, " +
                               std::to_string(shape.offers) + " offers, seed " + std::to_string(shape.seed) +
                               "; last source = unsold, last sink = unfilled; optimum = -(maximum surplus)");
-    spdlog::info("market batch: {} orders, {} offers, {} trading arcs", shape.orders, shape.offers, graph.trade_count());
+    spdlog::info("market batch: {} orders, {} offers, {} trading arcs", shape.orders, shape.offers,
+                 graph.trade_count());
   }
 }
 
 // NumPy .npy version 1.0: magic, version, little-endian header length, a Python dict literal padded so
 // the data starts on a 64-byte boundary, then the int64 matrix in C order.
 void write_npy_header(std::FILE* out, std::uint64_t n) {
-  std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " +
-                       std::to_string(n) + "), }";
+  std::string header =
+      "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " + std::to_string(n) + "), }";
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
@@ -76,8 +77,16 @@ void write_assignment(std::uint64_t n, std::int64_t max_cost, std::uint64_t seed
   if (!dimacs_path.empty()) {
     dimacs = open_for_writing(dimacs_path);
     text = std::make_unique<ewx::FastWriter>(dimacs.get());
-    text->text("c dense assignment, costs uniform in [0, ").number(max_cost).text("), seed ").number(static_cast<std::int64_t>(seed)).put('\n');
-    text->text("p asn ").number(static_cast<std::int64_t>(2 * n)).put(' ').number(static_cast<std::int64_t>(n * n)).put('\n');
+    text->text("c dense assignment, costs uniform in [0, ")
+        .number(max_cost)
+        .text("), seed ")
+        .number(static_cast<std::int64_t>(seed))
+        .put('\n');
+    text->text("p asn ")
+        .number(static_cast<std::int64_t>(2 * n))
+        .put(' ')
+        .number(static_cast<std::int64_t>(n * n))
+        .put('\n');
     for (std::uint64_t i = 1; i <= n; ++i) text->text("n ").number(static_cast<std::int64_t>(i)).put('\n');
   }
   if (!npy_path.empty()) {
@@ -108,7 +117,8 @@ int main(int argc, char** argv) {
   std::string topology_path, batch_path, market_dimacs;
   CLI::App* market = app.add_subcommand("market", "an east-west market batch");
   market->add_option("--orders", shape.orders, "buy orders (eastern enterprises)")->check(CLI::Range(0, 10'000'000));
-  market->add_option("--offers", shape.offers, "sell offers (western and central providers)")->check(CLI::Range(0, 10'000'000));
+  market->add_option("--offers", shape.offers, "sell offers (western and central providers)")
+      ->check(CLI::Range(0, 10'000'000));
   market->add_option("--seed", shape.seed, "random seed; the same seed gives the same batch");
   market->add_option("--batch-number", shape.batch_number, "batch number written in the file");
   market->add_option("--topology", topology_path, "topology file (default: the built-in one)");
@@ -128,7 +138,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*market) {
-      if (batch_path.empty() && market_dimacs.empty()) throw std::runtime_error("nothing to write: give --batch and/or --dimacs");
+      if (batch_path.empty() && market_dimacs.empty())
+        throw std::runtime_error("nothing to write: give --batch and/or --dimacs");
       write_market(shape, topology_path, batch_path, market_dimacs);
     } else {
       write_assignment(n, max_cost > 0 ? max_cost : static_cast<std::int64_t>(10 * n), seed, asn_path, npy_path);

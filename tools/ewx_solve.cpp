@@ -8,20 +8,20 @@
 // and with --check the verdict of the independent certificate checker. Exit status: 0 solved, 1 the input
 // cannot be read or is malformed (the message names the line), 2 a usage error, 3 the problem has no
 // solution (infeasible, unbalanced or out of range, with the reason), 4 a certificate check failed.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 
 #include "kernels/device_probe.hpp"
+#include "ledger/ledger.hpp"
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/clearing.hpp"
 #include "matcher/dimacs.hpp"
 #include "matcher/equilibrium_check.hpp"
-#include "ledger/ledger.hpp"
 #include "tools/market_report.hpp"
 #include "tools/read_file.hpp"
 
@@ -69,10 +69,11 @@ bool choose_solver(const std::string& requested) {
 }
 
 void log_statistics(const ewx::CpuSolverStatistics& stats) {
-  spdlog::info("pricing rounds {}, candidate arcs {}, admitted {}; auction phases {}, bids {}, dual passes {}; "
-               "augmentations {}; arcs scanned {}",
-               stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.auction_phases, stats.auction_bids,
-               stats.potential_passes, stats.augmentations, stats.arcs_scanned);
+  spdlog::info(
+      "pricing rounds {}, candidate arcs {}, admitted {}; auction phases {}, bids {}, dual passes {}; "
+      "augmentations {}; arcs scanned {}",
+      stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.auction_phases, stats.auction_bids,
+      stats.potential_passes, stats.augmentations, stats.arcs_scanned);
 }
 
 void print_line(const char* key, const std::string& value) { std::printf("%s: %s\n", key, value.c_str()); }
@@ -132,26 +133,28 @@ int record_in_ledger(const std::string& dir, ewx::Batch batch, const ewx::Topolo
     spdlog::error("cannot journal the batch's orders in {}: {}", dir, status.message());
     return kBadInput;
   }
-  const auto cleared_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto cleared_at =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto record = ledger.commit_batch(batch, topology, result, cleared_at);
   if (!record.is_ok()) {
     spdlog::error("cannot record the batch in {}: {}", dir, record.status().message());
     return kBadInput;
   }
   const ewx::ledger::BatchRecord& r = record.value();
-  const std::string ids = r.contract_count == 0 ? "no contracts"
-                                                : std::to_string(r.contract_count) + " contracts (ids " +
-                                                      std::to_string(r.first_contract) + ".." + std::to_string(r.log_size - 1) + ")";
+  const std::string ids = r.contract_count == 0
+                              ? "no contracts"
+                              : std::to_string(r.contract_count) + " contracts (ids " +
+                                    std::to_string(r.first_contract) + ".." + std::to_string(r.log_size - 1) + ")";
   print_line("recorded", "batch " + std::to_string(r.number) + " in " + dir + ", " + ids + ", log root " +
                              ewx::ledger::to_hex(r.log_root));
   return kSolved;
 }
 
 int solve_batch(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
-  const ewx::Topology topology = options.topology_path.empty()
-                                     ? ewx::default_topology()
-                                     : ewx::parse_topology(ewx::tools::read_whole_file(options.topology_path),
-                                                           options.topology_path);
+  const ewx::Topology topology =
+      options.topology_path.empty()
+          ? ewx::default_topology()
+          : ewx::parse_topology(ewx::tools::read_whole_file(options.topology_path), options.topology_path);
   const ewx::Batch batch = ewx::parse_batch(text, options.input, topology);
   const Timer timer;
   const ewx::ClearingResult result = ewx::clear_batch(batch, topology, solver_options);
@@ -182,13 +185,15 @@ int solve_batch(const Options& options, const std::string& text, const ewx::CpuS
     }
   }
   if (options.report) ewx::tools::print_market_report(stdout, batch, topology, result);
-  if (!options.record_dir.empty() && code == kSolved) code = record_in_ledger(options.record_dir, batch, topology, result);
+  if (!options.record_dir.empty() && code == kSolved)
+    code = record_in_ledger(options.record_dir, batch, topology, result);
   if (!options.flow_path.empty()) {
     std::ofstream out(options.flow_path);
     if (!out) throw std::runtime_error("cannot open '" + options.flow_path + "' for writing");
     out << "# contract <order> <offer> <units> <price fen/unit-hour> <transfer charge fen/unit-hour>\n";
     for (const ewx::Contract& c : result.contracts) {
-      out << "contract " << c.order << ' ' << c.offer << ' ' << c.units << ' ' << c.price << ' ' << c.transfer_charge << '\n';
+      out << "contract " << c.order << ' ' << c.offer << ' ' << c.units << ' ' << c.price << ' ' << c.transfer_charge
+          << '\n';
     }
   }
   return code;

@@ -56,8 +56,8 @@ void print_market_report(std::FILE* out, const Batch& batch, const Topology& top
   for (std::size_t c = 0; c < clusters; ++c) {
     if (cluster_offered[c] == 0) continue;
     const std::string mean = cluster_sold[c] ? yuan(cluster_value[c] / cluster_sold[c]) : "-";
-    fmt::print(out, "{:<14} {:>10} {:>10} {:>7}% {:>16}\n", topology.clusters[c].key, cluster_offered[c], cluster_sold[c],
-               cluster_sold[c] * 100 / cluster_offered[c], mean);
+    fmt::print(out, "{:<14} {:>10} {:>10} {:>7}% {:>16}\n", topology.clusters[c].key, cluster_offered[c],
+               cluster_sold[c], cluster_sold[c] * 100 / cluster_offered[c], mean);
   }
 
   fmt::print(out, "\nunits flowing from demand hubs (rows) to clusters (columns)\n{:<6}", "");
