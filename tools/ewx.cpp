@@ -40,8 +40,8 @@ int run_verify(const std::string& dir, const std::string& public_key_hex, bool j
     fmt::print("{{\"ok\": {}, \"contracts\": {}, \"batches\": {}, \"journal_entries\": {}, \"problem\": \"{}\"}}\n",
                report.ok, report.contracts, report.batches, report.journal_entries, report.first_problem);
   } else if (report.ok) {
-    fmt::print("verified: {} contracts in {} batches, {} journal entries; log, chain and signatures consistent\n",
-               report.contracts, report.batches, report.journal_entries);
+    fmt::print("verified: {} contracts in {} batch{}, {} journal entries; log, chain and signatures consistent\n",
+               report.contracts, report.batches, report.batches == 1 ? "" : "es", report.journal_entries);
   } else {
     fmt::print("FAILED: {}\n", report.first_problem);
   }
