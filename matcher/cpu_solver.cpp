@@ -103,24 +103,16 @@ struct SlackNodes {
 SlackNodes find_slack_nodes(const TransportationProblem& problem) {
   SlackNodes slack{std::vector<std::uint8_t>(problem.source_count(), 0),
                    std::vector<std::uint8_t>(problem.sink_count(), 0)};
-  const auto never_binds = [&](NodeIndex i, ArcIndex e) {
-    return problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
-  };
   std::vector<std::uint32_t> reached(problem.sink_count(), 0);
   std::vector<Cost> cost_in(problem.sink_count(), 0);
   std::vector<std::uint8_t> alike(problem.sink_count(), 1);
   for (NodeIndex i = 0; i < problem.source_count(); ++i) {
-    const ArcIndex begin = problem.row_begin[i], end = problem.row_begin[i + 1];
-    bool row_alike = problem.is_slack_source(i) || (end - begin == problem.sink_count() && problem.sink_count() > 1);
-    for (ArcIndex e = begin; e < end; ++e) {
+    slack.source[i] = problem.is_slack_source(i) || (problem.sink_count() > 1 && reaches_every_sink_alike(problem, i));
+    for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
       const NodeIndex j = problem.arc_sink[e];
-      if (!problem.is_slack_source(i)) {
-        row_alike = row_alike && j == e - begin && problem.arc_cost[e] == problem.arc_cost[begin] && never_binds(i, e);
-      }
       if (reached[j]++ == 0) cost_in[j] = problem.arc_cost[e];
-      alike[j] = alike[j] && problem.arc_cost[e] == cost_in[j] && never_binds(i, e);
+      alike[j] = alike[j] && problem.arc_cost[e] == cost_in[j] && problem.capacity_never_binds(i, e);
     }
-    slack.source[i] = row_alike;
   }
   for (NodeIndex j = 0; j < problem.sink_count(); ++j) {
     slack.sink[j] =

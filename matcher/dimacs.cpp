@@ -196,17 +196,11 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
   }
 
   // The CSR keeps arcs of a source in file order; remember each one's file position for writing flows.
-  std::vector<ArcIndex> row_fill(supply.size() + 1, 0);
-  for (const Arc& arc : arcs) ++row_fill[arc.source + 1];
-  for (std::size_t i = 0; i + 1 < row_fill.size(); ++i) row_fill[i + 1] += row_fill[i];
-  instance.arc_order.resize(arcs.size());
+  instance.problem = make_transportation_problem(std::move(supply), std::move(demand), arcs, &instance.arc_order);
   instance.arc_lower.assign(arcs.size(), 0);
-  for (std::size_t k = 0; k < arcs.size(); ++k) {
-    const ArcIndex slot = row_fill[arcs[k].source]++;
-    instance.arc_order[slot] = k;
-    if (!lower.empty()) instance.arc_lower[slot] = lower[k];
+  if (!lower.empty()) {
+    for (ArcIndex slot = 0; slot < arcs.size(); ++slot) instance.arc_lower[slot] = lower[instance.arc_order[slot]];
   }
-  instance.problem = make_transportation_problem(std::move(supply), std::move(demand), arcs);
   return instance;
 }
 

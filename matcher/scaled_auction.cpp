@@ -118,12 +118,10 @@ class Auction {
         quoted_(problem.sink_count(), CheapestSinks::kClosed),
         cheapest_(problem.sink_count()) {
     for (NodeIndex i = 0; i < problem.source_count(); ++i) {
-      uniform_row_[i] = reaches_every_sink_alike(i);
+      uniform_row_[i] = reaches_every_sink_alike(problem, i);
       bool unbounded = true;
       for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e) {
-        // Flow on an arc never exceeds what either end moves, so such a capacity never binds.
-        unbounded =
-            unbounded && problem.arc_capacity[e] >= std::min(problem.supply[i], problem.demand[problem.arc_sink[e]]);
+        unbounded = unbounded && problem.capacity_never_binds(i, e);
       }
       unbounded_row_[i] = unbounded;
     }
@@ -151,20 +149,6 @@ class Auction {
 
  private:
   Potential value(ArcIndex e) const { return -problem_.arc_cost[e] * scale_; }
-
-  // Row i is arc k -> sink k for every sink, all at one cost, with capacities that never bind.
-  bool reaches_every_sink_alike(NodeIndex i) const {
-    const ArcIndex begin = problem_.row_begin[i];
-    if (problem_.row_begin[i + 1] - begin != problem_.sink_count() || problem_.sink_count() == 0) return false;
-    for (NodeIndex k = 0; k < problem_.sink_count(); ++k) {
-      const ArcIndex e = begin + k;
-      if (problem_.arc_sink[e] != k || problem_.arc_cost[e] != problem_.arc_cost[begin] ||
-          problem_.arc_capacity[e] < std::min(problem_.supply[i], problem_.demand[k])) {
-        return false;
-      }
-    }
-    return true;
-  }
 
   // Every change to a sink's lots or unsold units ends here, so quoted_ always holds the current price
   // (or kClosed for a sink that sells nothing), which is all a row scan needs to read per arc.

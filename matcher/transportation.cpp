@@ -25,7 +25,7 @@ std::string to_string(Objective value) {
 }
 
 TransportationProblem make_transportation_problem(std::vector<Quantity> supply, std::vector<Quantity> demand,
-                                                  std::span<const Arc> arcs) {
+                                                  std::span<const Arc> arcs, std::vector<ArcIndex>* input_position) {
   TransportationProblem problem;
   problem.supply = std::move(supply);
   problem.demand = std::move(demand);
@@ -38,13 +38,29 @@ TransportationProblem make_transportation_problem(std::vector<Quantity> supply, 
   problem.arc_cost.resize(arcs.size());
   problem.arc_capacity.resize(arcs.size());
   std::vector<ArcIndex> next(problem.row_begin.begin(), problem.row_begin.end() - 1);
-  for (const Arc& arc : arcs) {
+  if (input_position) input_position->resize(arcs.size());
+  for (std::size_t k = 0; k < arcs.size(); ++k) {
+    const Arc& arc = arcs[k];
     const ArcIndex slot = next[arc.source]++;
     problem.arc_sink[slot] = arc.sink;
     problem.arc_cost[slot] = arc.cost;
     problem.arc_capacity[slot] = arc.capacity;
+    if (input_position) (*input_position)[slot] = k;
   }
   return problem;
+}
+
+bool reaches_every_sink_alike(const TransportationProblem& problem, NodeIndex source) {
+  const ArcIndex begin = problem.row_begin[source];
+  if (problem.row_begin[source + 1] - begin != problem.sink_count() || problem.sink_count() == 0) return false;
+  for (NodeIndex k = 0; k < problem.sink_count(); ++k) {
+    const ArcIndex e = begin + k;
+    if (problem.arc_sink[e] != k || problem.arc_cost[e] != problem.arc_cost[begin] ||
+        !problem.capacity_never_binds(source, e)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 const char* to_string(SolveStatus status) {

@@ -19,6 +19,7 @@
 // of conditions is what certificate.cpp checks, independently of how the solution was found.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -71,15 +72,25 @@ struct TransportationProblem {
   ArcIndex arc_count() const { return arc_sink.size(); }
   bool is_slack_source(NodeIndex i) const { return i + slack_sources >= source_count(); }
   bool is_slack_sink(NodeIndex j) const { return j + slack_sinks >= sink_count(); }
+  // Flow on an arc never exceeds what either end moves, so a capacity at least that large never binds.
+  bool capacity_never_binds(NodeIndex source, ArcIndex e) const {
+    return arc_capacity[e] >= std::min(supply[source], demand[arc_sink[e]]);
+  }
   std::span<const NodeIndex> sinks_of(NodeIndex source) const {
     return {arc_sink.data() + row_begin[source], arc_sink.data() + row_begin[source + 1]};
   }
 };
 
 // Builds the CSR form from arcs in any order. Arcs of one source keep their relative order, so arc indices
-// (and therefore the solution) do not depend on anything but the input.
+// (and therefore the solution) do not depend on anything but the input. When `input_position` is given, it
+// receives for each CSR arc its index in `arcs`.
 TransportationProblem make_transportation_problem(std::vector<Quantity> supply, std::vector<Quantity> demand,
-                                                  std::span<const Arc> arcs);
+                                                  std::span<const Arc> arcs,
+                                                  std::vector<ArcIndex>* input_position = nullptr);
+
+// True when row `source` is arc k -> sink k for every sink, all at one cost, with capacities that never
+// bind: the shape of a market's "unsold" slack source, whose best choice is simply the cheapest sink.
+bool reaches_every_sink_alike(const TransportationProblem& problem, NodeIndex source);
 
 enum class SolveStatus {
   optimal,
