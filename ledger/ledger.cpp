@@ -244,10 +244,7 @@ std::string Ledger::stored_public_key() const {
 }
 
 Status Ledger::scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const {
-  const Family family = what == Stored::contracts ? kContracts
-                        : what == Stored::batches ? kBatches
-                        : what == Stored::journal ? kJournal
-                                                  : kInputs;
+  const Family family = what == Stored::contracts ? kContracts : what == Stored::batches ? kBatches : kJournal;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[family]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8)
@@ -587,11 +584,17 @@ std::optional<BatchInputs> Ledger::batch_inputs(std::uint64_t number) const {
   return decode_batch_inputs(value);
 }
 
+std::optional<BatchRecord> Ledger::last_batch_record() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kBatches]));
+  it->SeekToLast();
+  if (!it->Valid()) return std::nullopt;
+  return decode_batch_record(it->value().ToStringView());
+}
+
 SignedHead Ledger::head() const {
   SignedHead head;
   head.log_root = empty_tree_hash();
-  if (batches_ == 0) return head;
-  if (const auto record = batch_record(batches_)) {
+  if (const auto record = last_batch_record()) {
     head = {record->number, record->log_size, record->log_root, record->cleared_at, record->signature};
   }
   return head;

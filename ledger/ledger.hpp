@@ -73,7 +73,7 @@ class Ledger {
   // (scan, merkle_node, stored_public_key) and the record getters are meaningful on it.
   static Result<std::unique_ptr<Ledger>> open_for_audit(const std::filesystem::path& dir);
 
-  enum class Stored { journal, contracts, batches, inputs };
+  enum class Stored { journal, contracts, batches };
   // Visits every stored value of one kind in key order until `visit` returns false.
   Status scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const;
   std::optional<Hash> merkle_node(std::uint8_t level, std::uint64_t index) const;
@@ -97,6 +97,8 @@ class Ledger {
   ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after,
                                          std::size_t limit) const;
   std::optional<BatchRecord> batch_record(std::uint64_t number) const;
+  // The latest batch record (one seek, so it also serves a ledger opened for audit); nothing when empty.
+  std::optional<BatchRecord> last_batch_record() const;
   std::optional<BatchInputs> batch_inputs(std::uint64_t number) const;
   SignedHead head() const;
   std::optional<std::vector<Hash>> inclusion_proof(std::uint64_t contract, std::uint64_t log_size) const;

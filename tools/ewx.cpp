@@ -72,11 +72,7 @@ int run_contract(const std::string& dir, std::uint64_t id, bool json) {
   }
   const Ledger& ledger = *opened.value();
   const auto contract = ledger.contract(id);
-  std::optional<BatchRecord> last;
-  (void)ledger.scan(Ledger::Stored::batches, [&](std::uint64_t, std::string_view value) {
-    last = decode_batch_record(value);
-    return true;
-  });
+  const std::optional<BatchRecord> last = ledger.last_batch_record();
   if (!contract || !last) {
     fmt::print(stderr, "ewx: no contract {} in {}\n", id, dir);
     return kUnreadable;
@@ -113,11 +109,7 @@ int run_head(const std::string& dir, bool json) {
     fmt::print(stderr, "ewx: {}\n", opened.status().message());
     return kUnreadable;
   }
-  std::optional<BatchRecord> last;
-  (void)opened.value()->scan(Ledger::Stored::batches, [&](std::uint64_t, std::string_view value) {
-    last = decode_batch_record(value);
-    return true;
-  });
+  const std::optional<BatchRecord> last = opened.value()->last_batch_record();
   const std::string key = opened.value()->stored_public_key();
   const bool signed_ok = last && verify_signature(key, signed_bytes(*last), last->signature);
   if (json) {
