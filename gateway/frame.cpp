@@ -71,7 +71,8 @@ FrameReader::Result FrameReader::next() {
   }
   if (static_cast<std::uint8_t>(envelope->payload_type()) > static_cast<std::uint8_t>(wire::Payload::MAX)) {
     error_ = "unknown payload type " + std::to_string(static_cast<unsigned>(envelope->payload_type()));
-    return Result::malformed;
+    envelope_ = envelope;
+    return Result::unsupported;
   }
   envelope_ = envelope;
   return Result::frame;

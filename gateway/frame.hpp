@@ -30,10 +30,12 @@ class FrameReader {
   void append(std::span<const std::uint8_t> bytes);
 
   enum class Result {
-    need_more,  // no complete frame buffered
-    frame,      // envelope() is a verified Envelope, valid until the next call
-    too_large,  // the length prefix exceeds the cap: the stream cannot be resynchronised, close it
-    malformed,  // a complete frame that fails verification (error() says why); the next frame may follow
+    need_more,    // no complete frame buffered
+    frame,        // envelope() is a verified Envelope, valid until the next call
+    too_large,    // the length prefix exceeds the cap: the stream cannot be resynchronised, close it
+    malformed,    // a complete frame that fails verification (error() says why); the next frame may follow
+    unsupported,  // a valid envelope whose payload type is newer than this build: only envelope()->request_id()
+                  // may be read; answer Reject(unsupported), as the evolution rules say
   };
   Result next();
   const wire::Envelope* envelope() const { return envelope_; }

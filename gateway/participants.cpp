@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "ledger/hex.hpp"
@@ -61,6 +62,32 @@ Participants Participants::parse(std::string_view text, const std::string& file_
 const Participant* Participants::find(std::string_view name) const {
   const auto it = by_name_.find(std::string(name));
   return it == by_name_.end() ? nullptr : &it->second;
+}
+
+std::vector<const Participant*> Participants::with_role(Role role) const {
+  std::vector<const Participant*> found;
+  for (const auto& [name, p] : by_name_)
+    if (p.role == role) found.push_back(&p);
+  std::sort(found.begin(), found.end(),
+            [](const Participant* a, const Participant* b) { return a->account < b->account; });
+  return found;
+}
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::enterprise:
+      return "enterprise";
+    case Role::provider:
+      return "provider";
+    case Role::auditor:
+      return "auditor";
+  }
+  return "?";
+}
+
+std::string participant_line(const std::string& name, Role role, ParticipantId account) {
+  const std::vector<std::uint8_t> secret = fresh_challenge();
+  return "participant " + name + " " + role_name(role) + " " + std::to_string(account) + " " + to_hex(secret);
 }
 
 std::vector<std::uint8_t> fresh_challenge() {

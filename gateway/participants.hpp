@@ -31,10 +31,17 @@ class Participants {
 
   const Participant* find(std::string_view name) const;
   std::size_t size() const { return by_name_.size(); }
+  // Every participant of `role`, by account.
+  std::vector<const Participant*> with_role(Role role) const;
 
  private:
   std::unordered_map<std::string, Participant> by_name_;
 };
+
+// A participants file line for a new participant with a fresh 32-byte secret (what `ewx admin participants`
+// writes for the operator).
+std::string participant_line(const std::string& name, Role role, ParticipantId account);
+const char* role_name(Role role);
 
 // 32 bytes from the operating system's cryptographic generator (OpenSSL RAND_bytes).
 std::vector<std::uint8_t> fresh_challenge();

@@ -13,6 +13,14 @@ namespace {
 
 Rejection reject(wire::RejectCode code, std::string reason) { return {code, std::move(reason)}; }
 
+// "a, b, c": the keys a participant could have meant.
+template <typename Places>
+std::string keys_of(const Places& places) {
+  std::string keys;
+  for (const auto& place : places) keys += (keys.empty() ? "" : ", ") + place.key;
+  return keys;
+}
+
 std::optional<Rejection> resource_class_rejection(const flatbuffers::String* name) {
   if (!name) return reject(wire::RejectCode::malformed, "resource_class: missing");
   if (const auto problem = resource_class_problem(name->string_view()))
@@ -26,7 +34,9 @@ Submission order_entry(const wire::SubmitOrder& request, const Participant& who,
   if (who.role != Role::enterprise) return reject(wire::RejectCode::forbidden, "only enterprises place buy orders");
   if (!request.hub()) return reject(wire::RejectCode::malformed, "hub: missing");
   const auto hub = topology.find_hub(request.hub()->string_view());
-  if (!hub) return reject(wire::RejectCode::unknown_hub_or_cluster, "unknown hub '" + request.hub()->str() + "'");
+  if (!hub)
+    return reject(wire::RejectCode::unknown_hub_or_cluster,
+                  "unknown hub '" + request.hub()->str() + "' (hubs: " + keys_of(topology.hubs) + ")");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;
@@ -52,7 +62,8 @@ Submission offer_entry(const wire::SubmitOffer& request, const Participant& who,
   if (!request.cluster()) return reject(wire::RejectCode::malformed, "cluster: missing");
   const auto cluster = topology.find_cluster(request.cluster()->string_view());
   if (!cluster)
-    return reject(wire::RejectCode::unknown_hub_or_cluster, "unknown cluster '" + request.cluster()->str() + "'");
+    return reject(wire::RejectCode::unknown_hub_or_cluster,
+                  "unknown cluster '" + request.cluster()->str() + "' (clusters: " + keys_of(topology.clusters) + ")");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;

@@ -146,7 +146,8 @@ std::vector<std::uint64_t> decode_ids(std::string_view bytes) {
 bool OpenBook::operator==(const OpenBook& other) const {
   const auto same_order = [](const auto& a, const auto& b) {
     return a.first == b.first && a.second.participant == b.second.participant &&
-           a.second.remaining == b.second.remaining && a.second.resource_class == b.second.resource_class;
+           a.second.remaining == b.second.remaining && a.second.resource_class == b.second.resource_class &&
+           a.second.client_order_id == b.second.client_order_id;
   };
   return orders.size() == other.orders.size() && offers.size() == other.offers.size() &&
          std::equal(orders.begin(), orders.end(), other.orders.begin(), same_order) &&
@@ -262,10 +263,10 @@ void Ledger::apply(OpenBook& book, const JournalEntry& e) {
   using Kind = JournalEntry::Kind;
   switch (e.kind) {
     case Kind::order:
-      book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units};
+      book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units, e.client_order_id};
       break;
     case Kind::offer:
-      book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units};
+      book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id};
       break;
     case Kind::cancel_order:
       book.orders.erase(e.id);
@@ -334,59 +335,95 @@ Status Ledger::load() {
   return Status::ok();
 }
 
-Status Ledger::journal(std::span<const JournalEntry> entries) {
-  // Checked against the book plus what this call opens or cancels itself, without copying the book.
-  std::unordered_set<OrderId> opened_orders, cancelled_orders;
-  std::unordered_set<OfferId> opened_offers, cancelled_offers;
-  const auto order_open = [&](OrderId id) {
-    return !cancelled_orders.count(id) && (opened_orders.count(id) || book_.orders.count(id));
-  };
-  const auto offer_open = [&](OfferId id) {
-    return !cancelled_offers.count(id) && (opened_offers.count(id) || book_.offers.count(id));
-  };
-  rocksdb::WriteBatch batch;
-  std::uint64_t sequence = journal_next_;
-  for (const JournalEntry& e : entries) {
+namespace {
+
+// What a run of journal entries may do, checked against the book plus what the run itself opens or cancels,
+// without copying the book.
+class JournalCheck {
+ public:
+  explicit JournalCheck(const OpenBook& book) : book_(book) {}
+
+  // Why `e` cannot follow the entries admitted so far, or nothing (and `e` is then admitted). A cancel must
+  // come from the owner (or from the exchange, participant 0); the refusal does not say whether the order
+  // exists, so that a participant cannot probe for others' orders.
+  std::optional<std::string> refusal(const JournalEntry& e) {
     using Kind = JournalEntry::Kind;
     switch (e.kind) {
       case Kind::order:
-        if (order_open(e.order.id))
-          return Status::error(Status::Code::invalid_argument,
-                               "order " + std::to_string(e.order.id) + " is already open");
-        opened_orders.insert(e.order.id);
-        cancelled_orders.erase(e.order.id);
-        break;
+        if (owner(orders_, book_.orders, e.order.id)) return "order " + std::to_string(e.order.id) + " is already open";
+        orders_[e.order.id] = e.participant;
+        return std::nullopt;
       case Kind::offer:
-        if (offer_open(e.offer.id))
-          return Status::error(Status::Code::invalid_argument,
-                               "offer " + std::to_string(e.offer.id) + " is already open");
-        opened_offers.insert(e.offer.id);
-        cancelled_offers.erase(e.offer.id);
-        break;
+        if (owner(offers_, book_.offers, e.offer.id)) return "offer " + std::to_string(e.offer.id) + " is already open";
+        offers_[e.offer.id] = e.participant;
+        return std::nullopt;
       case Kind::cancel_order:
-        if (!order_open(e.id))
-          return Status::error(Status::Code::invalid_argument,
-                               "cancel of order " + std::to_string(e.id) + ", which is not open");
-        cancelled_orders.insert(e.id);
-        break;
+        if (!may_cancel(owner(orders_, book_.orders, e.id), e.participant))
+          return "order " + std::to_string(e.id) + " is not an open order of participant " +
+                 std::to_string(e.participant);
+        orders_[e.id] = std::nullopt;
+        return std::nullopt;
       case Kind::cancel_offer:
-        if (!offer_open(e.id))
-          return Status::error(Status::Code::invalid_argument,
-                               "cancel of offer " + std::to_string(e.id) + ", which is not open");
-        cancelled_offers.insert(e.id);
-        break;
+        if (!may_cancel(owner(offers_, book_.offers, e.id), e.participant))
+          return "offer " + std::to_string(e.id) + " is not an open offer of participant " +
+                 std::to_string(e.participant);
+        offers_[e.id] = std::nullopt;
+        return std::nullopt;
       case Kind::batch_fills:
-        return Status::error(Status::Code::invalid_argument,
-                             "fills are recorded by commit_batch, not journalled directly");
+        return "fills are recorded by commit_batch, not journalled directly";
     }
-    batch.Put(families_[kJournal], u64_key(sequence++), encode(e)).PermitUncheckedError();
+    return "unknown journal entry kind";
   }
+
+ private:
+  // What this run did to an id (opened it: its owner; cancelled it: nothing) overrides the book.
+  using Changes = std::unordered_map<std::uint64_t, std::optional<ParticipantId>>;
+  template <typename Open>
+  static std::optional<ParticipantId> owner(const Changes& changes, const std::map<std::uint64_t, Open>& open,
+                                            std::uint64_t id) {
+    if (const auto changed = changes.find(id); changed != changes.end()) return changed->second;
+    if (const auto it = open.find(id); it != open.end()) return it->second.participant;
+    return std::nullopt;
+  }
+  static bool may_cancel(std::optional<ParticipantId> owner, ParticipantId who) {
+    return owner && (who == 0 || *owner == who);
+  }
+  const OpenBook& book_;
+  Changes orders_, offers_;
+};
+
+}  // namespace
+
+Status Ledger::journal(std::span<const JournalEntry> entries) {
+  JournalCheck check(book_);
+  for (const JournalEntry& e : entries)
+    if (auto refusal = check.refusal(e)) return Status::error(Status::Code::invalid_argument, *refusal);
+  return write_journal(entries, {});
+}
+
+Result<std::vector<std::optional<std::string>>> Ledger::journal_each(std::span<const JournalEntry> entries) {
+  JournalCheck check(book_);
+  std::vector<std::optional<std::string>> refusals(entries.size());
+  for (std::size_t k = 0; k < entries.size(); ++k) refusals[k] = check.refusal(entries[k]);
+  if (Status s = write_journal(entries, refusals); !s.is_ok()) return s;
+  return refusals;
+}
+
+Status Ledger::write_journal(std::span<const JournalEntry> entries,
+                             std::span<const std::optional<std::string>> refusals) {
+  const auto admitted = [&](std::size_t k) { return refusals.empty() || !refusals[k]; };
+  rocksdb::WriteBatch batch;
+  std::uint64_t sequence = journal_next_;
+  for (std::size_t k = 0; k < entries.size(); ++k)
+    if (admitted(k)) batch.Put(families_[kJournal], u64_key(sequence++), encode(entries[k])).PermitUncheckedError();
+  if (sequence == journal_next_) return Status::ok();
   crash_point("journal-before-write");
   rocksdb::WriteOptions sync;
   sync.sync = true;
   if (Status s = from_rocks(db_->Write(sync, &batch), "journal write"); !s.is_ok()) return s;
   crash_point("journal-after-write");
-  for (const JournalEntry& e : entries) apply(book_, e);
+  for (std::size_t k = 0; k < entries.size(); ++k)
+    if (admitted(k)) apply(book_, entries[k]);
   journal_next_ = sequence;
   return Status::ok();
 }

@@ -29,12 +29,14 @@ struct OpenOrder {
   std::string resource_class;
   BuyOrder order;
   Units remaining = 0;
+  std::uint64_t client_order_id = 0;
 };
 struct OpenOffer {
   ParticipantId participant = 0;
   std::string resource_class;
   SellOffer offer;
   Units remaining = 0;
+  std::uint64_t client_order_id = 0;
 };
 struct OpenBook {
   std::map<OrderId, OpenOrder> orders;
@@ -83,6 +85,10 @@ class Ledger {
   // the gateway waits for before acknowledging). Orders and offers must carry ids not seen before;
   // cancels must name open ones. Nothing is written if any entry is refused.
   Status journal(std::span<const JournalEntry> entries);
+  // The same, for the gateway's group commit: entries are checked one by one in order, the admitted ones
+  // written in one synced write, and the refused ones skipped. On ok, element k says why entry k was refused
+  // (nothing: it is durable). On error nothing was written.
+  Result<std::vector<std::optional<std::string>>> journal_each(std::span<const JournalEntry> entries);
 
   // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
   // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order
@@ -118,6 +124,7 @@ class Ledger {
  private:
   Ledger() = default;
   Status load();
+  Status write_journal(std::span<const JournalEntry> entries, std::span<const std::optional<std::string>> refusals);
   void crash_point(const char* point) const {
     if (crash_hook_) crash_hook_(point);
   }

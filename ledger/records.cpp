@@ -4,10 +4,11 @@
 //
 //   journal-entry  = u8 kind, then by kind:
 //                      order:  u64 participant, str class, u64 id, u16 hub, i64 units, i64 bid,
-//                              i32 max-latency-ms, i32 min-green-%, i64 window-begin, i64 window-end
+//                              i32 max-latency-ms, i32 min-green-%, i64 window-begin, i64 window-end,
+//                              u64 client-order-id
 //                      offer:  u64 participant, str class, u64 id, u16 cluster, i64 units, i64 ask,
-//                              i32 green-%, i64 window-begin, i64 window-end
-//                      cancel: u64 id
+//                              i32 green-%, i64 window-begin, i64 window-end, u64 client-order-id
+//                      cancel: u64 id, u64 participant (who cancelled: the owner, or 0 for the exchange)
 //                      fills:  u64 batch, u64 first-contract, u64 count
 //   contract       = u8 version(1), u64 id, u64 batch, u64 order, u64 offer, u64 buyer, u64 seller, i64 units,
 //                    i64 price, i64 transfer-charge, u16 hub, u16 cluster, str class, i64 window-begin,
@@ -114,7 +115,7 @@ std::string encode(const JournalEntry& e) {
     case JournalEntry::Kind::order:
       w.integer(e.participant).text(e.resource_class).integer(e.order.id).integer(e.order.hub).integer(e.order.units);
       w.integer(e.order.bid).integer(e.order.max_latency_ms).integer(e.order.min_green_percent);
-      w.integer(e.order.window_begin).integer(e.order.window_end);
+      w.integer(e.order.window_begin).integer(e.order.window_end).integer(e.client_order_id);
       break;
     case JournalEntry::Kind::offer:
       w.integer(e.participant)
@@ -123,10 +124,11 @@ std::string encode(const JournalEntry& e) {
           .integer(e.offer.cluster)
           .integer(e.offer.units);
       w.integer(e.offer.ask).integer(e.offer.green_percent).integer(e.offer.window_begin).integer(e.offer.window_end);
+      w.integer(e.client_order_id);
       break;
     case JournalEntry::Kind::cancel_order:
     case JournalEntry::Kind::cancel_offer:
-      w.integer(e.id);
+      w.integer(e.id).integer(e.participant);
       break;
     case JournalEntry::Kind::batch_fills:
       w.integer(e.batch).integer(e.first_contract).integer(e.count);
@@ -146,18 +148,20 @@ std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {
     case JournalEntry::Kind::order:
       ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.order.id) && r.integer(e.order.hub) &&
            r.integer(e.order.units) && r.integer(e.order.bid) && r.integer(e.order.max_latency_ms) &&
-           r.integer(e.order.min_green_percent) && r.integer(e.order.window_begin) && r.integer(e.order.window_end);
+           r.integer(e.order.min_green_percent) && r.integer(e.order.window_begin) && r.integer(e.order.window_end) &&
+           r.integer(e.client_order_id);
       e.id = e.order.id;
       break;
     case JournalEntry::Kind::offer:
       ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.offer.id) &&
            r.integer(e.offer.cluster) && r.integer(e.offer.units) && r.integer(e.offer.ask) &&
-           r.integer(e.offer.green_percent) && r.integer(e.offer.window_begin) && r.integer(e.offer.window_end);
+           r.integer(e.offer.green_percent) && r.integer(e.offer.window_begin) && r.integer(e.offer.window_end) &&
+           r.integer(e.client_order_id);
       e.id = e.offer.id;
       break;
     case JournalEntry::Kind::cancel_order:
     case JournalEntry::Kind::cancel_offer:
-      ok = r.integer(e.id);
+      ok = r.integer(e.id) && r.integer(e.participant);
       break;
     case JournalEntry::Kind::batch_fills:
       ok = r.integer(e.batch) && r.integer(e.first_contract) && r.integer(e.count);

@@ -18,12 +18,13 @@ namespace ewx::ledger {
 struct JournalEntry {
   enum class Kind : std::uint8_t { order = 1, offer = 2, cancel_order = 3, cancel_offer = 4, batch_fills = 5 };
   Kind kind = Kind::order;
-  ParticipantId participant = 0;  // order, offer
-  std::string resource_class;     // order, offer
-  BuyOrder order;                 // order (its resource_class index is not stored; the name is)
-  SellOffer offer;                // offer
-  std::uint64_t id = 0;           // cancels: the order or offer
-  std::uint64_t batch = 0;        // batch_fills
+  ParticipantId participant = 0;      // order, offer; cancels: who cancels (the owner, or 0 for the exchange itself)
+  std::string resource_class;         // order, offer
+  BuyOrder order;                     // order (its resource_class index is not stored; the name is)
+  SellOffer offer;                    // offer
+  std::uint64_t id = 0;               // cancels: the order or offer
+  std::uint64_t client_order_id = 0;  // order, offer: the participant's own id, which makes resends idempotent
+  std::uint64_t batch = 0;            // batch_fills
   std::uint64_t first_contract = 0;
   std::uint64_t count = 0;
 };

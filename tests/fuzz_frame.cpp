@@ -52,6 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto result = reader.next();
       if (result == ewx::gateway::FrameReader::Result::frame)
         sink = sink + touch(*reader.envelope());
+      else if (result == ewx::gateway::FrameReader::Result::unsupported)
+        sink = sink + reader.envelope()->request_id();
       else if (result == ewx::gateway::FrameReader::Result::malformed)
         continue;
       else

@@ -11,6 +11,7 @@
 
 #include "ledger/audit.hpp"
 #include "ledger/ledger.hpp"
+#include "tests/temp_dir.hpp"
 #include "tests/ledger_workload.hpp"
 
 using namespace ewx;
@@ -19,17 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ewx-ledger-test-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using testing::TempDir;
 
 std::unique_ptr<Ledger> open_ledger(const fs::path& dir) {
   auto opened = Ledger::open(dir, true);

@@ -1,6 +1,12 @@
-// ewx: the command line of the exchange. Today its auditor and operator commands, which work on a data
-// directory directly (offline, or on a checkpoint); trading commands arrive with the gateway.
+// ewx: the command line of the exchange. Trading commands talk to a running ewxd (tools/ewx_trade.hpp);
+// auditor and operator commands work on a data directory directly (offline, or on a checkpoint).
 //
+//   ewx bid --hub H --class C --units N --price P [--latency MS] [--green %] [--from T --to T]
+//   ewx offer --cluster K --class C --units N --price P [--green %] [--from T --to T]
+//   ewx cancel ID | ewx orders | ewx contracts [--by F --key K] | ewx watch [--count N] [--seconds S]
+//       (connection: --server HOST:PORT, --participant NAME, --secret-file F | EWX_SECRET | --participants F,
+//        --tls [--ca FILE]; exit status 0 done, 1 bad input, 3 rejected, 5 cannot connect or log in)
+//   ewx admin participants [--enterprises N] [--providers N] [--auditors N]   a new participants file
 //   ewx audit verify   [--data-dir D] [--public-key HEX]   recompute the log, chain and signatures
 //   ewx audit batch N  [--data-dir D]                      re-check one clearing from its stored inputs
 //   ewx audit contract ID [--data-dir D]                   a contract with its inclusion proof, verified
@@ -15,6 +21,7 @@
 #include "ledger/audit.hpp"
 #include "ledger/hex.hpp"
 #include "ledger/ledger.hpp"
+#include "tools/ewx_trade.hpp"
 
 namespace {
 
@@ -142,6 +149,110 @@ int run_checkpoint(const std::string& dir, const std::string& target) {
   return kFine;
 }
 
+// A participants file for a new exchange: enterprises from account 1, providers from 100000 and auditors
+// from 900000 (the numbering ewx-gen's markets use), each with a fresh secret.
+int run_new_participants(int enterprises, int providers, int auditors) {
+  using ewx::gateway::Role;
+  fmt::print("# ewx participants: participant <name> <role> <account> <secret>. Keep this file private.\n");
+  for (int k = 1; k <= enterprises; ++k)
+    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("enterprise-{:03}", k), Role::enterprise, k));
+  for (int k = 1; k <= providers; ++k)
+    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("provider-{:03}", k), Role::provider, 99'999 + k));
+  for (int k = 1; k <= auditors; ++k)
+    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("auditor-{}", k), Role::auditor, 899'999 + k));
+  return kFine;
+}
+
+// Adds the trading subcommands and their connection options; returns the one chosen to run, once parsed.
+struct Trading {
+  ewx::tools::Connection connection;
+  ewx::gateway::OrderRequest order;
+  ewx::gateway::OfferRequest offer;
+  std::string from, to;
+  std::uint64_t id = 0;
+  std::string by;
+  std::uint64_t key = 0, after = 0, count = 0;
+  std::uint32_t limit = 100;
+  int seconds = 0;
+  bool no_batches = false, no_contracts = false;
+  CLI::App *bid = nullptr, *offer_command = nullptr, *cancel = nullptr, *orders = nullptr, *contracts = nullptr,
+           *watch = nullptr;
+};
+
+void add_trading(CLI::App& app, Trading& t) {
+  auto& c = t.connection;
+  app.add_option("--server", c.server, "the exchange, host:port")->envname("EWX_SERVER")->capture_default_str();
+  app.add_option("--participant", c.participant, "who you are")->envname("EWX_PARTICIPANT");
+  app.add_option("--secret-file", c.secret_file, "file holding your secret in hex (or set EWX_SECRET)");
+  app.add_option("--participants", c.participants_file, "read the secret from the operator's participants file");
+  app.add_flag("--tls", c.tls, "connect with TLS");
+  app.add_option("--ca", c.ca_file, "TLS: the CA certificate to verify the server with (default: the system's)");
+
+  const auto window = [&](CLI::App* command) {
+    command->add_option("--from", t.from, "delivery window start, UTC hour: 2026-11-23T08 (default: next hour)");
+    command->add_option("--to", t.to, "delivery window end, exclusive (default: 24 hours after --from)");
+  };
+  t.bid = app.add_subcommand("bid", "place a buy order (enterprises)");
+  t.bid->add_option("--hub", t.order.hub, "your hub, e.g. yrd, bth, gba")->required();
+  t.bid->add_option("--class", t.order.resource_class, "resource class, e.g. gpu.h100")->required();
+  t.bid->add_option("--units", t.order.units, "units wanted")->required();
+  t.bid->add_option("--price", t.order.bid, "limit price, fen per unit-hour, transfer included")->required();
+  t.bid->add_option("--latency", t.order.max_latency_ms, "maximum latency to the serving cluster, ms")->default_val(40);
+  t.bid->add_option("--green", t.order.min_green_percent, "minimum green-energy share, %")->default_val(0);
+  t.bid->add_option("--client-id", t.order.client_order_id, "your id for it; resending it never creates a second");
+  window(t.bid);
+
+  t.offer_command = app.add_subcommand("offer", "post a capacity offer (providers)");
+  t.offer_command->add_option("--cluster", t.offer.cluster, "your cluster, e.g. ningxia, guian")->required();
+  t.offer_command->add_option("--class", t.offer.resource_class, "resource class, e.g. gpu.h100")->required();
+  t.offer_command->add_option("--units", t.offer.units, "units offered")->required();
+  t.offer_command->add_option("--price", t.offer.ask, "reserve price, fen per unit-hour")->required();
+  t.offer_command->add_option("--green", t.offer.green_percent, "green-energy share, %")->default_val(0);
+  t.offer_command->add_option("--client-id", t.offer.client_order_id, "your id for it");
+  window(t.offer_command);
+
+  t.cancel = app.add_subcommand("cancel", "cancel one of your open orders or offers");
+  t.cancel->add_option("id", t.id, "the exchange's id")->required();
+  t.orders = app.add_subcommand("orders", "your open orders or offers");
+  t.contracts = app.add_subcommand("contracts", "your contracts (auditors: any, by a filter)");
+  t.contracts->add_option("--by", t.by, "auditors: buyer, seller, hub, cluster or batch");
+  t.contracts->add_option("--key", t.key, "auditors: the account, hub or cluster index, or batch number");
+  t.contracts->add_option("--after", t.after, "page: contracts with ids above this");
+  t.contracts->add_option("--limit", t.limit, "page size (at most 1000)")->capture_default_str();
+  t.watch = app.add_subcommand("watch", "stream batch results and your fills and contracts");
+  t.watch->add_option("--count", t.count, "stop after this many notices (0: never)");
+  t.watch->add_option("--seconds", t.seconds, "stop after this long (0: never)");
+  t.watch->add_flag("--no-batches", t.no_batches, "leave out batch summaries");
+  t.watch->add_flag("--no-contracts", t.no_contracts, "leave out your fills and contracts");
+}
+
+std::optional<int> run_trading(Trading& t, bool json) {
+  t.connection.json = json;
+  const auto window = [&](ewx::Hour& begin, ewx::Hour& end) -> bool {
+    const ewx::Hour next = static_cast<ewx::Hour>(std::time(nullptr) / 3600) + 1;
+    const auto b = t.from.empty() ? std::optional<ewx::Hour>(next) : ewx::tools::parse_hour(t.from);
+    if (!b) return fmt::print(stderr, "ewx: --from '{}': expected 2026-11-23T08 or hours since 1970\n", t.from), false;
+    const auto e = t.to.empty() ? std::optional<ewx::Hour>(*b + 24) : ewx::tools::parse_hour(t.to);
+    if (!e) return fmt::print(stderr, "ewx: --to '{}': expected 2026-11-23T08 or hours since 1970\n", t.to), false;
+    begin = *b;
+    end = *e;
+    return true;
+  };
+  if (*t.bid) {
+    if (!window(t.order.window_begin, t.order.window_end)) return ewx::tools::kTradeBadInput;
+    return ewx::tools::run_bid(t.connection, t.order);
+  }
+  if (*t.offer_command) {
+    if (!window(t.offer.window_begin, t.offer.window_end)) return ewx::tools::kTradeBadInput;
+    return ewx::tools::run_offer(t.connection, t.offer);
+  }
+  if (*t.cancel) return ewx::tools::run_cancel(t.connection, t.id);
+  if (*t.orders) return ewx::tools::run_orders(t.connection);
+  if (*t.contracts) return ewx::tools::run_contracts(t.connection, t.by, t.key, t.after, t.limit);
+  if (*t.watch) return ewx::tools::run_watch(t.connection, !t.no_batches, !t.no_contracts, t.count, t.seconds);
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,8 +282,19 @@ int main(int argc, char** argv) {
   std::string target;
   CLI::App* checkpoint = admin->add_subcommand("checkpoint", "write an online, consistent copy of the ledger");
   checkpoint->add_option("dir", target, "a new directory for the copy")->required();
+  int enterprises = 40, providers = 12, auditors = 1;
+  CLI::App* new_participants =
+      admin->add_subcommand("participants", "print a new participants file with fresh secrets");
+  new_participants->add_option("--enterprises", enterprises)->capture_default_str();
+  new_participants->add_option("--providers", providers)->capture_default_str();
+  new_participants->add_option("--auditors", auditors)->capture_default_str();
+
+  Trading trading;
+  add_trading(app, trading);
 
   CLI11_PARSE(app, argc, argv);
+  if (const auto traded = run_trading(trading, json)) return *traded;
+  if (*new_participants) return run_new_participants(enterprises, providers, auditors);
   if (*verify) return run_verify(dir, public_key, json);
   if (*batch) return run_audit_batch(dir, number, json);
   if (*contract) return run_contract(dir, id, json);

@@ -1,0 +1,338 @@
+// ewx-loadgen: many participants trading at once against a running ewxd, to measure what the gateway
+// sustains: answered submissions per second, and submit-to-answer latency percentiles.
+//
+// Each connection logs in as one participant from the operator's participants file: enterprises bid from the
+// eastern hubs, providers offer capacity in the clusters, and both cancel some of their own earlier orders
+// (--mix gives the shares). Every request is pipelined through the async client.
+//
+// Two modes:
+//  - --rate 0 (default): as fast as the server answers, each connection keeping --window requests in flight.
+//    This measures throughput.
+//  - --rate R: R requests per second in total, paced every millisecond. Latency is measured from when each
+//    request was due, not from when it was sent, so a stalled server is charged for the requests it held up
+//    (no coordinated omission). This measures latency at a given load.
+// Only answers to requests due after --warmup seconds are counted.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "gateway/asio.hpp"
+#include "gateway/client.hpp"
+#include "matcher/topology.hpp"
+#include "tools/read_file.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace ewx;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string server = "127.0.0.1:7400";
+  std::string participants;
+  int connections = 8;
+  double seconds = 5;
+  double warmup = 1;
+  std::uint64_t rate = 0;
+  int window = 1000;
+  std::vector<int> mix = {60, 30, 10};  // bids, offers, cancels (percent)
+  bool tls = false;
+  std::string ca;
+  bool json = false;
+  std::uint64_t seed = 1;
+};
+
+const char* const kClasses[] = {"gpu.h100", "gpu.a100", "gpu.910b", "cpu.c8", "cpu.c32"};
+const char* const kEastHubs[] = {"bth", "yrd", "gba"};
+
+struct Stats {
+  std::vector<std::uint32_t> latency_ns;
+  std::uint64_t sent = 0, accepted = 0, duplicates = 0;
+  std::map<std::string, std::uint64_t> rejected;
+  std::uint64_t counted = 0;  // answers in the measured window
+};
+
+class Trader {
+ public:
+  Trader(asio::io_context& io, const gateway::Participant& who, std::uint64_t index, std::uint64_t seed)
+      : client(io), participant(who), random(seed), client_id_base((seed & 0xffffff) << 40 | (index & 0xfff) << 28) {}
+
+  gateway::AsyncClient client;
+  const gateway::Participant& participant;
+  std::mt19937_64 random;
+  std::uint64_t client_id_base;
+  std::uint64_t sequence = 0;
+  std::vector<std::uint64_t> open_ids;
+  int outstanding = 0;
+  bool ready = false;
+
+  // Sends one request due at `due`; `answered` gets the answer.
+  void send(const Options& o, Clock::time_point due,
+            const std::function<void(Clock::time_point, const gateway::Answer&)>& answered) {
+    ++outstanding;
+    const int roll = static_cast<int>(random() % 100);
+    const bool enterprise = participant.role == gateway::Role::enterprise;
+    const auto done = [this, due, answered](const gateway::Answer& a) {
+      --outstanding;
+      if (a.accepted && !a.duplicate && remember_) open_ids.push_back(a.id);
+      answered(due, a);
+    };
+    remember_ = false;
+    if (roll < o.mix[2] && !open_ids.empty()) {
+      const std::size_t k = random() % open_ids.size();
+      const std::uint64_t id = open_ids[k];
+      open_ids[k] = open_ids.back();
+      open_ids.pop_back();
+      client.cancel(enterprise ? wire::Side::order : wire::Side::offer, id, done);
+      return;
+    }
+    remember_ = true;
+    const Hour now = static_cast<Hour>(std::time(nullptr) / 3600);
+    const Hour begin = now + 1 + static_cast<Hour>(random() % 12);
+    const char* resource_class = kClasses[random() % std::size(kClasses)];
+    if (enterprise) {
+      gateway::OrderRequest order;
+      order.client_order_id = client_id_base | ++sequence;
+      order.hub = kEastHubs[random() % std::size(kEastHubs)];
+      order.resource_class = resource_class;
+      order.units = 1 + static_cast<Units>(random() % 64);
+      order.bid = 2000 + static_cast<Fen>(random() % 4000);
+      order.max_latency_ms = 40;
+      order.min_green_percent = static_cast<std::int32_t>(random() % 3) * 20;
+      order.window_begin = begin;
+      order.window_end = begin + 1 + static_cast<Hour>(random() % 24);
+      client.submit(order, done);
+    } else {
+      const auto& clusters = default_topology().clusters;
+      gateway::OfferRequest offer;
+      offer.client_order_id = client_id_base | ++sequence;
+      offer.cluster = clusters[random() % clusters.size()].key;
+      offer.resource_class = resource_class;
+      offer.units = 8 + static_cast<Units>(random() % 512);
+      offer.ask = 1500 + static_cast<Fen>(random() % 3000);
+      offer.green_percent = static_cast<std::int32_t>(random() % 101);
+      offer.window_begin = begin - 1;
+      offer.window_end = begin + 48;
+      client.submit(offer, done);
+    }
+  }
+
+ private:
+  bool remember_ = false;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  CLI::App app{"ewx-loadgen: trade against a running ewxd and report throughput and latency"};
+  app.add_option("--server", o.server, "host:port")->capture_default_str();
+  app.add_option("--participants", o.participants, "the participants file (names and secrets)")->required();
+  app.add_option("--connections", o.connections, "sessions, alternating enterprises and providers")
+      ->capture_default_str();
+  app.add_option("--seconds", o.seconds, "how long to send")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")->capture_default_str();
+  app.add_option("--rate", o.rate, "requests per second in total; 0: as fast as answered")->capture_default_str();
+  app.add_option("--window", o.window, "requests in flight per connection, at most")->capture_default_str();
+  app.add_option("--mix", o.mix, "percent bids, offers, cancels")->expected(3)->capture_default_str();
+  app.add_flag("--tls", o.tls, "connect with TLS");
+  app.add_option("--ca", o.ca, "TLS: CA certificate");
+  app.add_flag("--json", o.json, "one JSON object instead of a table");
+  app.add_option("--seed", o.seed, "random seed (also makes client order ids distinct between runs)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e) == 0 ? 0 : 2);
+  }
+  return o;
+}
+
+std::vector<std::unique_ptr<Trader>> make_traders(asio::io_context& io, const Options& o,
+                                                  const gateway::Participants& participants) {
+  const auto enterprises = participants.with_role(gateway::Role::enterprise);
+  const auto providers = participants.with_role(gateway::Role::provider);
+  if (enterprises.empty() || providers.empty())
+    throw std::runtime_error(o.participants + " needs at least one enterprise and one provider");
+  // Connections split between the roles as bids and offers are split in the mix.
+  const int bid_share = o.mix[0] * 100 / std::max(1, o.mix[0] + o.mix[1]);
+  std::vector<std::unique_ptr<Trader>> traders;
+  int e = 0, p = 0;
+  for (int k = 0; k < o.connections; ++k) {
+    const bool enterprise = (k * 100 / o.connections) < bid_share ? true : false;
+    const gateway::Participant& who =
+        enterprise ? *enterprises[e++ % enterprises.size()] : *providers[p++ % providers.size()];
+    traders.push_back(std::make_unique<Trader>(io, who, static_cast<std::uint64_t>(k), o.seed * 1'000'003 + k));
+  }
+  return traders;
+}
+
+struct Result {
+  Stats stats;
+  double measured_seconds = 0;
+};
+
+Result run(const Options& o, const gateway::Participants& participants) {
+  asio::io_context io;
+  auto traders = make_traders(io, o, participants);
+  gateway::Endpoint endpoint;
+  const auto colon = o.server.rfind(':');
+  endpoint.host = o.server.substr(0, colon);
+  endpoint.port = static_cast<std::uint16_t>(std::stoi(o.server.substr(colon + 1)));
+  endpoint.tls = o.tls;
+  endpoint.ca_file = o.ca;
+
+  Result result;
+  Stats& stats = result.stats;
+  int logged_in = 0;
+  std::string failure;
+  for (auto& t : traders) {
+    asio::co_spawn(io, t->client.connect(endpoint, {t->participant.name, t->participant.secret}),
+                   [&, trader = t.get()](std::exception_ptr e, wire::Role) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& error) {
+                         failure = error.what();
+                       }
+                       io.stop();
+                       return;
+                     }
+                     trader->ready = true;
+                     ++logged_in;
+                   });
+  }
+  while (logged_in < static_cast<int>(traders.size()) && failure.empty() && io.run_one() > 0) {
+  }
+  if (!failure.empty()) throw std::runtime_error(failure);
+
+  const auto start = Clock::now();
+  const auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+  const auto stop_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  stats.latency_ns.reserve(o.rate ? static_cast<std::size_t>(o.rate * o.seconds) : 1u << 22);
+  bool sending = true;
+
+  std::function<void(Trader&)> refill;
+  const auto answered = [&](Trader* trader) {
+    return [&, trader](Clock::time_point due, const gateway::Answer& a) {
+      const auto now = Clock::now();
+      if (due >= measure_from && due < stop_at) {
+        ++stats.counted;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count();
+        stats.latency_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(ns, UINT32_MAX)));
+      }
+      if (a.accepted)
+        ++(a.duplicate ? stats.duplicates : stats.accepted);
+      else
+        ++stats.rejected[wire::EnumNameRejectCode(a.code)];
+      if (o.rate == 0 && sending) refill(*trader);
+    };
+  };
+  std::vector<std::function<void(Clock::time_point, const gateway::Answer&)>> handlers;
+  for (auto& t : traders) handlers.push_back(answered(t.get()));
+  std::unordered_map<Trader*, std::size_t> index;
+  for (std::size_t k = 0; k < traders.size(); ++k) index[traders[k].get()] = k;
+  refill = [&](Trader& t) {
+    while (t.outstanding < o.window && t.client.is_open()) {
+      t.send(o, Clock::now(), handlers[index[&t]]);
+      ++stats.sent;
+    }
+  };
+
+  asio::steady_timer tick(io);
+  std::function<void()> pace;
+  std::size_t next_trader = 0;
+  pace = [&] {
+    const auto now = Clock::now();
+    if (now >= stop_at) {
+      sending = false;
+      return;
+    }
+    if (o.rate > 0) {
+      // Every request due by now, each stamped with its own due time.
+      const double elapsed = std::chrono::duration<double>(now - start).count();
+      const auto due_count = static_cast<std::uint64_t>(elapsed * static_cast<double>(o.rate));
+      while (stats.sent < due_count) {
+        Trader& t = *traders[next_trader++ % traders.size()];
+        const auto due = start + std::chrono::nanoseconds(stats.sent * 1'000'000'000ull / o.rate);
+        t.send(o, due, handlers[index[&t]]);
+        ++stats.sent;
+      }
+    }
+    tick.expires_after(std::chrono::milliseconds(1));
+    tick.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) pace();
+    });
+  };
+  if (o.rate == 0)
+    for (auto& t : traders) refill(*t);
+  pace();
+
+  // Send until stop_at, then wait (at most 10 s) for every answer.
+  const auto drain_deadline = stop_at + std::chrono::seconds(10);
+  while (io.run_one_until(drain_deadline) > 0) {
+    if (!sending) {
+      bool waiting = false;
+      for (auto& t : traders) waiting |= t->outstanding > 0 && t->client.is_open();
+      if (!waiting) break;
+    }
+  }
+  for (auto& t : traders) t->client.close();
+  result.measured_seconds = std::chrono::duration<double>(stop_at - measure_from).count();
+  return result;
+}
+
+double percentile(std::vector<std::uint32_t>& v, double p) {
+  if (v.empty()) return 0;
+  const auto k = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k] / 1000.0;
+}
+
+void print(const Options& o, Result& r) {
+  Stats& s = r.stats;
+  const double throughput = static_cast<double>(s.counted) / r.measured_seconds;
+  const double p50 = percentile(s.latency_ns, 0.50), p99 = percentile(s.latency_ns, 0.99),
+               p999 = percentile(s.latency_ns, 0.999);
+  const double max = s.latency_ns.empty() ? 0 : *std::max_element(s.latency_ns.begin(), s.latency_ns.end()) / 1000.0;
+  std::uint64_t rejected = 0;
+  std::string reasons;
+  for (const auto& [code, n] : s.rejected) {
+    rejected += n;
+    reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : ", ", code, n);
+  }
+  if (o.json) {
+    fmt::print(
+        "{{\"connections\": {}, \"rate\": {}, \"window\": {}, \"seconds\": {}, \"sent\": {}, \"accepted\": {}, "
+        "\"duplicates\": {}, \"rejected\": {}, \"answers_per_second\": {:.0f}, \"p50_us\": {:.1f}, \"p99_us\": {:.1f}, "
+        "\"p999_us\": {:.1f}, \"max_us\": {:.1f}}}\n",
+        o.connections, o.rate, o.window, r.measured_seconds, s.sent, s.accepted, s.duplicates, rejected, throughput,
+        p50, p99, p999, max);
+    return;
+  }
+  fmt::print("{} connections, {}, {:.1f} s measured after {:.1f} s warm-up\n", o.connections,
+             o.rate ? fmt::format("{} requests/s offered", o.rate) : fmt::format("window {} per connection", o.window),
+             r.measured_seconds, o.warmup);
+  fmt::print("sent {}, accepted {} (durable), resends {}, rejected {}{}\n", s.sent, s.accepted, s.duplicates, rejected,
+             reasons.empty() ? "" : " (" + reasons + ")");
+  fmt::print("{:>14} {:>10} {:>10} {:>10} {:>10}\n", "answers/s", "p50 us", "p99 us", "p99.9 us", "max us");
+  fmt::print("{:>14.0f} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.1f}\n", throughput, p50, p99, p999, max);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  try {
+    const auto participants =
+        gateway::Participants::parse(tools::read_whole_file(options.participants), options.participants);
+    Result result = run(options, participants);
+    print(options, result);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "ewx-loadgen: {}\n", e.what());
+    return 1;
+  }
+}
