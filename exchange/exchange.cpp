@@ -67,8 +67,8 @@ std::uint64_t Exchange::hand_over(ledger::JournalEntry entry, Pending pending) {
 
 void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entry, Done<Decision> done) {
   const bool offer = entry.kind == ledger::JournalEntry::Kind::offer;
-  const ClientKey key{who.account, offer, entry.client_order_id};
-  if (const auto known = known_.find(key); known != known_.end()) {
+  const auto [known, is_new] = known_.try_emplace(ClientKey{who.account, offer, entry.client_order_id});
+  if (!is_new) {
     ++counters_.resends;
     if (known->second.tag == 0) return done(Accepted{known->second.id, true});
     pending_.at(known->second.tag).resends.push_back(std::move(done));
@@ -78,8 +78,7 @@ void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entr
   (offer ? entry.offer.id : entry.order.id) = id;
   entry.id = id;
   entry.participant = who.account;
-  const std::uint64_t tag = hand_over(std::move(entry), Pending{std::move(done), id, key, {}});
-  known_.emplace(key, Known{id, tag});
+  known->second = Known{id, hand_over(std::move(entry), Pending{std::move(done), id, known->first, {}})};
 }
 
 void Exchange::cancel(const gateway::Participant& who, wire::Side side, std::uint64_t id, Done<Decision> done) {

@@ -6,13 +6,17 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "ledger/audit.hpp"
 #include "ledger/ledger.hpp"
-#include "tests/temp_dir.hpp"
+#include "ledger/ledger_writer.hpp"
 #include "tests/ledger_workload.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace ewx;
 using namespace ewx::ledger;
@@ -305,6 +309,101 @@ TEST_CASE("the journal refuses duplicate ids, unknown cancels and direct fills, 
   Batch late = testing::workload_market(0);
   late.number = 5;
   CHECK_FALSE(ledger->commit_batch(late, default_topology(), clear_batch(late, default_topology()), 0).is_ok());
+}
+
+TEST_CASE("journal_each writes the admissible entries of a group and says why each other one was refused") {
+  TempDir dir;
+  auto ledger = open_ledger(dir.path);
+  const Batch batch = testing::workload_market(0);
+  std::vector<JournalEntry> entries = testing::workload_entries(batch);
+  REQUIRE(entries.size() >= 2);
+  const JournalEntry first = entries[0];
+  REQUIRE(first.kind == JournalEntry::Kind::order);
+  REQUIRE(ledger->journal(std::span(entries).first(1)).is_ok());
+
+  JournalEntry theft;  // another participant cancelling the first order
+  theft.kind = JournalEntry::Kind::cancel_order;
+  theft.id = first.order.id;
+  theft.participant = first.participant + 1;
+  JournalEntry own = theft;  // the owner cancelling it
+  own.participant = first.participant;
+  JournalEntry twice = own;  // and again, in the same group: no longer open
+  JournalEntry fresh = entries[1];
+  const auto result = ledger->journal_each(std::vector<JournalEntry>{theft, fresh, own, twice, first});
+  REQUIRE(result.is_ok());
+  const auto& refusals = result.value();
+  REQUIRE(refusals.size() == 5);
+  REQUIRE(refusals[0].has_value());
+  CHECK(refusals[0]->find("not an open order of participant") != std::string::npos);
+  CHECK_FALSE(refusals[1].has_value());
+  CHECK_FALSE(refusals[2].has_value());
+  CHECK(refusals[3].has_value());
+  CHECK_FALSE(refusals[4].has_value());  // reopening a cancelled id in the same group is allowed, as in journal()
+  CHECK(ledger->open_book().orders.count(first.order.id));
+
+  // What was written survives a reopen, the refused entries are not in the journal, and the cancel is
+  // recorded with who made it.
+  const OpenBook after = ledger->open_book();
+  ledger.reset();
+  auto reopened = open_ledger(dir.path);
+  CHECK(reopened->open_book() == after);
+  std::vector<JournalEntry> stored;
+  REQUIRE(reopened
+              ->scan(Ledger::Stored::journal,
+                     [&](std::uint64_t, std::string_view value) {
+                       stored.push_back(*decode_journal_entry(value));
+                       return true;
+                     })
+              .is_ok());
+  REQUIRE(stored.size() == 4);  // first, fresh, own cancel, first again
+  CHECK(stored[2].kind == JournalEntry::Kind::cancel_order);
+  CHECK(stored[2].participant == first.participant);
+  CHECK(stored[0].client_order_id == first.client_order_id);
+}
+
+TEST_CASE("the ledger writer groups appends from many threads into few synced writes and loses none") {
+  TempDir dir;
+  const Batch batch = testing::workload_market(0);
+  const std::vector<JournalEntry> base = testing::workload_entries(batch);
+  std::mutex mutex;
+  std::vector<std::uint64_t> durable;
+  std::size_t refused = 0;
+  constexpr int kThreads = 4, kPerThread = 500;
+  {
+    LedgerWriter writer(open_ledger(dir.path), [&](const LedgerWriter::GroupOutcome& group) {
+      std::lock_guard lock(mutex);
+      REQUIRE(group.status.is_ok());
+      for (std::size_t k = 0; k < group.tags.size(); ++k) {
+        if (group.refusals[k])
+          ++refused;
+        else
+          durable.push_back(group.tags[k]);
+      }
+    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int k = 0; k < kPerThread; ++k) {
+          JournalEntry e = base[0];
+          e.order.id = static_cast<OrderId>(1'000'000 + t * kPerThread + k);
+          e.id = e.order.id;
+          writer.append(e, e.order.id);
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    std::promise<std::size_t> open_orders;
+    writer.run([&](Ledger& l) { open_orders.set_value(l.open_book().orders.size()); });
+    CHECK(open_orders.get_future().get() == kThreads * kPerThread);
+    writer.stop();
+    CHECK(writer.groups_written() < kThreads * kPerThread);  // grouped: fewer syncs than entries
+    MESSAGE((kThreads * kPerThread) << " appends in " << writer.groups_written() << " synced writes, the largest "
+                                    << writer.largest_group());
+  }
+  CHECK(refused == 0);
+  std::sort(durable.begin(), durable.end());
+  CHECK(durable.size() == kThreads * kPerThread);
+  CHECK(std::adjacent_find(durable.begin(), durable.end()) == durable.end());
+  CHECK(open_ledger(dir.path)->open_book().orders.size() == kThreads * kPerThread);
 }
 
 TEST_CASE("an online checkpoint is a complete, verifiable data directory") {

@@ -8,7 +8,7 @@
 // Two modes:
 //  - --rate 0 (default): as fast as the server answers, each connection keeping --window requests in flight.
 //    This measures throughput.
-//  - --rate R: R requests per second in total, paced every millisecond. Latency is measured from when each
+//  - --rate R: R requests per second in total, paced every 100 microseconds. Latency is measured from when each
 //    request was due, not from when it was sent, so a stalled server is charged for the requests it held up
 //    (no coordinated omission). This measures latency at a given load.
 // Only answers to requests due after --warmup seconds are counted.
@@ -76,21 +76,23 @@ class Trader {
     ++outstanding;
     const int roll = static_cast<int>(random() % 100);
     const bool enterprise = participant.role == gateway::Role::enterprise;
-    const auto done = [this, due, answered](const gateway::Answer& a) {
-      --outstanding;
-      if (a.accepted && !a.duplicate && remember_) open_ids.push_back(a.id);
-      answered(due, a);
+    // Accepted orders and offers become candidates for later cancels; accepted cancels do not.
+    const auto answer_to = [this, due, &answered](bool remember) {
+      return [this, due, &answered, remember](const gateway::Answer& a) {
+        --outstanding;
+        if (a.accepted && !a.duplicate && remember) open_ids.push_back(a.id);
+        answered(due, a);
+      };
     };
-    remember_ = false;
     if (roll < o.mix[2] && !open_ids.empty()) {
       const std::size_t k = random() % open_ids.size();
       const std::uint64_t id = open_ids[k];
       open_ids[k] = open_ids.back();
       open_ids.pop_back();
-      client.cancel(enterprise ? wire::Side::order : wire::Side::offer, id, done);
+      client.cancel(enterprise ? wire::Side::order : wire::Side::offer, id, answer_to(false));
       return;
     }
-    remember_ = true;
+    const auto done = answer_to(true);
     const Hour now = static_cast<Hour>(std::time(nullptr) / 3600);
     const Hour begin = now + 1 + static_cast<Hour>(random() % 12);
     const char* resource_class = kClasses[random() % std::size(kClasses)];
@@ -120,9 +122,6 @@ class Trader {
       client.submit(offer, done);
     }
   }
-
- private:
-  bool remember_ = false;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -261,7 +260,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
         ++stats.sent;
       }
     }
-    tick.expires_after(std::chrono::milliseconds(1));
+    tick.expires_after(std::chrono::microseconds(100));
     tick.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) pace();
     });
