@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end checks of ewx-gen and ewx-solve as a user runs them: exit codes, output lines, error messages.
-# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD
+# End-to-end checks of the programs as a user runs them: exit codes, output lines, error messages.
+# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD EWXD
 set -u
-solve=$1 gen=$2 work=$3 ewx=$4 workload=$5
+solve=$1 gen=$2 work=$3 ewx=$4 workload=$5 ewxd=$6
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0 passed=0
 expect() {  # expect NAME EXPECTED_EXIT PATTERN -- command...
@@ -69,6 +69,47 @@ mkdir -p foreign && echo precious > foreign/notes.txt
 expect "foreign directory" 4 'not an ewx data directory' -- "$ewx" audit verify --data-dir foreign
 expect "foreign directory is untouched" 0 '^precious$' -- cat foreign/notes.txt
 expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data-dir ledger --public-key "$(printf '%064d' 7)"
+
+# The daemon and the trading commands: ewxd on a free port with its default participants file, trading
+# through ewx, a graceful stop on SIGTERM, and a restart that still knows every client order id.
+start_daemon() {
+  "$ewxd" --data-dir daemon --listen 127.0.0.1:0 > ewxd.log 2>&1 &
+  daemon=$!
+  for _ in $(seq 200); do grep -q 'listening on' ewxd.log && break; sleep 0.05; done
+  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
+  trade=("$ewx" --server "127.0.0.1:$port" --participants daemon/participants)
+}
+start_daemon
+bid=(bid --participant enterprise-001 --hub yrd --class gpu.h100 --units 10 --price 3500 --client-id 42)
+expect "bid" 0 '^accepted: order 1 \(client order id 42\)$' -- "${trade[@]}" "${bid[@]}"
+expect "a resend creates nothing" 0 '^accepted: order 1, a resend of it' -- "${trade[@]}" "${bid[@]}"
+expect "offer --json" 0 '^\{"accepted": true, "offer": 1, ' -- "${trade[@]}" --json offer --participant provider-001 \
+  --cluster wuhu --class gpu.h100 --units 100 --price 2000 --green 50 --from 2026-12-01T00 --to 2026-12-02T00
+expect "orders" 0 '^order +1 +42 +10$' -- "${trade[@]}" orders --participant enterprise-001
+expect "another's order cannot be cancelled" 3 'unknown_id' -- "${trade[@]}" cancel 1 --participant enterprise-002
+expect "unknown hub" 3 "unknown hub 'mars' \(hubs: " -- "${trade[@]}" bid --participant enterprise-001 --hub mars \
+  --class gpu.h100 --units 1 --price 1
+expect "bad window" 1 "--from 'tomorrow'" -- "${trade[@]}" bid --participant enterprise-001 --hub yrd --class gpu.h100 \
+  --units 1 --price 1 --from tomorrow
+expect "wrong secret" 5 'authentication_failed' -- env EWX_SECRET="$(printf '%064d' 0)" "$ewx" --server "127.0.0.1:$port" \
+  orders --participant enterprise-001
+expect "no server" 5 'cannot connect to 127.0.0.1:1' -- "$ewx" --server 127.0.0.1:1 --participants daemon/participants \
+  orders --participant enterprise-001
+expect "auditors have no orders" 3 'forbidden' -- "${trade[@]}" orders --participant auditor-1
+expect "no contracts yet" 0 '^0 contracts$' -- "${trade[@]}" contracts --participant enterprise-001
+expect "cancel" 0 '^cancelled: order 1$' -- "${trade[@]}" cancel 1 --participant enterprise-001
+kill -TERM "$daemon"; wait "$daemon"; rc=$?
+expect "SIGTERM stops cleanly" 0 'stopped cleanly; 1 orders, 1 offers, 1 cancels accepted, 1 resends' -- sh -c "cat ewxd.log; exit $rc"
+start_daemon
+expect "after a restart, still a resend" 0 '^accepted: order 1, a resend of it' -- "${trade[@]}" "${bid[@]}"
+expect "ids go on" 0 '^accepted: order 2 ' -- "${trade[@]}" bid --participant enterprise-001 --hub yrd --class gpu.h100 \
+  --units 1 --price 100
+kill -TERM "$daemon"; wait "$daemon"
+expect "the daemon's ledger verifies" 0 '^verified: 0 contracts in 0 batches, 4 journal entries' -- \
+  "$ewx" audit verify --data-dir daemon/ledger
+printf 'participant x trader 1 00\n' > bad-participants
+expect "bad participants file" 1 'bad-participants:1' -- "$ewxd" --data-dir daemon2 --participants bad-participants
+expect "missing participants file" 1 'not found' -- "$ewxd" --data-dir daemon2 --participants nope
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]
