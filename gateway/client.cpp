@@ -313,118 +313,86 @@ std::optional<std::vector<ledger::Hash>> hashes_from(const wire::ProofResult* pr
 }
 }  // namespace
 
+template <typename Table, typename Build, typename Read>
+void Client::query(Build build, Read read) {
+  // A Reject is turned into ClientError only once the answer's handler has returned: an exception must not
+  // cross the reader coroutine that calls it.
+  std::optional<std::string> error;
+  call(build, [&](const wire::Envelope& e) {
+    try {
+      read(expect<Table>(e));
+    } catch (const ClientError& failure) {
+      error = failure.what();
+    }
+  });
+  if (error) throw ClientError(*error);
+}
+
 std::vector<OpenOrderView> Client::open_orders() {
   std::vector<OpenOrderView> open;
-  std::optional<std::string> error;
-  call([](auto& b) { return wire::CreateQueryOrders(b); },
-       [&](const wire::Envelope& e) {
-         if (const auto* result = e.payload_as_OrdersResult()) {
-           if (result->orders())
-             for (const auto* o : *result->orders())
-               open.push_back({o->side(), o->id(), o->client_order_id(), o->remaining()});
-         } else if (const auto* reject = e.payload_as_Reject()) {
-           error = reject_text(*reject);
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::OrdersResult>([](auto& b) { return wire::CreateQueryOrders(b); },
+                            [&](const wire::OrdersResult* result) {
+                              if (result && result->orders())
+                                for (const auto* o : *result->orders())
+                                  open.push_back({o->side(), o->id(), o->client_order_id(), o->remaining()});
+                            });
   return open;
 }
 
 ledger::ContractPage Client::contracts(wire::ContractFilter filter, std::uint64_t key, std::uint64_t after,
                                        std::uint32_t limit, std::int64_t from_time, std::int64_t to_time) {
   ledger::ContractPage page;
-  std::optional<std::string> error;
-  call([&](auto& b) { return wire::CreateQueryContracts(b, filter, key, from_time, to_time, after, limit); },
-       [&](const wire::Envelope& e) {
-         try {
-           const auto* result = expect<wire::ContractsResult>(e);
-           if (!result) return;
-           if (result->contracts())
-             for (const auto* c : *result->contracts()) page.contracts.push_back(from_wire(*c));
-           if (result->more()) page.next_after = result->next_after();
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::ContractsResult>(
+      [&](auto& b) { return wire::CreateQueryContracts(b, filter, key, from_time, to_time, after, limit); },
+      [&](const wire::ContractsResult* result) {
+        if (!result) return;
+        if (result->contracts())
+          for (const auto* c : *result->contracts()) page.contracts.push_back(from_wire(*c));
+        if (result->more()) page.next_after = result->next_after();
+      });
   return page;
 }
 
 std::optional<ledger::ContractRecord> Client::contract(std::uint64_t id) {
   std::optional<ledger::ContractRecord> contract;
-  std::optional<std::string> error;
-  call([&](auto& b) { return wire::CreateQueryContract(b, id); },
-       [&](const wire::Envelope& e) {
-         try {
-           const auto* result = expect<wire::ContractsResult>(e);
-           if (result && result->contracts() && result->contracts()->size() == 1)
-             contract = from_wire(*result->contracts()->Get(0));
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::ContractsResult>([&](auto& b) { return wire::CreateQueryContract(b, id); },
+                               [&](const wire::ContractsResult* result) {
+                                 if (result && result->contracts() && result->contracts()->size() == 1)
+                                   contract = from_wire(*result->contracts()->Get(0));
+                               });
   return contract;
 }
 
 std::optional<ledger::BatchRecord> Client::batch(std::uint64_t number) {
   std::optional<ledger::BatchRecord> record;
-  std::optional<std::string> error;
-  call([&](auto& b) { return wire::CreateQueryBatch(b, number); },
-       [&](const wire::Envelope& e) {
-         try {
-           if (const auto* result = expect<wire::BatchResult>(e)) record = from_wire(*result);
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::BatchResult>([&](auto& b) { return wire::CreateQueryBatch(b, number); },
+                           [&](const wire::BatchResult* result) {
+                             if (result) record = from_wire(*result);
+                           });
   return record;
 }
 
 HeadView Client::head() {
   std::optional<HeadView> head;
-  std::optional<std::string> error;
-  call([](auto& b) { return wire::CreateQuerySignedHead(b); },
-       [&](const wire::Envelope& e) {
-         try {
-           if (const auto* result = expect<wire::HeadResult>(e)) head = from_wire(*result);
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::HeadResult>([](auto& b) { return wire::CreateQuerySignedHead(b); },
+                          [&](const wire::HeadResult* result) {
+                            if (result) head = from_wire(*result);
+                          });
   if (!head) throw ClientError("the server has no signed head");
   return *head;
 }
 
 std::optional<std::vector<ledger::Hash>> Client::inclusion_proof(std::uint64_t contract, std::uint64_t log_size) {
   std::optional<std::vector<ledger::Hash>> proof;
-  std::optional<std::string> error;
-  call([&](auto& b) { return wire::CreateQueryInclusionProof(b, contract, log_size); },
-       [&](const wire::Envelope& e) {
-         try {
-           proof = hashes_from(expect<wire::ProofResult>(e));
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::ProofResult>([&](auto& b) { return wire::CreateQueryInclusionProof(b, contract, log_size); },
+                           [&](const wire::ProofResult* result) { proof = hashes_from(result); });
   return proof;
 }
 
 std::optional<std::vector<ledger::Hash>> Client::consistency_proof(std::uint64_t old_size, std::uint64_t new_size) {
   std::optional<std::vector<ledger::Hash>> proof;
-  std::optional<std::string> error;
-  call([&](auto& b) { return wire::CreateQueryConsistencyProof(b, old_size, new_size); },
-       [&](const wire::Envelope& e) {
-         try {
-           proof = hashes_from(expect<wire::ProofResult>(e));
-         } catch (const ClientError& failure) {
-           error = failure.what();
-         }
-       });
-  if (error) throw ClientError(*error);
+  query<wire::ProofResult>([&](auto& b) { return wire::CreateQueryConsistencyProof(b, old_size, new_size); },
+                           [&](const wire::ProofResult* result) { proof = hashes_from(result); });
   return proof;
 }
 

@@ -147,6 +147,10 @@ class Client {
   // Sends the request built by `build` and runs `read` on its answer.
   template <typename Build>
   void call(Build build, const AsyncClient::OnFrame& read);
+  // call() for a query answered with a `Table`: `read` gets it, or nullptr for Reject(unknown_id); any other
+  // Reject throws ClientError.
+  template <typename Table, typename Build, typename Read>
+  void query(Build build, Read read);
   // Runs the io_context until `done` or the timeout; false on timeout or when nothing is left to run.
   bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout, const char* what);
 

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "ledger/hex.hpp"
@@ -85,9 +86,18 @@ const char* role_name(Role role) {
   return "?";
 }
 
-std::string participant_line(const std::string& name, Role role, ParticipantId account) {
-  const std::vector<std::uint8_t> secret = fresh_challenge();
-  return "participant " + name + " " + role_name(role) + " " + std::to_string(account) + " " + to_hex(secret);
+std::string new_participants_file(int enterprises, int providers, int auditors) {
+  std::string text = "# ewx participants: participant <name> <role> <account> <secret>. Keep this file private.\n";
+  const auto add = [&](const char* name_format, int k, Role role, ParticipantId account) {
+    char name[32];
+    std::snprintf(name, sizeof name, name_format, k);
+    text += std::string("participant ") + name + " " + role_name(role) + " " + std::to_string(account) + " " +
+            to_hex(fresh_challenge()) + "\n";
+  };
+  for (int k = 1; k <= enterprises; ++k) add("enterprise-%03d", k, Role::enterprise, static_cast<ParticipantId>(k));
+  for (int k = 1; k <= providers; ++k) add("provider-%03d", k, Role::provider, 99'999 + static_cast<ParticipantId>(k));
+  for (int k = 1; k <= auditors; ++k) add("auditor-%d", k, Role::auditor, 899'999 + static_cast<ParticipantId>(k));
+  return text;
 }
 
 std::vector<std::uint8_t> fresh_challenge() {

@@ -38,9 +38,10 @@ class Participants {
   std::unordered_map<std::string, Participant> by_name_;
 };
 
-// A participants file line for a new participant with a fresh 32-byte secret (what `ewx admin participants`
-// writes for the operator).
-std::string participant_line(const std::string& name, Role role, ParticipantId account);
+// The text of a participants file for a new exchange, each participant with a fresh 32-byte secret:
+// enterprise-001.. from account 1, provider-001.. from 100000 and auditor-1.. from 900000 (the numbering
+// ewx-gen's markets use). What `ewx admin participants` prints and ewxd writes on first start.
+std::string new_participants_file(int enterprises, int providers, int auditors);
 const char* role_name(Role role);
 
 // 32 bytes from the operating system's cryptographic generator (OpenSSL RAND_bytes).

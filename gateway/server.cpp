@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <unordered_set>
 #include <variant>
 
@@ -593,6 +594,17 @@ awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
 }
 
 }  // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view digits = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || port > 65535)
+    return std::nullopt;
+  return HostPort{std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port)};
+}
 
 Server::Server(asio::io_context& io, ServerConfig config, const Participants& participants, const Topology& topology,
                Market& market)

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/asio.hpp"
@@ -37,6 +38,14 @@
 #include "matcher/topology.hpp"
 
 namespace ewx::gateway {
+
+// "host:port", split at the last colon (the form of ewxd --listen and every client's --server); nothing when
+// there is no colon or the port is not a number from 0 to 65535.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
 
 struct ServerConfig {
   std::string address = "127.0.0.1";

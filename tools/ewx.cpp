@@ -149,17 +149,8 @@ int run_checkpoint(const std::string& dir, const std::string& target) {
   return kFine;
 }
 
-// A participants file for a new exchange: enterprises from account 1, providers from 100000 and auditors
-// from 900000 (the numbering ewx-gen's markets use), each with a fresh secret.
 int run_new_participants(int enterprises, int providers, int auditors) {
-  using ewx::gateway::Role;
-  fmt::print("# ewx participants: participant <name> <role> <account> <secret>. Keep this file private.\n");
-  for (int k = 1; k <= enterprises; ++k)
-    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("enterprise-{:03}", k), Role::enterprise, k));
-  for (int k = 1; k <= providers; ++k)
-    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("provider-{:03}", k), Role::provider, 99'999 + k));
-  for (int k = 1; k <= auditors; ++k)
-    fmt::print("{}\n", ewx::gateway::participant_line(fmt::format("auditor-{}", k), Role::auditor, 899'999 + k));
+  fmt::print("{}", ewx::gateway::new_participants_file(enterprises, providers, auditors));
   return kFine;
 }
 

@@ -68,20 +68,20 @@ class Trader {
   std::uint64_t sequence = 0;
   std::vector<std::uint64_t> open_ids;
   int outstanding = 0;
-  bool ready = false;
+  // Gets every answer, with the time its request was due.
+  std::function<void(Clock::time_point, const gateway::Answer&)> on_answer;
 
-  // Sends one request due at `due`; `answered` gets the answer.
-  void send(const Options& o, Clock::time_point due,
-            const std::function<void(Clock::time_point, const gateway::Answer&)>& answered) {
+  // Sends one request due at `due`.
+  void send(const Options& o, Clock::time_point due) {
     ++outstanding;
     const int roll = static_cast<int>(random() % 100);
     const bool enterprise = participant.role == gateway::Role::enterprise;
     // Accepted orders and offers become candidates for later cancels; accepted cancels do not.
-    const auto answer_to = [this, due, &answered](bool remember) {
-      return [this, due, &answered, remember](const gateway::Answer& a) {
+    const auto answer_to = [this, due](bool remember) {
+      return [this, due, remember](const gateway::Answer& a) {
         --outstanding;
         if (a.accepted && !a.duplicate && remember) open_ids.push_back(a.id);
-        answered(due, a);
+        on_answer(due, a);
       };
     };
     if (roll < o.mix[2] && !open_ids.empty()) {
@@ -176,9 +176,10 @@ Result run(const Options& o, const gateway::Participants& participants) {
   asio::io_context io;
   auto traders = make_traders(io, o, participants);
   gateway::Endpoint endpoint;
-  const auto colon = o.server.rfind(':');
-  endpoint.host = o.server.substr(0, colon);
-  endpoint.port = static_cast<std::uint16_t>(std::stoi(o.server.substr(colon + 1)));
+  const auto server = gateway::parse_host_port(o.server);
+  if (!server) throw std::runtime_error("--server '" + o.server + "': expected host:port, the port from 0 to 65535");
+  endpoint.host = server->host;
+  endpoint.port = server->port;
   endpoint.tls = o.tls;
   endpoint.ca_file = o.ca;
 
@@ -188,7 +189,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
   std::string failure;
   for (auto& t : traders) {
     asio::co_spawn(io, t->client.connect(endpoint, {t->participant.name, t->participant.secret}),
-                   [&, trader = t.get()](std::exception_ptr e, wire::Role) {
+                   [&](std::exception_ptr e, wire::Role) {
                      if (e) {
                        try {
                          std::rethrow_exception(e);
@@ -198,7 +199,6 @@ Result run(const Options& o, const gateway::Participants& participants) {
                        io.stop();
                        return;
                      }
-                     trader->ready = true;
                      ++logged_in;
                    });
   }
@@ -214,8 +214,8 @@ Result run(const Options& o, const gateway::Participants& participants) {
   bool sending = true;
 
   std::function<void(Trader&)> refill;
-  const auto answered = [&](Trader* trader) {
-    return [&, trader](Clock::time_point due, const gateway::Answer& a) {
+  for (auto& trader : traders)
+    trader->on_answer = [&, trader = trader.get()](Clock::time_point due, const gateway::Answer& a) {
       const auto now = Clock::now();
       if (due >= measure_from && due < stop_at) {
         ++stats.counted;
@@ -228,14 +228,9 @@ Result run(const Options& o, const gateway::Participants& participants) {
         ++stats.rejected[wire::EnumNameRejectCode(a.code)];
       if (o.rate == 0 && sending) refill(*trader);
     };
-  };
-  std::vector<std::function<void(Clock::time_point, const gateway::Answer&)>> handlers;
-  for (auto& t : traders) handlers.push_back(answered(t.get()));
-  std::unordered_map<Trader*, std::size_t> index;
-  for (std::size_t k = 0; k < traders.size(); ++k) index[traders[k].get()] = k;
   refill = [&](Trader& t) {
     while (t.outstanding < o.window && t.client.is_open()) {
-      t.send(o, Clock::now(), handlers[index[&t]]);
+      t.send(o, Clock::now());
       ++stats.sent;
     }
   };
@@ -256,7 +251,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
       while (stats.sent < due_count) {
         Trader& t = *traders[next_trader++ % traders.size()];
         const auto due = start + std::chrono::nanoseconds(stats.sent * 1'000'000'000ull / o.rate);
-        t.send(o, due, handlers[index[&t]]);
+        t.send(o, due);
         ++stats.sent;
       }
     }

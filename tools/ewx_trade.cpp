@@ -42,10 +42,10 @@ std::vector<std::uint8_t> secret_of(const Connection& c) {
 std::unique_ptr<gateway::Client> connect(const Connection& c) {
   if (c.participant.empty()) throw ConnectError{"--participant is required (or set EWX_PARTICIPANT)"};
   gateway::Endpoint endpoint;
-  const auto colon = c.server.rfind(':');
-  if (colon == std::string::npos) throw ConnectError{"--server '" + c.server + "': expected host:port"};
-  endpoint.host = c.server.substr(0, colon);
-  endpoint.port = static_cast<std::uint16_t>(std::atoi(c.server.c_str() + colon + 1));
+  const auto server = gateway::parse_host_port(c.server);
+  if (!server) throw ConnectError{"--server '" + c.server + "': expected host:port, the port from 0 to 65535"};
+  endpoint.host = server->host;
+  endpoint.port = server->port;
   endpoint.tls = c.tls;
   endpoint.ca_file = c.ca_file;
   return std::make_unique<gateway::Client>(endpoint, gateway::Credentials{c.participant, secret_of(c)});

@@ -8,7 +8,6 @@
 //
 // Exit status: 0 after a clean stop, 1 bad configuration or input (the message says which and where),
 // 2 usage, 3 the data directory or the listen address cannot be used.
-#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -73,16 +72,10 @@ Options parse_options(int argc, char** argv) {
 
 ewx::gateway::ServerConfig server_config(const Options& o) {
   ewx::gateway::ServerConfig config;
-  const auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos) throw Failure{1, "--listen '" + o.listen + "': expected address:port"};
-  config.address = o.listen.substr(0, colon);
-  try {
-    const int port = std::stoi(o.listen.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    config.port = static_cast<std::uint16_t>(port);
-  } catch (const std::exception&) {
-    throw Failure{1, "--listen '" + o.listen + "': the port must be a number from 0 to 65535"};
-  }
+  const auto listen = ewx::gateway::parse_host_port(o.listen);
+  if (!listen) throw Failure{1, "--listen '" + o.listen + "': expected address:port, the port from 0 to 65535"};
+  config.address = listen->host;
+  config.port = listen->port;
   config.max_connections = o.max_connections;
   config.requests_per_second = o.rate_limit;
   config.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
@@ -106,13 +99,7 @@ ewx::gateway::ServerConfig server_config(const Options& o) {
 void write_default_participants(const std::string& path) {
   namespace fs = std::filesystem;
   fs::create_directories(fs::path(path).parent_path());
-  std::string text = "# ewx participants, written by ewxd on first start. Keep this file private.\n";
-  using ewx::gateway::Role;
-  for (int k = 1; k <= 40; ++k)
-    text += ewx::gateway::participant_line(fmt::format("enterprise-{:03}", k), Role::enterprise, k) + "\n";
-  for (int k = 1; k <= 12; ++k)
-    text += ewx::gateway::participant_line(fmt::format("provider-{:03}", k), Role::provider, 99'999 + k) + "\n";
-  text += ewx::gateway::participant_line("auditor-1", Role::auditor, 900'000) + "\n";
+  const std::string text = ewx::gateway::new_participants_file(40, 12, 1);
   std::FILE* file = std::fopen(path.c_str(), "wx");
   if (!file) throw Failure{3, "cannot create " + path};
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
