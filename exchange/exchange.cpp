@@ -87,7 +87,17 @@ void Exchange::cancel(const gateway::Participant& who, wire::Side side, std::uin
       side == wire::Side::order ? ledger::JournalEntry::Kind::cancel_order : ledger::JournalEntry::Kind::cancel_offer;
   entry.id = id;
   entry.participant = who.account;  // the ledger refuses a cancel of anything this participant does not own
-  hand_over(std::move(entry), Pending{std::move(done), id, std::nullopt, {}});
+  Pending pending{std::move(done), id, std::nullopt, {}};
+  if (holding_cancels_)
+    held_cancels_.emplace_back(std::move(entry), std::move(pending));
+  else
+    hand_over(std::move(entry), std::move(pending));
+}
+
+void Exchange::release_cancels() {
+  holding_cancels_ = false;
+  for (auto& [entry, pending] : held_cancels_) hand_over(std::move(entry), std::move(pending));
+  held_cancels_.clear();
 }
 
 void Exchange::journalled(std::uint64_t tag, const std::optional<std::string>& refusal, bool io_error) {
@@ -108,6 +118,7 @@ void Exchange::journalled(std::uint64_t tag, const std::optional<std::string>& r
     if (submission) {
       known_.at(*pending.key).tag = 0;
       ++(pending.key->offer ? counters_.offers_accepted : counters_.orders_accepted);
+      if (on_accepted_) on_accepted_();
     } else {
       ++counters_.cancels_accepted;
     }
@@ -122,9 +133,11 @@ void Exchange::open_orders(const gateway::Participant& who, Done<std::vector<gat
     std::vector<gateway::OpenOrderView> open;
     const ledger::OpenBook& book = ledger.open_book();
     for (const auto& [id, o] : book.orders)
-      if (o.participant == account) open.push_back({wire::Side::order, id, o.client_order_id, o.remaining});
+      if (o.participant == account)
+        open.push_back({wire::Side::order, id, o.client_order_id, o.remaining, o.order.units});
     for (const auto& [id, o] : book.offers)
-      if (o.participant == account) open.push_back({wire::Side::offer, id, o.client_order_id, o.remaining});
+      if (o.participant == account)
+        open.push_back({wire::Side::offer, id, o.client_order_id, o.remaining, o.offer.units});
     asio::post(io_, [done = std::move(done), open = std::move(open)]() mutable { done(std::move(open)); });
   });
 }

@@ -42,6 +42,17 @@ class Exchange final : public gateway::Market {
   // Finishes everything handed to the writer, then stops it. Call after the server has stopped.
   void stop() { writer_->stop(); }
 
+  // While a batch is being cleared its orders and offers must stay open until its contracts are recorded,
+  // so cancels are held from the batch's close (hold_cancels) until its commit (release_cancels), then
+  // journalled in the order they came. A cancel of an order the batch filled completely is then refused
+  // as not open, as it would have been had it arrived a moment later.
+  void hold_cancels() { holding_cancels_ = true; }
+  void release_cancels();
+
+  // Called on the io thread each time an order or offer becomes durable (the batch cycle counts them to
+  // close a batch early when enough wait).
+  void on_accepted(std::function<void()> hook) { on_accepted_ = std::move(hook); }
+
   struct Counters {
     std::uint64_t orders_accepted = 0;
     std::uint64_t offers_accepted = 0;
@@ -90,6 +101,9 @@ class Exchange final : public gateway::Market {
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_tag_ = 1;
   Counters counters_;
+  bool holding_cancels_ = false;
+  std::vector<std::pair<ledger::JournalEntry, Pending>> held_cancels_;
+  std::function<void()> on_accepted_;
 };
 
 }  // namespace ewx

@@ -233,6 +233,8 @@ Client::Client(const Endpoint& endpoint, const Credentials& credentials, std::ch
       notices_.push_back(FillView{fill->side(), fill->id(), fill->units(), fill->remaining(), fill->batch()});
     else if (const auto* notice = e.payload_as_ContractNotice(); notice && notice->contract())
       notices_.push_back(from_wire(*notice->contract()));
+    else if (const auto* expired = e.payload_as_Expired())
+      notices_.push_back(ExpiryView{expired->side(), expired->id(), expired->remaining(), expired->expired_at()});
     else if (const auto* summary = e.payload_as_BatchCleared())
       notices_.push_back(from_wire(*summary));
     else if (const auto* reject = e.payload_as_Reject())
@@ -330,25 +332,26 @@ void Client::query(Build build, Read read) {
 
 std::vector<OpenOrderView> Client::open_orders() {
   std::vector<OpenOrderView> open;
-  query<wire::OrdersResult>([](auto& b) { return wire::CreateQueryOrders(b); },
-                            [&](const wire::OrdersResult* result) {
-                              if (result && result->orders())
-                                for (const auto* o : *result->orders())
-                                  open.push_back({o->side(), o->id(), o->client_order_id(), o->remaining()});
-                            });
+  query<wire::OrdersResult>(
+      [](auto& b) { return wire::CreateQueryOrders(b); },
+      [&](const wire::OrdersResult* result) {
+        if (result && result->orders())
+          for (const auto* o : *result->orders())
+            open.push_back({o->side(), o->id(), o->client_order_id(), o->remaining(), o->units()});
+      });
   return open;
 }
 
-ledger::ContractPage Client::contracts(wire::ContractFilter filter, std::uint64_t key, std::uint64_t after,
+ledger::ContractPage Client::contracts(wire::ContractFilter filter, std::uint64_t key, std::uint64_t start,
                                        std::uint32_t limit, std::int64_t from_time, std::int64_t to_time) {
   ledger::ContractPage page;
   query<wire::ContractsResult>(
-      [&](auto& b) { return wire::CreateQueryContracts(b, filter, key, from_time, to_time, after, limit); },
+      [&](auto& b) { return wire::CreateQueryContracts(b, filter, key, from_time, to_time, start, limit); },
       [&](const wire::ContractsResult* result) {
         if (!result) return;
         if (result->contracts())
           for (const auto* c : *result->contracts()) page.contracts.push_back(from_wire(*c));
-        if (result->more()) page.next_after = result->next_after();
+        if (result->more()) page.next_start = result->next_start();
       });
   return page;
 }

@@ -57,7 +57,7 @@ struct Answer {
 };
 Answer answer_from(const wire::Envelope& envelope);
 
-using Notice = std::variant<FillView, ledger::ContractRecord, BatchSummary>;
+using Notice = std::variant<FillView, ledger::ContractRecord, BatchSummary, ExpiryView>;
 
 class AsyncClient {
  public:
@@ -130,7 +130,7 @@ class Client {
   std::vector<OpenOrderView> open_orders();
 
   // Queries; a Reject other than unknown_id throws ClientError with its reason.
-  ledger::ContractPage contracts(wire::ContractFilter filter, std::uint64_t key, std::uint64_t after = 0,
+  ledger::ContractPage contracts(wire::ContractFilter filter, std::uint64_t key, std::uint64_t start = 0,
                                  std::uint32_t limit = 100, std::int64_t from_time = 0, std::int64_t to_time = 0);
   std::optional<ledger::ContractRecord> contract(std::uint64_t id);
   std::optional<ledger::BatchRecord> batch(std::uint64_t number);

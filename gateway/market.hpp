@@ -29,6 +29,10 @@ struct OpenOrderView {
   std::uint64_t id = 0;
   std::uint64_t client_order_id = 0;
   Units remaining = 0;
+  Units units = 0;  // as submitted
+
+  // The two states an order or offer has while it is in the book; filled, cancelled and expired ones are not.
+  const char* state() const { return remaining < units ? "partially filled" : "open"; }
 };
 
 class Market {

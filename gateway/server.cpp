@@ -379,7 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::vector<flatbuffers::Offset<wire::OpenOrder>> rows;
       rows.reserve(open.size());
       for (const OpenOrderView& o : open)
-        rows.push_back(wire::CreateOpenOrder(b, o.side, o.id, o.client_order_id, o.remaining));
+        rows.push_back(wire::CreateOpenOrder(b, o.side, o.id, o.client_order_id, o.remaining, o.units));
       const auto vector = b.CreateVector(rows);
       self->answer(rid, wire::CreateOrdersResult(b, vector));
     });
@@ -420,28 +420,28 @@ class Session : public std::enable_shared_from_this<Session> {
                         std::string("a trader may query only its own contracts (") +
                             wire::EnumNameContractFilter(own_filter) + ", key 0 or " + std::to_string(account) + ")");
         query = [rid, filter = q->filter(), key = auditor ? q->key() : account, from = q->from_time(),
-                 to = q->to_time(), after = q->after(),
+                 to = q->to_time(), start = q->start(),
                  limit = std::clamp<std::uint32_t>(q->limit(), 1, 1000)](const ledger::Ledger& l) {
           ledger::ContractPage page;
           using F = wire::ContractFilter;
           switch (filter) {
             case F::by_buyer:
-              page = l.contracts_by(ledger::ContractIndex::buyer, key, after, limit);
+              page = l.contracts_by(ledger::ContractIndex::buyer, key, start, limit);
               break;
             case F::by_seller:
-              page = l.contracts_by(ledger::ContractIndex::seller, key, after, limit);
+              page = l.contracts_by(ledger::ContractIndex::seller, key, start, limit);
               break;
             case F::by_hub:
-              page = l.contracts_by(ledger::ContractIndex::hub, key, after, limit);
+              page = l.contracts_by(ledger::ContractIndex::hub, key, start, limit);
               break;
             case F::by_cluster:
-              page = l.contracts_by(ledger::ContractIndex::cluster, key, after, limit);
+              page = l.contracts_by(ledger::ContractIndex::cluster, key, start, limit);
               break;
             case F::by_batch:
-              page = l.contracts_in_batch(key, after, limit);
+              page = l.contracts_in_batch(key, start, limit);
               break;
             case F::by_time:
-              page = l.contracts_cleared_between(from, to, after, limit);
+              page = l.contracts_cleared_between(from, to, start, limit);
               break;
           }
           std::vector<std::uint8_t> out;
@@ -451,7 +451,7 @@ class Session : public std::enable_shared_from_this<Session> {
           const auto vector = b.CreateVector(rows);
           append_envelope(
               out, b, rid,
-              wire::CreateContractsResult(b, vector, page.next_after.value_or(0), page.next_after.has_value()));
+              wire::CreateContractsResult(b, vector, page.next_start.value_or(0), page.next_start.has_value()));
           return out;
         };
         break;
@@ -678,6 +678,13 @@ void Server::notify_fill(ParticipantId account, const FillView& fill) {
   std::vector<std::uint8_t> frame;
   flatbuffers::FlatBufferBuilder b;
   append_envelope(frame, b, 0, wire::CreateFill(b, fill.side, fill.id, fill.units, fill.remaining, fill.batch));
+  push_to_account(*state_, account, frame);
+}
+
+void Server::notify_expired(ParticipantId account, const ExpiryView& expiry) {
+  std::vector<std::uint8_t> frame;
+  flatbuffers::FlatBufferBuilder b;
+  append_envelope(frame, b, 0, wire::CreateExpired(b, expiry.side, expiry.id, expiry.remaining, expiry.expired_at));
   push_to_account(*state_, account, frame);
 }
 

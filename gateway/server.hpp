@@ -80,6 +80,15 @@ struct FillView {
   std::uint64_t batch = 0;
 };
 
+// A participant's order or offer closed by the exchange at a batch close because its window passed (the
+// Expired notice).
+struct ExpiryView {
+  wire::Side side = wire::Side::order;
+  std::uint64_t id = 0;
+  Units remaining = 0;
+  std::int64_t expired_at = 0;  // Unix seconds
+};
+
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerConfig config, const Participants& participants, const Topology& topology,
@@ -98,6 +107,7 @@ class Server {
   void publish_batch(const BatchSummary& summary);
   void notify_contract(ParticipantId account, const ledger::ContractRecord& contract);
   void notify_fill(ParticipantId account, const FillView& fill);
+  void notify_expired(ParticipantId account, const ExpiryView& expiry);
 
   ServerStats stats() const;
 

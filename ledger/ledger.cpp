@@ -551,20 +551,18 @@ std::optional<ContractRecord> Ledger::contract(std::uint64_t id) const {
   return decode_contract(value);
 }
 
-ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after,
+ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t start,
                                   std::size_t limit) const {
   ContractPage page;
   const std::string prefix = std::string(1, index_tag(index)) + u64_key(key);
   std::uint64_t from_batch = 0;
-  if (after > 0) {
-    if (const auto last = contract(after)) from_batch = last->batch;
-  }
+  if (const auto first = contract(start)) from_batch = first->batch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kIndexes]));
   for (it->Seek(prefix + u64_key(from_batch)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     for (const std::uint64_t id : decode_ids(it->value().ToStringView())) {
-      if (id <= after) continue;
+      if (id < start) continue;
       if (page.contracts.size() == limit) {
-        page.next_after = page.contracts.back().id;
+        page.next_start = id;
         return page;
       }
       if (auto c = contract(id)) page.contracts.push_back(std::move(*c));
@@ -573,14 +571,14 @@ ContractPage Ledger::contracts_by(ContractIndex index, std::uint64_t key, std::u
   return page;
 }
 
-ContractPage Ledger::contracts_in_batch(std::uint64_t batch, std::uint64_t after, std::size_t limit) const {
+ContractPage Ledger::contracts_in_batch(std::uint64_t batch, std::uint64_t start, std::size_t limit) const {
   ContractPage page;
   const auto record = batch_record(batch);
   if (!record) return page;
   const std::uint64_t end = record->first_contract + record->contract_count;
-  for (std::uint64_t id = std::max(record->first_contract, after + 1); id < end; ++id) {
+  for (std::uint64_t id = std::max(record->first_contract, start); id < end; ++id) {
     if (page.contracts.size() == limit) {
-      page.next_after = page.contracts.back().id;
+      page.next_start = id;
       break;
     }
     if (auto c = contract(id)) page.contracts.push_back(std::move(*c));
@@ -588,7 +586,7 @@ ContractPage Ledger::contracts_in_batch(std::uint64_t batch, std::uint64_t after
   return page;
 }
 
-ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after,
+ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t start,
                                                std::size_t limit) const {
   ContractPage page;
   const auto time_key = [](std::int64_t t) {
@@ -599,10 +597,16 @@ ContractPage Ledger::contracts_cleared_between(std::int64_t from, std::int64_t t
   for (it->Seek(time_key(from)); it->Valid() && it->key().ToStringView() < end && it->key().starts_with("t");
        it->Next()) {
     const std::uint64_t batch = read_u64(it->key().ToStringView().substr(9));
-    ContractPage part = contracts_in_batch(batch, after, limit - page.contracts.size());
+    if (page.contracts.size() == limit) {  // full: the next page starts at the next contract there is
+      const ContractPage next = contracts_in_batch(batch, start, 1);
+      if (next.contracts.empty()) continue;
+      page.next_start = next.contracts.front().id;
+      break;
+    }
+    ContractPage part = contracts_in_batch(batch, start, limit - page.contracts.size());
     for (auto& c : part.contracts) page.contracts.push_back(std::move(c));
-    if (part.next_after || page.contracts.size() == limit) {
-      if (!page.contracts.empty()) page.next_after = page.contracts.back().id;
+    if (part.next_start) {
+      page.next_start = part.next_start;
       break;
     }
   }

@@ -54,7 +54,7 @@ struct SignedHead {
 
 struct ContractPage {
   std::vector<ContractRecord> contracts;
-  std::optional<std::uint64_t> next_after;  // pass as `after` for the next page; nothing when done
+  std::optional<std::uint64_t> next_start;  // pass as `start` for the next page; nothing when done
 };
 
 enum class ContractIndex { buyer, seller, hub, cluster };
@@ -96,11 +96,11 @@ class Ledger {
   Result<BatchRecord> commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
                                    std::int64_t cleared_at);
 
-  // Auditor queries. Pages hold at most `limit` contracts with ids above `after`, in id order.
+  // Auditor queries. Pages hold at most `limit` contracts with ids from `start` on, in id order.
   std::optional<ContractRecord> contract(std::uint64_t id) const;
-  ContractPage contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t after, std::size_t limit) const;
-  ContractPage contracts_in_batch(std::uint64_t batch, std::uint64_t after, std::size_t limit) const;
-  ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t after,
+  ContractPage contracts_by(ContractIndex index, std::uint64_t key, std::uint64_t start, std::size_t limit) const;
+  ContractPage contracts_in_batch(std::uint64_t batch, std::uint64_t start, std::size_t limit) const;
+  ContractPage contracts_cleared_between(std::int64_t from, std::int64_t to, std::uint64_t start,
                                          std::size_t limit) const;
   std::optional<BatchRecord> batch_record(std::uint64_t number) const;
   // The latest batch record (one seek, so it also serves a ledger opened for audit); nothing when empty.

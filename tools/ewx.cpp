@@ -162,7 +162,7 @@ struct Trading {
   std::string from, to;
   std::uint64_t id = 0;
   std::string by;
-  std::uint64_t key = 0, after = 0, count = 0;
+  std::uint64_t key = 0, start = 0, count = 0;
   std::uint32_t limit = 100;
   int seconds = 0;
   bool no_batches = false, no_contracts = false;
@@ -208,7 +208,7 @@ void add_trading(CLI::App& app, Trading& t) {
   t.contracts = app.add_subcommand("contracts", "your contracts (auditors: any, by a filter)");
   t.contracts->add_option("--by", t.by, "auditors: buyer, seller, hub, cluster or batch");
   t.contracts->add_option("--key", t.key, "auditors: the account, hub or cluster index, or batch number");
-  t.contracts->add_option("--after", t.after, "page: contracts with ids above this");
+  t.contracts->add_option("--start", t.start, "page: contracts with ids from this one on");
   t.contracts->add_option("--limit", t.limit, "page size (at most 1000)")->capture_default_str();
   t.watch = app.add_subcommand("watch", "stream batch results and your fills and contracts");
   t.watch->add_option("--count", t.count, "stop after this many notices (0: never)");
@@ -239,7 +239,7 @@ std::optional<int> run_trading(Trading& t, bool json) {
   }
   if (*t.cancel) return ewx::tools::run_cancel(t.connection, t.id);
   if (*t.orders) return ewx::tools::run_orders(t.connection);
-  if (*t.contracts) return ewx::tools::run_contracts(t.connection, t.by, t.key, t.after, t.limit);
+  if (*t.contracts) return ewx::tools::run_contracts(t.connection, t.by, t.key, t.start, t.limit);
   if (*t.watch) return ewx::tools::run_watch(t.connection, !t.no_batches, !t.no_contracts, t.count, t.seconds);
   return std::nullopt;
 }

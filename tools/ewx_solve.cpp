@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "kernels/device_probe.hpp"
+#include "tools/solver_choice.hpp"
 #include "ledger/ledger.hpp"
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
@@ -47,26 +47,6 @@ struct Timer {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
 };
-
-// Decides where to solve and says so in one log line. Returns false for a request this build cannot serve.
-bool choose_solver(const std::string& requested) {
-  if (requested == "cpu") {
-    spdlog::info("solver: exact CPU solver (requested)");
-    return true;
-  }
-  const ewx::kernels::DeviceProbe probe = ewx::kernels::probe_device();
-  if (requested == "gpu") {
-    spdlog::error("--solver gpu is not available: this version of ewx has no GPU solver yet{}",
-                  probe.usable ? "" : " (and no usable CUDA device: " + probe.reason + ")");
-    return false;
-  }
-  if (probe.usable) {
-    spdlog::info("solver: exact CPU solver (CUDA device {} present, but this version has no GPU solver)", probe.name);
-  } else {
-    spdlog::info("solver: exact CPU solver (no usable CUDA device: {})", probe.reason);
-  }
-  return true;
-}
 
 void log_statistics(const ewx::CpuSolverStatistics& stats) {
   spdlog::info(
@@ -220,7 +200,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("[%H:%M:%S.%e] [ewx-solve] [%l] %v");
 
-  if (!choose_solver(options.solver)) return kUsage;
+  if (!ewx::tools::choose_solver(options.solver)) return kUsage;
   ewx::CpuSolverOptions solver_options;
   solver_options.arc_pricing = !options.no_pricing;
   solver_options.engine = options.engine == "auction"          ? ewx::CpuEngine::auction

@@ -175,20 +175,25 @@ int run_cancel(const Connection& c, std::uint64_t id) {
 int run_orders(const Connection& c) {
   return with_client(c, [&](gateway::Client& client) {
     const auto open = client.open_orders();
-    if (!c.json) fmt::print("{:<6} {:>10} {:>20} {:>10}\n", "side", "id", "client order id", "remaining");
+    if (!c.json)
+      fmt::print("{:<6} {:>10} {:>20} {:>10} {:>10}  {}\n", "side", "id", "client order id", "units", "remaining",
+                 "state");
     for (const auto& o : open) {
       if (c.json)
-        fmt::print("{{\"side\": \"{}\", \"id\": {}, \"client_order_id\": {}, \"remaining\": {}}}\n",
-                   wire::EnumNameSide(o.side), o.id, o.client_order_id, o.remaining);
+        fmt::print(
+            "{{\"side\": \"{}\", \"id\": {}, \"client_order_id\": {}, \"units\": {}, \"remaining\": {}, "
+            "\"state\": \"{}\"}}\n",
+            wire::EnumNameSide(o.side), o.id, o.client_order_id, o.units, o.remaining, o.state());
       else
-        fmt::print("{:<6} {:>10} {:>20} {:>10}\n", wire::EnumNameSide(o.side), o.id, o.client_order_id, o.remaining);
+        fmt::print("{:<6} {:>10} {:>20} {:>10} {:>10}  {}\n", wire::EnumNameSide(o.side), o.id, o.client_order_id,
+                   o.units, o.remaining, o.state());
     }
     if (!c.json) fmt::print("{} open\n", open.size());
     return int(kTradeDone);
   });
 }
 
-int run_contracts(const Connection& c, const std::string& filter_name, std::uint64_t key, std::uint64_t after,
+int run_contracts(const Connection& c, const std::string& filter_name, std::uint64_t key, std::uint64_t start,
                   std::uint32_t limit) {
   return with_client(c, [&](gateway::Client& client) {
     wire::ContractFilter filter = wire::ContractFilter::by_buyer;
@@ -209,12 +214,12 @@ int run_contracts(const Connection& c, const std::string& filter_name, std::uint
         if (filter_name == name) filter = f, found = true;
       if (!found) throw std::invalid_argument("--by must be buyer, seller, hub, cluster or batch");
     }
-    const auto page = client.contracts(filter, key, after, limit);
+    const auto page = client.contracts(filter, key, start, limit);
     contract_header(c);
     for (const auto& k : page.contracts) print_contract(c, k);
     if (!c.json) {
       fmt::print("{} contracts", page.contracts.size());
-      if (page.next_after) fmt::print("; more after {} (--after {})", *page.next_after, *page.next_after);
+      if (page.next_start) fmt::print("; more from {} (--start {})", *page.next_start, *page.next_start);
       fmt::print("\n");
     }
     return int(kTradeDone);
@@ -252,6 +257,13 @@ int run_watch(const Connection& c, bool batches, bool contracts, std::uint64_t c
         else
           fmt::print("fill: {} {} filled {} units in batch {}, {} remaining\n", wire::EnumNameSide(f->side), f->id,
                      f->units, f->batch, f->remaining);
+      } else if (const auto* x = std::get_if<gateway::ExpiryView>(&*notice)) {
+        if (c.json)
+          fmt::print("{{\"expired\": \"{}\", \"id\": {}, \"remaining\": {}, \"expired_at\": {}}}\n",
+                     wire::EnumNameSide(x->side), x->id, x->remaining, x->expired_at);
+        else
+          fmt::print("expired: {} {} closed with {} units unfilled: its window passed\n", wire::EnumNameSide(x->side),
+                     x->id, x->remaining);
       }
       std::fflush(stdout);
     }

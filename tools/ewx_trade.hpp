@@ -34,7 +34,7 @@ int run_offer(const Connection& c, gateway::OfferRequest offer);
 int run_cancel(const Connection& c, std::uint64_t id);
 int run_orders(const Connection& c);
 // Own contracts for traders; auditors choose a filter ("buyer", "seller", "hub", "cluster", "batch").
-int run_contracts(const Connection& c, const std::string& filter, std::uint64_t key, std::uint64_t after,
+int run_contracts(const Connection& c, const std::string& filter, std::uint64_t key, std::uint64_t start,
                   std::uint32_t limit);
 // Streams notices until `count` have arrived (0: no limit) or `seconds` pass (0: no limit).
 int run_watch(const Connection& c, bool batches, bool contracts, std::uint64_t count, int seconds);
