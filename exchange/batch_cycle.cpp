@@ -110,7 +110,8 @@ void BatchCycle::close() {
   due_ = false;
   in_flight_ = true;
   auto tick = std::make_shared<Tick>(io_);
-  tick->clear = waiting_ > 0;
+  tick->clear = waiting_ > 0 || unsettled_;
+  unsettled_ = false;
   tick->now = config_.clock();
   tick->outcome.closed_at = tick->now;
   waiting_ = 0;

@@ -25,7 +25,8 @@
 // optimum has no trade left in it until an order or offer joins.
 //
 // A batch whose commit fails (the disk, say) records nothing, since the commit is one atomic write; its
-// orders are still open and the next batch clears them again.
+// orders are still open and the next batch clears them again. The same holds across a crash: the first
+// close after start always clears, so a batch lost with the process is cleared again from the journal.
 #pragma once
 
 #include <chrono>
@@ -130,7 +131,10 @@ class BatchCycle {
   boost::asio::steady_timer timer_;
   boost::asio::thread_pool solver_thread_{1};
   std::size_t waiting_ = 0;  // orders and offers durable since the last close
-  bool due_ = false;         // the interval has passed since the last close
+  // The book has not been cleared since start: after a crash it may hold the orders of a batch that was
+  // never recorded, so the first close clears it whether or not anything new has arrived.
+  bool unsettled_ = true;
+  bool due_ = false;  // the interval has passed since the last close
   bool in_flight_ = false;
   bool stopped_ = true;
   std::uint64_t batches_cleared_ = 0;

@@ -6,6 +6,12 @@
 // ends the session once reading has stopped and every answer owed has been sent, so a submission the
 // market already took is always answered, whatever happens on the reading side.
 //
+// Ending is a lingering close: the writer half-closes (FIN after the last answer) and the reader goes on
+// reading, and dropping, whatever the peer still sends until the peer closes too or linger_timeout passes.
+// Closing a socket that has unread input makes the kernel reset the connection, and a reset can destroy
+// answers still on their way to the peer: a pipelining client stopped mid-stream would lose acks for
+// orders that are durable.
+//
 // Waiting without polling: a coroutine that must wait for the other parks on a steady_timer set to
 // expire never, and is woken by cancelling it. Everything runs on one thread, so a wake-up that comes
 // before the wait is never lost: each loop re-checks its condition before parking.
@@ -98,7 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
         rate_(server_->config.requests_per_second, server_->config.request_burst),
         writer_wake_(server_->io),
         reader_wake_(server_->io),
-        watchdog_(server_->io) {
+        watchdog_(server_->io),
+        linger_(server_->io) {
     server_->sessions.insert(this);
     server_->connections_open.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
@@ -120,12 +127,8 @@ class Session : public std::enable_shared_from_this<Session> {
         server_->io, [self] { return self->watchdog(); }, asio::detached);
   }
 
-  // Graceful end: read nothing more; answer what is owed, then close.
-  void drain() {
-    stop_reading();
-    boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_receive, ignored);
-  }
+  // Graceful end: take no more requests; answer what is owed, then close (lingering).
+  void drain() { stop_reading(); }
 
   void close() {
     if (closed_) return;
@@ -137,6 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
     writer_wake_.cancel();
     reader_wake_.cancel();
     watchdog_.cancel();
+    linger_.cancel();
   }
 
   // A notice pushed by the exchange. A subscriber that falls too far behind is closed rather than allowed
@@ -175,12 +179,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (Stream::Tls* tls = stream_.tls())
         co_await tls->async_handshake(asio::ssl::stream_base::server, use_awaitable);
       std::vector<std::uint8_t> buffer(64 * 1024);
-      while (!reading_stopped_) {
-        if (backlogged()) {
+      while (!closed_) {
+        if (!reading_stopped_ && backlogged()) {
           co_await park(reader_wake_);
           continue;
         }
         const std::size_t n = co_await stream_.read_some(asio::buffer(buffer));
+        if (reading_stopped_) continue;  // lingering: dropped
         last_frame_ = Clock::now();
         frames_.append({buffer.data(), n});
         handle_frames();
@@ -189,7 +194,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted)
         spdlog::debug("session {} ({}): {}", peer_, name(), e.code().message());
     }
+    reader_done_ = true;
     stop_reading();
+    linger_.cancel();
   }
 
   awaitable<void> write_loop() {
@@ -197,7 +204,11 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       for (;;) {
         if (outbox_.empty()) {
-          if (closed_ || (reading_stopped_ && in_flight_ == 0)) break;
+          if (closed_) break;
+          if (reading_stopped_ && in_flight_ == 0) {
+            co_await linger();
+            break;
+          }
           co_await park(writer_wake_);
           continue;
         }
@@ -210,6 +221,15 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::debug("session {} ({}): write: {}", peer_, name(), e.code().message());
     }
     close();
+  }
+
+  // Half-closes, then waits for the reader to see the peer's end, at most linger_timeout.
+  awaitable<void> linger() {
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec || reader_done_) co_return;
+    linger_.expires_after(server_->config.linger_timeout);
+    co_await linger_.async_wait(asio::redirect_error(use_awaitable, ec));
   }
 
   // Closes a session that has not logged in by its deadline, or that has been silent past the idle timeout
@@ -541,7 +561,7 @@ class Session : public std::enable_shared_from_this<Session> {
   flatbuffers::FlatBufferBuilder builder_{1024};
   std::vector<std::uint8_t> outbox_, sending_;
   RateLimit rate_;
-  asio::steady_timer writer_wake_, reader_wake_, watchdog_;
+  asio::steady_timer writer_wake_, reader_wake_, watchdog_, linger_;
   Clock::time_point last_frame_ = Clock::now();
 
   std::vector<std::uint8_t> challenge_;
@@ -553,6 +573,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t in_flight_ = 0;  // calls to the market not yet answered
   int bad_frames_ = 0;
   bool reading_stopped_ = false;
+  bool reader_done_ = false;
   bool closed_ = false;
 };
 

@@ -55,11 +55,12 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{300'000};
   std::uint32_t requests_per_second = 500'000;  // per connection
   std::uint32_t request_burst = 100'000;
-  std::size_t outbound_soft_limit = 1u << 20;      // stop reading a session whose unsent answers exceed this
-  std::size_t outbound_hard_limit = 16u << 20;     // close a session that falls this far behind on notices
-  std::size_t max_in_flight = 65'536;              // per session: submissions awaiting durability
-  int max_bad_frames = 8;                          // per session, then it is closed
-  std::shared_ptr<boost::asio::ssl::context> tls;  // set: every connection speaks TLS
+  std::size_t outbound_soft_limit = 1u << 20;       // stop reading a session whose unsent answers exceed this
+  std::size_t outbound_hard_limit = 16u << 20;      // close a session that falls this far behind on notices
+  std::size_t max_in_flight = 65'536;               // per session: submissions awaiting durability
+  int max_bad_frames = 8;                           // per session, then it is closed
+  std::chrono::milliseconds linger_timeout{2'000};  // at the end, how long to wait for the peer to close
+  std::shared_ptr<boost::asio::ssl::context> tls;   // set: every connection speaks TLS
 };
 
 struct ServerStats {

@@ -73,7 +73,7 @@ expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data
 # The daemon and the trading commands: ewxd on a free port with its default participants file, trading
 # through ewx, a graceful stop on SIGTERM, and a restart that still knows every client order id.
 start_daemon() {
-  "$ewxd" --data-dir daemon --listen 127.0.0.1:0 > ewxd.log 2>&1 &
+  "$ewxd" --data-dir daemon --listen 127.0.0.1:0 --metrics 127.0.0.1:0 > ewxd.log 2>&1 &
   daemon=$!
   for _ in $(seq 200); do grep -q 'listening on' ewxd.log && break; sleep 0.05; done
   port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
@@ -85,7 +85,7 @@ expect "bid" 0 '^accepted: order 1 \(client order id 42\)$' -- "${trade[@]}" "${
 expect "a resend creates nothing" 0 '^accepted: order 1, a resend of it' -- "${trade[@]}" "${bid[@]}"
 expect "offer --json" 0 '^\{"accepted": true, "offer": 1, ' -- "${trade[@]}" --json offer --participant provider-001 \
   --cluster wuhu --class gpu.h100 --units 100 --price 2000 --green 50 --from 2026-12-01T00 --to 2026-12-02T00
-expect "orders" 0 '^order +1 +42 +10$' -- "${trade[@]}" orders --participant enterprise-001
+expect "orders" 0 '^order +1 +42 +10 +10  open$' -- "${trade[@]}" orders --participant enterprise-001
 expect "another's order cannot be cancelled" 3 'unknown_id' -- "${trade[@]}" cancel 1 --participant enterprise-002
 expect "unknown hub" 3 "unknown hub 'mars' \(hubs: " -- "${trade[@]}" bid --participant enterprise-001 --hub mars \
   --class gpu.h100 --units 1 --price 1
@@ -99,7 +99,7 @@ expect "auditors have no orders" 3 'forbidden' -- "${trade[@]}" orders --partici
 expect "no contracts yet" 0 '^0 contracts$' -- "${trade[@]}" contracts --participant enterprise-001
 expect "cancel" 0 '^cancelled: order 1$' -- "${trade[@]}" cancel 1 --participant enterprise-001
 kill -TERM "$daemon"; wait "$daemon"; rc=$?
-expect "SIGTERM stops cleanly" 0 'stopped cleanly; 1 orders, 1 offers, 1 cancels accepted, 1 resends' -- sh -c "cat ewxd.log; exit $rc"
+expect "SIGTERM stops cleanly" 0 'event=stopped orders=1 offers=1 cancels=1 resends=1' -- sh -c "cat ewxd.log; exit $rc"
 start_daemon
 expect "after a restart, still a resend" 0 '^accepted: order 1, a resend of it' -- "${trade[@]}" "${bid[@]}"
 expect "ids go on" 0 '^accepted: order 2 ' -- "${trade[@]}" bid --participant enterprise-001 --hub yrd --class gpu.h100 \
