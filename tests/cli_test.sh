@@ -61,6 +61,11 @@ expect "audit verify --json" 0 '"ok": true' -- "$ewx" --json audit verify --data
 expect "audit batch" 0 '^batch 7: [0-9]+ contracts re-checked: competitive equilibrium' -- "$ewx" audit batch 7 --data-dir ledger
 expect "audit contract" 0 'inclusion in the log of [0-9]+ \(root [0-9a-f]{64}\): verified' -- "$ewx" audit contract 5 --data-dir ledger
 expect "audit head" 0 'signature valid' -- "$ewx" audit head --data-dir ledger
+expect "audit report" 0 '^batches 2 to 7, ' -- "$ewx" audit report --data-dir ledger --from-batch 2 --to-batch 7 \
+  --csv report-csv
+expect "audit report: flows" 0 '^hub,cluster,units$' -- head -1 report-csv/flows.csv
+expect "audit report: one row per batch" 0 '^7$' -- sh -c 'wc -l < report-csv/batches.csv'
+expect "audit report: past the end" 1 'no batches from 99' -- "$ewx" audit report --data-dir ledger --from-batch 99
 expect "no such batch" 4 'FAILED: there is no batch record 99' -- "$ewx" audit batch 99 --data-dir ledger
 expect "checkpoint" 0 'checkpoint of ledger written to snap' -- "$ewx" admin checkpoint snap --data-dir ledger
 expect "checkpoint verifies" 0 '^verified' -- "$ewx" audit verify --data-dir snap

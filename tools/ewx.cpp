@@ -11,6 +11,8 @@
 //   ewx audit batch N  [--data-dir D]                      re-check one clearing from its stored inputs
 //   ewx audit contract ID [--data-dir D]                   a contract with its inclusion proof, verified
 //   ewx audit head     [--data-dir D]                      the latest signed log head
+//   ewx audit report   [--data-dir D] [--from-batch N] [--to-batch M] [--csv DIR]
+//                                                          what traded: clusters, prices, flows
 //   ewx admin checkpoint DIR [--data-dir D]                online, consistent copy of the ledger
 //
 // Exit status: 0 fine, 1 cannot read the data directory, 2 usage, 4 a check failed.
@@ -22,6 +24,7 @@
 #include "ledger/hex.hpp"
 #include "ledger/ledger.hpp"
 #include "tools/ewx_trade.hpp"
+#include "tools/market_report.hpp"
 
 namespace {
 
@@ -267,6 +270,12 @@ int main(int argc, char** argv) {
   CLI::App* contract = audit->add_subcommand("contract", "show a contract and verify its inclusion proof");
   contract->add_option("id", id, "contract id (its position in the log)")->required();
   CLI::App* head = audit->add_subcommand("head", "show the latest signed log head");
+  std::uint64_t from_batch = 1, to_batch = UINT64_MAX;
+  std::string csv_dir;
+  CLI::App* report = audit->add_subcommand("report", "what traded in a run of batches: clusters, prices, flows");
+  report->add_option("--from-batch", from_batch, "first batch (default: 1)");
+  report->add_option("--to-batch", to_batch, "last batch (default: the latest)");
+  report->add_option("--csv", csv_dir, "also write batches.csv, clusters.csv and flows.csv to this directory");
 
   CLI::App* admin = app.add_subcommand("admin", "operator commands");
   admin->require_subcommand(1);
@@ -290,6 +299,13 @@ int main(int argc, char** argv) {
   if (*batch) return run_audit_batch(dir, number, json);
   if (*contract) return run_contract(dir, id, json);
   if (*head) return run_head(dir, json);
+  if (*report) {
+    if (const auto error = ewx::tools::print_trading_report(stdout, dir, from_batch, to_batch, csv_dir)) {
+      fmt::print(stderr, "ewx: {}\n", *error);
+      return kUnreadable;
+    }
+    return kFine;
+  }
   if (*checkpoint) return run_checkpoint(dir, target);
   return 2;
 }
