@@ -148,7 +148,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void push(std::span<const std::uint8_t> frame) {
     if (closed_) return;
     if (outbox_.size() + frame.size() > server_->config.outbound_hard_limit) {
-      spdlog::warn("session {} ({}): {} bytes of notices unread, closing", peer_, name(), outbox_.size());
+      spdlog::warn("event=session_closed peer={} participant={} reason=notices_unread bytes={}", peer_, name(),
+                   outbox_.size());
       close();
       return;
     }
@@ -192,7 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     } catch (const boost::system::system_error& e) {
       if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted)
-        spdlog::debug("session {} ({}): {}", peer_, name(), e.code().message());
+        spdlog::debug("event=session_read_error peer={} participant={} error=\"{}\"", peer_, name(),
+                      e.code().message());
     }
     reader_done_ = true;
     stop_reading();
@@ -218,7 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!backlogged()) reader_wake_.cancel();
       }
     } catch (const boost::system::system_error& e) {
-      spdlog::debug("session {} ({}): write: {}", peer_, name(), e.code().message());
+      spdlog::debug("event=session_write_error peer={} participant={} error=\"{}\"", peer_, name(), e.code().message());
     }
     close();
   }
@@ -243,7 +245,8 @@ class Session : public std::enable_shared_from_this<Session> {
                             : listening   ? Clock::time_point::max()
                                           : last_frame_ + server_->config.idle_timeout;
       if (Clock::now() >= deadline) {
-        spdlog::info("session {} ({}): {} timeout, closing", peer_, name(), participant_ ? "idle" : "login");
+        spdlog::info("event=session_closed peer={} participant={} reason={}_timeout", peer_, name(),
+                     participant_ ? "idle" : "login");
         close();
         break;
       }
@@ -279,7 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void bad_frame() {
     if (++bad_frames_ < server_->config.max_bad_frames) return;
-    spdlog::warn("session {} ({}): {} bad frames, closing", peer_, name(), bad_frames_);
+    spdlog::warn("event=session_closed peer={} participant={} reason=bad_frames count={}", peer_, name(), bad_frames_);
     stop_reading();
   }
 
@@ -341,11 +344,12 @@ class Session : public std::enable_shared_from_this<Session> {
       if (candidate_ && hmac && authenticates(*candidate_, challenge_, {hmac->data(), hmac->size()})) {
         participant_ = candidate_;
         last_frame_ = Clock::now();
-        spdlog::info("session {}: {} logged in as {}", peer_, participant_->name, role_name(participant_->role));
+        spdlog::info("event=login peer={} participant={} role={}", peer_, participant_->name,
+                     role_name(participant_->role));
         const auto role = static_cast<wire::Role>(participant_->role);
         return answer(rid, wire::CreateWelcome(builder_, role, std::time(nullptr)));
       }
-      spdlog::warn("session {}: authentication failed", peer_);
+      spdlog::warn("event=login_failed peer={}", peer_);
       reject(rid, wire::RejectCode::authentication_failed, "unknown participant or wrong key");
       return stop_reading();
     }
@@ -598,7 +602,7 @@ awaitable<void> accept_loop(std::shared_ptr<Server::State> state) {
     if (state->stopping || ec == asio::error::operation_aborted) break;
     if (ec) {
       // Out of file descriptors and the like: back off briefly instead of spinning.
-      spdlog::warn("accept: {}", ec.message());
+      spdlog::warn("event=accept_error error=\"{}\"", ec.message());
       asio::steady_timer pause(state->io, std::chrono::milliseconds(50));
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
@@ -646,7 +650,7 @@ void Server::start() {
   if (ec)
     throw std::runtime_error("cannot listen on " + state_->config.address + ":" + std::to_string(state_->config.port) +
                              ": " + ec.message());
-  spdlog::info("listening on {}:{}{}", state_->config.address, port(), state_->config.tls ? " (TLS)" : "");
+  spdlog::info("event=listening address={}:{} tls={}", state_->config.address, port(), state_->config.tls != nullptr);
   asio::co_spawn(state_->io, accept_loop(state_), asio::detached);
 }
 
@@ -664,7 +668,7 @@ void Server::stop() {
   // drain() may end a session, which removes it from the set: iterate over a copy.
   const std::vector<Session*> sessions(state_->sessions.begin(), state_->sessions.end());
   for (Session* session : sessions) session->drain();
-  spdlog::info("stopping: {} sessions finishing what they were sent", sessions.size());
+  spdlog::info("event=draining sessions={}", sessions.size());
 }
 
 bool Server::stopped() const { return state_->stopping; }

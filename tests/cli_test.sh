@@ -80,8 +80,8 @@ expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data
 start_daemon() {
   "$ewxd" --data-dir daemon --listen 127.0.0.1:0 --metrics 127.0.0.1:0 > ewxd.log 2>&1 &
   daemon=$!
-  for _ in $(seq 200); do grep -q 'listening on' ewxd.log && break; sleep 0.05; done
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
+  for _ in $(seq 200); do grep -q 'event=started' ewxd.log && break; sleep 0.05; done
+  port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
   trade=("$ewx" --server "127.0.0.1:$port" --participants daemon/participants)
 }
 start_daemon

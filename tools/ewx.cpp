@@ -8,7 +8,8 @@
 //        --tls [--ca FILE]; exit status 0 done, 1 bad input, 3 rejected, 5 cannot connect or log in)
 //   ewx admin participants [--enterprises N] [--providers N] [--auditors N]   a new participants file
 //   ewx audit verify   [--data-dir D] [--public-key HEX]   recompute the log, chain and signatures
-//   ewx audit batch N  [--data-dir D]                      re-check one clearing from its stored inputs
+//   ewx audit batch N  [--data-dir D] [--inputs DIR]       re-check one clearing from its stored inputs
+//                                                          (--inputs: write them out as files instead)
 //   ewx audit contract ID [--data-dir D]                   a contract with its inclusion proof, verified
 //   ewx audit head     [--data-dir D]                      the latest signed log head
 //   ewx audit report   [--data-dir D] [--from-batch N] [--to-batch M] [--csv DIR]
@@ -19,6 +20,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "ledger/audit.hpp"
 #include "ledger/hex.hpp"
@@ -72,6 +74,36 @@ int run_audit_batch(const std::string& dir, std::uint64_t number, bool json) {
     fmt::print("batch {}: FAILED: {}\n", number, audit.problem);
   }
   return audit.ok ? kFine : kCheckFailed;
+}
+
+// Writes batch `number`'s stored inputs as files anyone can clear again with any solver: ewx-solve, or
+// another implementation of docs/clearing.md.
+int run_export_inputs(const std::string& dir, std::uint64_t number, const std::string& out) {
+  Result<std::unique_ptr<Ledger>> opened = Ledger::open_for_audit(dir);
+  if (!opened.is_ok()) {
+    fmt::print(stderr, "ewx: {}\n", opened.status().message());
+    return kUnreadable;
+  }
+  const auto inputs = opened.value()->batch_inputs(number);
+  if (!inputs) {
+    fmt::print(stderr, "ewx: there is no batch {} in {}\n", number, dir);
+    return kUnreadable;
+  }
+  std::filesystem::create_directories(out);
+  const auto batch_file = std::filesystem::path(out) / fmt::format("batch-{}.batch", number);
+  const auto topology_file = std::filesystem::path(out) / fmt::format("batch-{}.topology", number);
+  for (const auto& [path, text] :
+       {std::pair{batch_file, &inputs->batch}, std::pair{topology_file, &inputs->topology}}) {
+    std::FILE* file = std::fopen(path.c_str(), "w");
+    const bool written = file && std::fwrite(text->data(), 1, text->size(), file) == text->size();
+    if (!file || std::fclose(file) != 0 || !written) {
+      fmt::print(stderr, "ewx: cannot write {}\n", path.string());
+      return kUnreadable;
+    }
+  }
+  fmt::print("batch {} inputs: {} and {} (ewx-solve {} --topology {} --check)\n", number, batch_file.string(),
+             topology_file.string(), batch_file.string(), topology_file.string());
+  return kFine;
 }
 
 int run_contract(const std::string& dir, std::uint64_t id, bool json) {
@@ -266,6 +298,8 @@ int main(int argc, char** argv) {
   std::uint64_t number = 0;
   CLI::App* batch = audit->add_subcommand("batch", "re-check one batch's clearing from its stored inputs");
   batch->add_option("number", number, "batch number")->required();
+  std::string inputs_dir;
+  batch->add_option("--inputs", inputs_dir, "instead, write the batch's stored inputs (batch and topology files) here");
   std::uint64_t id = 0;
   CLI::App* contract = audit->add_subcommand("contract", "show a contract and verify its inclusion proof");
   contract->add_option("id", id, "contract id (its position in the log)")->required();
@@ -296,7 +330,8 @@ int main(int argc, char** argv) {
   if (const auto traded = run_trading(trading, json)) return *traded;
   if (*new_participants) return run_new_participants(enterprises, providers, auditors);
   if (*verify) return run_verify(dir, public_key, json);
-  if (*batch) return run_audit_batch(dir, number, json);
+  if (*batch)
+    return inputs_dir.empty() ? run_audit_batch(dir, number, json) : run_export_inputs(dir, number, inputs_dir);
   if (*contract) return run_contract(dir, id, json);
   if (*head) return run_head(dir, json);
   if (*report) {

@@ -12,13 +12,24 @@
 //    request was due, not from when it was sent, so a stalled server is charged for the requests it held up
 //    (no coordinated omission). This measures latency at a given load.
 // Only answers to requests due after --warmup seconds are counted.
+//
+// Two measurements of the whole exchange rather than the gateway:
+//  - --notices: every trader subscribes to its own contracts, and the time from each order's due time to its
+//    first ContractNotice is reported (submit-to-contract latency: the wait for the batch close, the
+//    clearing, the synced commit, the notice).
+//  - --burst-orders N --burst-offers M: exactly N bids and M offers, as fast as answered, then the wait for
+//    the batch that clears them (run ewxd with --batch-size N+M and a long --batch-interval, so that exactly
+//    this batch closes when the last of them is durable). Reports the intake time and the time from the
+//    first submission to the BatchCleared notice: intake to durable contracts.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
+#include <unordered_map>
 
 #include "gateway/asio.hpp"
 #include "gateway/client.hpp"
@@ -44,6 +55,9 @@ struct Options {
   std::string ca;
   bool json = false;
   std::uint64_t seed = 1;
+  bool notices = false;
+  std::uint64_t burst_orders = 0, burst_offers = 0;
+  bool burst() const { return burst_orders + burst_offers > 0; }
 };
 
 const char* const kClasses[] = {"gpu.h100", "gpu.a100", "gpu.910b", "cpu.c8", "cpu.c32"};
@@ -53,7 +67,11 @@ struct Stats {
   std::vector<std::uint32_t> latency_ns;
   std::uint64_t sent = 0, accepted = 0, duplicates = 0;
   std::map<std::string, std::uint64_t> rejected;
-  std::uint64_t counted = 0;  // answers in the measured window
+  std::uint64_t counted = 0;                  // answers in the measured window
+  std::vector<std::uint32_t> to_contract_us;  // --notices: due time to the order's first contract notice
+  // --burst: the first submission, the last answer, and the batch that cleared them.
+  Clock::time_point first_sent, last_answer, cleared;
+  std::optional<gateway::BatchSummary> batch;
 };
 
 class Trader {
@@ -70,6 +88,9 @@ class Trader {
   int outstanding = 0;
   // Gets every answer, with the time its request was due.
   std::function<void(Clock::time_point, const gateway::Answer&)> on_answer;
+  // --notices: accepted orders not yet in a contract, with their due times.
+  std::unordered_map<std::uint64_t, Clock::time_point> awaiting_contract;
+  bool enterprise() const { return participant.role == gateway::Role::enterprise; }
 
   // Sends one request due at `due`.
   void send(const Options& o, Clock::time_point due) {
@@ -77,14 +98,16 @@ class Trader {
     const int roll = static_cast<int>(random() % 100);
     const bool enterprise = participant.role == gateway::Role::enterprise;
     // Accepted orders and offers become candidates for later cancels; accepted cancels do not.
-    const auto answer_to = [this, due](bool remember) {
-      return [this, due, remember](const gateway::Answer& a) {
+    const auto answer_to = [this, due, &o](bool remember) {
+      return [this, due, remember, &o](const gateway::Answer& a) {
         --outstanding;
         if (a.accepted && !a.duplicate && remember) open_ids.push_back(a.id);
+        if (a.accepted && !a.duplicate && remember && o.notices && this->enterprise())
+          awaiting_contract.emplace(a.id, due);
         on_answer(due, a);
       };
     };
-    if (roll < o.mix[2] && !open_ids.empty()) {
+    if (roll < o.mix[2] && !open_ids.empty() && !o.burst()) {
       const std::size_t k = random() % open_ids.size();
       const std::uint64_t id = open_ids[k];
       open_ids[k] = open_ids.back();
@@ -140,6 +163,9 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--ca", o.ca, "TLS: CA certificate");
   app.add_flag("--json", o.json, "one JSON object instead of a table");
   app.add_option("--seed", o.seed, "random seed (also makes client order ids distinct between runs)");
+  app.add_flag("--notices", o.notices, "measure each order's submit-to-first-contract-notice latency");
+  app.add_option("--burst-orders", o.burst_orders, "burst: exactly this many bids, then wait for their batch");
+  app.add_option("--burst-offers", o.burst_offers, "burst: exactly this many offers");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,10 +232,39 @@ Result run(const Options& o, const gateway::Participants& participants) {
   }
   if (!failure.empty()) throw std::runtime_error(failure);
 
+  // Subscriptions: own contracts for --notices; batch summaries (one connection is enough) for --burst.
+  std::uint64_t burst_left[2] = {o.burst_orders, o.burst_offers};  // bids, offers still to send
+  const std::uint64_t burst_total = o.burst_orders + o.burst_offers;
+  std::uint64_t answered = 0;
+  for (std::size_t k = 0; k < traders.size(); ++k) {
+    Trader& t = *traders[k];
+    const bool batches = o.burst() && k == 0;
+    if (!batches && !o.notices) continue;
+    t.client.request(wire::CreateSubscribe(t.client.builder(), batches, o.notices), [](const wire::Envelope&) {});
+    t.client.on_notice([&, trader = &t](const wire::Envelope& e) {
+      const auto now = Clock::now();
+      if (const auto* notice = e.payload_as_ContractNotice(); notice && notice->contract() && trader->enterprise()) {
+        const auto waiting = trader->awaiting_contract.find(notice->contract()->order());
+        if (waiting == trader->awaiting_contract.end()) return;
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - waiting->second).count();
+        stats.to_contract_us.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX)));
+        trader->awaiting_contract.erase(waiting);
+      } else if (const auto* summary = e.payload_as_BatchCleared(); summary && o.burst()) {
+        if (answered == burst_total && !stats.batch) {
+          stats.batch = gateway::from_wire(*summary);
+          stats.cleared = now;
+        }
+      }
+    });
+  }
+
   const auto start = Clock::now();
+  stats.first_sent = start;
   const auto measure_from =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-  const auto stop_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto stop_at =
+      o.burst() ? Clock::time_point::max()
+                : start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   stats.latency_ns.reserve(o.rate ? static_cast<std::size_t>(o.rate * o.seconds) : 1u << 22);
   bool sending = true;
 
@@ -217,6 +272,8 @@ Result run(const Options& o, const gateway::Participants& participants) {
   for (auto& trader : traders)
     trader->on_answer = [&, trader = trader.get()](Clock::time_point due, const gateway::Answer& a) {
       const auto now = Clock::now();
+      ++answered;
+      stats.last_answer = now;
       if (due >= measure_from && due < stop_at) {
         ++stats.counted;
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count();
@@ -229,10 +286,13 @@ Result run(const Options& o, const gateway::Participants& participants) {
       if (o.rate == 0 && sending) refill(*trader);
     };
   refill = [&](Trader& t) {
-    while (t.outstanding < o.window && t.client.is_open()) {
+    std::uint64_t* left = o.burst() ? &burst_left[t.enterprise() ? 0 : 1] : nullptr;
+    while (t.outstanding < o.window && t.client.is_open() && (!left || *left > 0)) {
       t.send(o, Clock::now());
       ++stats.sent;
+      if (left) --*left;
     }
+    if (o.burst() && burst_left[0] == 0 && burst_left[1] == 0) sending = false;
   };
 
   asio::steady_timer tick(io);
@@ -262,19 +322,28 @@ Result run(const Options& o, const gateway::Participants& participants) {
   };
   if (o.rate == 0)
     for (auto& t : traders) refill(*t);
-  pace();
+  if (!o.burst()) pace();
 
-  // Send until stop_at, then wait (at most 10 s) for every answer.
-  const auto drain_deadline = stop_at + std::chrono::seconds(10);
-  while (io.run_one_until(drain_deadline) > 0) {
-    if (!sending) {
-      bool waiting = false;
-      for (auto& t : traders) waiting |= t->outstanding > 0 && t->client.is_open();
-      if (!waiting) break;
+  // Send until stop_at (or the burst is sent), then wait for every answer: at most 10 s, or 10 minutes for a
+  // burst and its batch. --notices waits 2 s more for the last contract notices.
+  const auto drain_deadline = o.burst() ? Clock::now() + std::chrono::minutes(10) : stop_at + std::chrono::seconds(10);
+  auto until = drain_deadline;
+  while (io.run_one_until(until) > 0) {
+    if (sending) continue;
+    bool waiting = false;
+    for (auto& t : traders) waiting |= t->outstanding > 0 && t->client.is_open();
+    if (waiting) continue;
+    if (o.burst()) {
+      if (stats.batch) break;
+    } else if (o.notices) {
+      if (until == drain_deadline) until = Clock::now() + std::chrono::seconds(2);
+    } else {
+      break;
     }
   }
   for (auto& t : traders) t->client.close();
-  result.measured_seconds = std::chrono::duration<double>(stop_at - measure_from).count();
+  result.measured_seconds = o.burst() ? std::chrono::duration<double>(stats.last_answer - start).count()
+                                      : std::chrono::duration<double>(stop_at - measure_from).count();
   return result;
 }
 
@@ -285,7 +354,34 @@ double percentile(std::vector<std::uint32_t>& v, double p) {
   return v[k] / 1000.0;
 }
 
+void print_burst(const Options& o, const Result& r) {
+  const Stats& s = r.stats;
+  const std::uint64_t total = o.burst_orders + o.burst_offers;
+  const double to_cleared = s.batch ? std::chrono::duration<double>(s.cleared - s.first_sent).count() : 0;
+  if (o.json) {
+    fmt::print(
+        "{{\"burst_orders\": {}, \"burst_offers\": {}, \"accepted\": {}, \"intake_s\": {:.3f}, \"cleared\": {}, "
+        "\"to_cleared_s\": {:.3f}, \"batch\": {}, \"batch_orders\": {}, \"batch_offers\": {}, \"contracts\": {}, "
+        "\"units\": {}}}\n",
+        o.burst_orders, o.burst_offers, s.accepted, r.measured_seconds, s.batch.has_value(), to_cleared,
+        s.batch ? s.batch->number : 0, s.batch ? s.batch->orders : 0, s.batch ? s.batch->offers : 0,
+        s.batch ? s.batch->contracts : 0, s.batch ? s.batch->units : 0);
+    return;
+  }
+  fmt::print("burst: {} bids and {} offers over {} connections; {} accepted (durable) in {:.3f} s ({:.0f}/s)\n",
+             o.burst_orders, o.burst_offers, o.connections, s.accepted, r.measured_seconds,
+             static_cast<double>(total) / r.measured_seconds);
+  if (s.batch)
+    fmt::print(
+        "batch {}: {} orders, {} offers -> {} contracts, {} units; recorded and announced {:.3f} s after the "
+        "first submission\n",
+        s.batch->number, s.batch->orders, s.batch->offers, s.batch->contracts, s.batch->units, to_cleared);
+  else
+    fmt::print("no batch was announced after the burst (is ewxd running with --batch-size {}?)\n", total);
+}
+
 void print(const Options& o, Result& r) {
+  if (o.burst()) return print_burst(o, r);
   Stats& s = r.stats;
   const double throughput = static_cast<double>(s.counted) / r.measured_seconds;
   const double p50 = percentile(s.latency_ns, 0.50), p99 = percentile(s.latency_ns, 0.99),
@@ -313,6 +409,16 @@ void print(const Options& o, Result& r) {
              reasons.empty() ? "" : " (" + reasons + ")");
   fmt::print("{:>14} {:>10} {:>10} {:>10} {:>10}\n", "answers/s", "p50 us", "p99 us", "p99.9 us", "max us");
   fmt::print("{:>14.0f} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.1f}\n", throughput, p50, p99, p999, max);
+  if (o.notices) {
+    auto& c = s.to_contract_us;
+    const std::uint32_t slowest = c.empty() ? 0 : *std::max_element(c.begin(), c.end());
+    std::sort(c.begin(), c.end());
+    const auto at = [&](double p) {
+      return c.empty() ? 0.0 : c[std::min(c.size() - 1, std::size_t(p * c.size()))] / 1000.0;
+    };
+    fmt::print("submit to first contract notice: {} orders traded, p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms\n",
+               c.size(), at(0.5), at(0.99), slowest / 1000.0);
+  }
 }
 
 }  // namespace

@@ -130,7 +130,7 @@ void write_default_participants(const std::string& path) {
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
   const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
   if (std::fclose(file) != 0 || !written) throw Failure{3, "cannot write " + path};
-  spdlog::info("ewxd: wrote a new participants file {} (40 enterprises, 12 providers, 1 auditor)", path);
+  spdlog::info("event=participants_written file={} enterprises=40 providers=12 auditors=1", path);
 }
 
 ewx::gateway::Participants load_participants(const std::string& path, bool is_default) {
@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ level=%l %v", spdlog::pattern_time_type::utc);
     return serve(options);
   } catch (const Failure& failure) {
-    spdlog::error("ewxd: {}", failure.message);
+    spdlog::error("event=failed exit={} error=\"{}\"", failure.exit_code, failure.message);
     return failure.exit_code;
   }
 }

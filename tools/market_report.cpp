@@ -9,10 +9,10 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "ledger/ledger.hpp"
 #include "matcher/batch_file.hpp"
-#include <vector>
 
 namespace ewx::tools {
 namespace {
@@ -148,9 +148,9 @@ std::optional<std::string> print_trading_report(std::FILE* out, const std::files
       surplus += parse_objective(record->total_surplus).value_or(0);
       if (number == first) opened_at = record->cleared_at;
       closed_at = record->cleared_at;
-      batches_csv += fmt::format("{},{},{},{},{},{},{}\n", number, record->cleared_at, batch.orders.size(),
-                                 batch.offers.size(), page.contracts.size(), batch_units,
-                                 batch_units ? to_string(batch_value / batch_units) : "");
+      batches_csv +=
+          fmt::format("{},{},{},{},{},{},{}\n", number, record->cleared_at, batch.orders.size(), batch.offers.size(),
+                      page.contracts.size(), batch_units, batch_units ? to_string(batch_value / batch_units) : "");
     } catch (const std::exception& e) {
       return fmt::format("batch {}: {}", number, e.what());
     }
