@@ -16,7 +16,12 @@ if(NOT EWX_CUDA STREQUAL "OFF")
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
-    set(CMAKE_CUDA_STANDARD 17)  # what CCCL needs; CMake 3.25 cannot ask nvcc 13 for C++20
+    # C++20, like the rest of ewx (the kernels include matcher headers that use std::span). CMake 3.25 does
+    # not know that nvcc 13 takes -std=c++20, so it is told.
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    list(APPEND CMAKE_CUDA_COMPILE_FEATURES cuda_std_20)
+    set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(EWX_HAVE_CUDA ON)
   elseif(EWX_CUDA STREQUAL "ON")

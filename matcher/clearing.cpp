@@ -11,9 +11,18 @@
 namespace ewx {
 
 ClearingResult clear_batch(const Batch& batch, const Topology& topology, const CpuSolverOptions& options) {
+  CpuSolverStatistics statistics;
+  ClearingResult result = clear_batch(batch, topology, [&](const TransportationProblem& problem) {
+    return solve_on_cpu(problem, options, &statistics);
+  });
+  result.statistics = statistics;
+  return result;
+}
+
+ClearingResult clear_batch(const Batch& batch, const Topology& topology, const TransportationSolver& solve) {
   ClearingResult result;
   result.graph = build_market_graph(batch, topology);
-  result.solution = solve_on_cpu(result.graph.problem, options, &result.statistics);
+  result.solution = solve(result.graph.problem);
   result.status = result.solution.status;
   result.detail = result.solution.detail;
   if (result.status != SolveStatus::optimal) return result;

@@ -1,6 +1,7 @@
 // Clearing a batch: build the graph, solve it exactly, price it, and write the contracts.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "matcher/batch_builder.hpp"
@@ -24,5 +25,10 @@ struct ClearingResult {
 // Clears `batch` exactly on the CPU. The status is optimal except for batches outside the documented
 // limits (out_of_range, with detail). Deterministic.
 ClearingResult clear_batch(const Batch& batch, const Topology& topology, const CpuSolverOptions& options = {});
+
+// The same with another exact solver for the transportation problem (the parallel one, on a GPU or the
+// CPU): everything but the solve is shared, so every solver's clearing is priced and recorded alike.
+using TransportationSolver = std::function<TransportationSolution(const TransportationProblem&)>;
+ClearingResult clear_batch(const Batch& batch, const Topology& topology, const TransportationSolver& solve);
 
 }  // namespace ewx

@@ -1,6 +1,6 @@
 // ewx-solve: clears one problem file exactly and reports the optimum.
 //
-//   ewx-solve FILE [--solver cpu|gpu|auto] [--flow OUT] [--check] [--topology FILE]
+//   ewx-solve FILE [--solver cpu|parallel|gpu|auto] [--flow OUT] [--check] [--topology FILE]
 //
 // FILE is a DIMACS `p asn` or bipartite `p min` file, or an ewx batch file. It prints
 //   objective: <integer>    the optimum in the file's own sense (DIMACS: minimum cost; batch: maximum surplus)
@@ -74,16 +74,14 @@ int check_transportation(const ewx::TransportationProblem& problem, const ewx::T
   return kSolved;
 }
 
-int solve_dimacs(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
+int solve_dimacs(const Options& options, const std::string& text, const ewx::TransportationSolver& solve) {
   const ewx::DimacsInstance instance = ewx::parse_dimacs(text, options.input);
   spdlog::info("{}: {} sources, {} sinks, {} arcs", options.input, instance.problem.source_count(),
                instance.problem.sink_count(), instance.problem.arc_count());
-  ewx::CpuSolverStatistics stats;
   const Timer timer;
-  const ewx::TransportationSolution solution = ewx::solve_on_cpu(instance.problem, solver_options, &stats);
+  const ewx::TransportationSolution solution = solve(instance.problem);
   const double solve_ms = timer.elapsed_ms();
   if (solution.status != ewx::SolveStatus::optimal) return report_unsolved(solution.status, solution.detail);
-  log_statistics(stats);
 
   const ewx::Objective objective = ewx::dimacs_objective(instance, solution.objective);
   print_line("objective", ewx::to_string(objective));
@@ -130,20 +128,18 @@ int record_in_ledger(const std::string& dir, ewx::Batch batch, const ewx::Topolo
   return kSolved;
 }
 
-int solve_batch(const Options& options, const std::string& text, const ewx::CpuSolverOptions& solver_options) {
+int solve_batch(const Options& options, const std::string& text, const ewx::TransportationSolver& solve) {
   const ewx::Topology topology =
       options.topology_path.empty()
           ? ewx::default_topology()
           : ewx::parse_topology(ewx::tools::read_whole_file(options.topology_path), options.topology_path);
   const ewx::Batch batch = ewx::parse_batch(text, options.input, topology);
   const Timer timer;
-  const ewx::ClearingResult result = ewx::clear_batch(batch, topology, solver_options);
+  const ewx::ClearingResult result = ewx::clear_batch(batch, topology, solve);
   const double solve_ms = timer.elapsed_ms();
   if (result.status != ewx::SolveStatus::optimal) return report_unsolved(result.status, result.detail);
   spdlog::info("batch {}: {} orders, {} offers, {} trading arcs", batch.number, batch.orders.size(),
                batch.offers.size(), result.graph.trade_count());
-  const ewx::CpuSolverStatistics& stats = result.statistics;
-  log_statistics(stats);
 
   print_line("objective", ewx::to_string(result.total_surplus));
   std::printf("solve_ms: %.3f\n", solve_ms);
@@ -185,8 +181,10 @@ int main(int argc, char** argv) {
   CLI::App app{"ewx-solve: clear a DIMACS assignment/transportation file or an ewx batch exactly"};
   Options options;
   app.add_option("file", options.input, "DIMACS 'p asn' / bipartite 'p min' file, or an ewx batch file")->required();
-  app.add_option("--solver", options.solver, "where to solve: cpu, gpu or auto (GPU when usable, else CPU)")
-      ->check(CLI::IsMember({"cpu", "gpu", "auto"}));
+  app.add_option("--solver", options.solver,
+                 "where to solve: cpu; parallel (the GPU's algorithm on the CPU cores); gpu; auto (the GPU for "
+                 "large problems when one is usable, else the CPU)")
+      ->check(CLI::IsMember({"cpu", "parallel", "gpu", "auto"}));
   app.add_option("--flow", options.flow_path, "write the solution here (DIMACS 'f' lines, or contracts for a batch)");
   app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");
   app.add_option("--topology", options.topology_path, "topology file for batch files (default: built-in)");
@@ -200,16 +198,34 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("[%H:%M:%S.%e] [ewx-solve] [%l] %v");
 
-  if (!ewx::tools::choose_solver(options.solver)) return kUsage;
   ewx::CpuSolverOptions solver_options;
   solver_options.arc_pricing = !options.no_pricing;
   solver_options.engine = options.engine == "auction"          ? ewx::CpuEngine::auction
                           : options.engine == "shortest-paths" ? ewx::CpuEngine::shortest_paths
                                                                : ewx::CpuEngine::automatic;
+  std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options);
+  if (!solve) return kUsage;
+  // The CPU and the parallel solver on this machine also report how they went.
+  if (options.solver == "cpu") {
+    solve = [&](const ewx::TransportationProblem& problem) {
+      ewx::CpuSolverStatistics stats;
+      ewx::TransportationSolution solution = ewx::solve_on_cpu(problem, solver_options, &stats);
+      log_statistics(stats);
+      return solution;
+    };
+  } else if (options.solver == "parallel") {
+    solve = [](const ewx::TransportationProblem& problem) {
+      ewx::kernels::ParallelStatistics stats;
+      ewx::TransportationSolution solution = ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::host, &stats);
+      spdlog::info("parallel auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set",
+                   stats.phases, stats.rounds, stats.bids, stats.potential_passes, stats.device_bytes);
+      return solution;
+    };
+  }
   try {
     const std::string text = ewx::tools::read_whole_file(options.input);
-    if (ewx::looks_like_batch(text)) return solve_batch(options, text, solver_options);
-    return solve_dimacs(options, text, solver_options);
+    if (ewx::looks_like_batch(text)) return solve_batch(options, text, *solve);
+    return solve_dimacs(options, text, *solve);
   } catch (const ewx::InputError& error) {
     spdlog::error("{}", error.what());
     return kBadInput;

@@ -76,9 +76,9 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--batch-size", o.batch_size, "close a batch early once this many new orders and offers wait")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
-  app.add_option("--solver", o.solver, "where to clear: auto (GPU when usable, else CPU), cpu or gpu")
+  app.add_option("--solver", o.solver, "where to clear: auto (GPU for large batches when usable, else CPU), cpu, parallel or gpu")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
+      ->check(CLI::IsMember({"auto", "cpu", "parallel", "gpu"}));
   app.add_option("--metrics", o.metrics, "address:port for Prometheus /metrics over HTTP (\"off\": none)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
@@ -263,7 +263,8 @@ int serve(const Options& options) {
   const ewx::gateway::ServerConfig config = server_config(options);
   const ewx::gateway::Participants participants = load_participants(options.participants, options.default_participants);
   const ewx::Topology topology = load_topology(options.topology);
-  if (!ewx::tools::choose_solver(options.solver)) throw Failure{2, "--solver " + options.solver};
+  const auto solve = ewx::tools::choose_solver(options.solver);
+  if (!solve) throw Failure{2, "--solver " + options.solver + " cannot be served here"};
   std::optional<ewx::gateway::HostPort> metrics_at;
   if (options.metrics != "off") {
     metrics_at = ewx::gateway::parse_host_port(options.metrics);
@@ -281,6 +282,9 @@ int serve(const Options& options) {
   ewx::BatchCycleConfig cycle_config;
   cycle_config.interval = std::chrono::milliseconds(options.batch_interval_ms);
   cycle_config.batch_size = options.batch_size;
+  cycle_config.solver = [solve = *solve](const ewx::Batch& batch, const ewx::Topology& topology) {
+    return ewx::clear_batch(batch, topology, solve);
+  };
   ewx::BatchCycle cycle(io, exchange, topology, cycle_config, [&](const ewx::ClearedBatch& tick) {
     log_tick(tick);
     account(batch_metrics, tick);

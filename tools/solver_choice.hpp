@@ -1,34 +1,71 @@
 // Where a program clears batches, decided once at start-up and said in one log line (ewx-solve, ewxd).
 //
-// `auto` asks the device probe; a missing driver or device is a normal answer that means the CPU. `gpu`
-// that cannot be honoured is an error the caller reports (a usage error, exit 2), never a silent CPU run.
+//   cpu       the exact CPU solver (matcher/cpu_solver.hpp), the oracle;
+//   parallel  the parallel auction (kernels/parallel_auction.hpp) on this machine's cores, through Thrust's
+//             OpenMP system: the very algorithm the GPU runs, for anyone to check without a GPU;
+//   gpu       the parallel auction on the GPU; without a CUDA build or a usable device, an error;
+//   auto      the GPU for problems of at least kGpuFromArcs arcs when a device is usable, else the CPU. A
+//             missing driver or device is a normal answer that means the CPU, and a problem the GPU
+//             refuses (too large for its memory, say) is cleared on the CPU with a warning.
 #pragma once
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <string>
 
 #include "kernels/device_probe.hpp"
+#include "kernels/parallel_auction.hpp"
+#include "matcher/clearing.hpp"
 
 namespace ewx::tools {
 
-// Returns false for a request this build or this machine cannot serve (after logging why).
-inline bool choose_solver(const std::string& requested) {
+// Below this many arcs the CPU solver's candidate pricing is faster than a trip to the device.
+inline constexpr ArcIndex kGpuFromArcs = 1'000'000;
+
+// Returns the solver, or nothing for a request this build or machine cannot serve (after logging why).
+inline std::optional<TransportationSolver> choose_solver(const std::string& requested,
+                                                         const CpuSolverOptions& cpu = {}) {
+  const TransportationSolver on_cpu = [cpu](const TransportationProblem& problem) { return solve_on_cpu(problem, cpu); };
+  const TransportationSolver on_gpu = [](const TransportationProblem& problem) {
+    return kernels::solve_parallel(problem, kernels::ParallelSystem::cuda);
+  };
   if (requested == "cpu") {
     spdlog::info("solver: exact CPU solver (requested)");
-    return true;
+    return on_cpu;
+  }
+  if (requested == "parallel") {
+    spdlog::info("solver: the parallel auction on this machine's CPU cores (Thrust OpenMP system)");
+    return TransportationSolver([](const TransportationProblem& problem) {
+      return kernels::solve_parallel(problem, kernels::ParallelSystem::host);
+    });
   }
   const kernels::DeviceProbe probe = kernels::probe_device();
+  const bool usable = probe.usable && kernels::built_with_cuda();
   if (requested == "gpu") {
-    spdlog::error("--solver gpu is not available: this version of ewx has no GPU solver yet{}",
-                  probe.usable ? "" : " (and no usable CUDA device: " + probe.reason + ")");
-    return false;
+    if (!usable) {
+      spdlog::error("--solver gpu is not available: {}",
+                    kernels::built_with_cuda() ? "no usable CUDA device: " + probe.reason
+                                               : std::string("this build has no CUDA kernels"));
+      return std::nullopt;
+    }
+    spdlog::info("solver: the parallel auction on {} (requested)", probe.name);
+    return on_gpu;
   }
-  if (probe.usable)
-    spdlog::info("solver: exact CPU solver (CUDA device {} present, but this version has no GPU solver)", probe.name);
-  else
-    spdlog::info("solver: exact CPU solver (no usable CUDA device: {})", probe.reason);
-  return true;
+  if (!usable) {
+    spdlog::info("solver: exact CPU solver (no usable CUDA device: {})",
+                 kernels::built_with_cuda() ? probe.reason : std::string("this build has no CUDA kernels"));
+    return on_cpu;
+  }
+  spdlog::info("solver: the parallel auction on {} for problems of {} arcs or more, else the CPU", probe.name,
+               kGpuFromArcs);
+  return TransportationSolver([on_cpu, on_gpu](const TransportationProblem& problem) {
+    if (problem.arc_count() < kGpuFromArcs) return on_cpu(problem);
+    TransportationSolution solution = on_gpu(problem);
+    if (solution.status != SolveStatus::out_of_range) return solution;
+    spdlog::warn("solver: {}; clearing on the CPU", solution.detail);
+    return on_cpu(problem);
+  });
 }
 
 }  // namespace ewx::tools

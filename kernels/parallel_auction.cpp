@@ -1,0 +1,55 @@
+// The parallel solver's launcher (design in parallel_auction.hpp): checks what the solver takes, picks the
+// Thrust system, and turns its output into a TransportationSolution. Plain C++: the systems are behind
+// parallel_auction_systems.hpp.
+#include "kernels/parallel_auction.hpp"
+
+#include "kernels/parallel_auction_systems.hpp"
+#include "matcher/cpu_solver.hpp"
+
+namespace ewx::kernels {
+
+std::uint64_t parallel_working_set(const TransportationProblem& problem) {
+  return 128 * (problem.arc_count() + problem.source_count() + problem.sink_count() + 1);
+}
+
+TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,
+                                      ParallelStatistics* statistics) {
+  TransportationSolution solution;
+  if (const ProblemDefect defect = find_problem_defect(problem)) {
+    solution.status = defect.status;
+    solution.detail = defect.detail;
+    return solution;
+  }
+  const auto refuse = [&](std::string why) {
+    solution.status = SolveStatus::out_of_range;
+    solution.detail = "the parallel solver does not take this problem: " + std::move(why);
+    return solution;
+  };
+  for (NodeIndex i = 0; i < problem.source_count(); ++i)
+    for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e)
+      if (!problem.capacity_never_binds(i, e))
+        return refuse("arc " + std::to_string(e) + " has a capacity that can bind (use the CPU solver)");
+  const Potential scale = static_cast<Potential>(problem.source_count()) + problem.sink_count() + 1;
+  Cost largest = 0;
+  for (const Cost c : problem.arc_cost) largest = std::max(largest, c < 0 ? -c : c);
+  if (static_cast<Objective>(largest + 1) * scale * scale * 8 > (Objective{1} << 62))
+    return refuse("its costs times (nodes + 1) squared exceed the auction's 64-bit prices");
+
+  detail::AuctionOutput out;
+  if (system == ParallelSystem::cuda)
+    detail::solve_on_cuda_system(problem, scale, out);
+  else
+    detail::solve_on_host_system(problem, scale, out);
+  if (statistics) *statistics = out.statistics;
+  solution.status = out.status;
+  solution.detail = out.detail;
+  if (out.status != SolveStatus::optimal) return solution;
+  for (ArcIndex e = 0; e < problem.arc_count(); ++e)
+    if (out.flow[e] > 0) solution.flows.push_back({e, out.flow[e]});
+  solution.source_potential = std::move(out.alpha);
+  solution.sink_potential = std::move(out.beta);
+  solution.objective = total_cost(problem, solution.flows);
+  return solution;
+}
+
+}  // namespace ewx::kernels

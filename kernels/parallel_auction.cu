@@ -1,0 +1,41 @@
+// The parallel auction on the GPU: parallel_auction_kernel.cuh with Thrust's CUDA system. Before anything
+// is allocated, the working set is checked against the device's free memory, so a batch too large for the
+// device is refused with a message (and cleared on the CPU by the caller) instead of failing part way.
+// Every CUDA call is checked; Thrust reports failed launches and copies as exceptions, which end here and
+// come back as a status, never across the launcher.
+#include <cuda_runtime.h>
+#include <thrust/device_vector.h>
+#include <thrust/system/cuda/execution_policy.h>
+
+#include <exception>
+#include <string>
+
+#include "kernels/parallel_auction_kernel.cuh"
+
+namespace ewx::kernels::detail {
+
+void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out) {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (const cudaError_t status = cudaMemGetInfo(&free_bytes, &total_bytes); status != cudaSuccess) {
+    out.status = SolveStatus::out_of_range;
+    out.detail = std::string("no usable CUDA device: ") + cudaGetErrorString(status);
+    return;
+  }
+  const std::uint64_t needed = parallel_working_set(problem);
+  if (needed > free_bytes / 10 * 9) {
+    out.status = SolveStatus::out_of_range;
+    out.detail = "the batch needs " + std::to_string(needed) + " bytes on the device, which has " +
+                 std::to_string(free_bytes) + " free";
+    return;
+  }
+  try {
+    run_parallel_auction<decltype(th::cuda::par), th::device_vector>(th::cuda::par, problem, scale, out);
+    if (const cudaError_t status = cudaDeviceSynchronize(); status != cudaSuccess)
+      throw std::runtime_error(cudaGetErrorString(status));
+  } catch (const std::exception& e) {
+    out.status = SolveStatus::out_of_range;
+    out.detail = std::string("the GPU solver failed: ") + e.what();
+  }
+}
+
+}  // namespace ewx::kernels::detail

@@ -1,0 +1,43 @@
+// The parallel exact solver: a Jacobi epsilon-scaling auction for the transportation problem, written once
+// on Thrust and built twice, for the GPU (CUDA) and for the CPU (Thrust's OpenMP system). No CUDA syntax
+// here: any .cpp may call it. The algorithm is explained in parallel_auction_kernel.cuh.
+//
+// The CPU build is the same source as the GPU's, so CI, which has no GPU, runs the very algorithm the GPU
+// runs on every test instance and checks it with the certificate and against the CPU solver
+// (matcher/cpu_solver.hpp), the oracle.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "matcher/transportation.hpp"
+
+namespace ewx::kernels {
+
+enum class ParallelSystem {
+  host,  // Thrust's OpenMP system: every core of this machine
+  cuda,  // the GPU (a build with CUDA and a usable device)
+};
+
+struct ParallelStatistics {
+  std::uint64_t phases = 0;
+  std::uint64_t rounds = 0;  // Jacobi rounds: every waiting bidder bids at once, then every sink decides
+  std::uint64_t bids = 0;
+  std::uint64_t potential_passes = 0;  // of the exact-dual recovery
+  std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
+};
+
+// Bytes the solver holds on its system for `problem`, an upper bound: 128 per arc and 128 per node (the
+// problem, the auction's state, the bids and lots, and the sorts' scratch).
+std::uint64_t parallel_working_set(const TransportationProblem& problem);
+
+// Solves `problem` exactly on `system`. Returns status optimal with the flow, the objective and exact optimal
+// potentials (the certificate's); or the CPU solver's statuses for defective problems; or out_of_range with
+// `detail` when this solver does not take the problem: arcs whose capacity can bind (markets and assignment
+// problems have none), costs too large for its scaled 64-bit prices, a device without room for the working
+// set, or a CUDA system this build or machine does not have. Deterministic: the same problem gives the same
+// flow on either system.
+TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,
+                                      ParallelStatistics* statistics = nullptr);
+
+}  // namespace ewx::kernels

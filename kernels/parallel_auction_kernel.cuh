@@ -1,0 +1,419 @@
+// The parallel auction's body: Thrust algorithms and the functors they run, templated on the Thrust system
+// (its execution policy and vector), so that one source serves the GPU (parallel_auction.cu) and the CPU
+// (parallel_auction_host.cpp, Thrust's OpenMP system). Included by those two files only.
+//
+// The algorithm. It is the CPU engine's epsilon-scaling auction (matcher/scaled_auction.cpp: Bertsekas and
+// Castanon's auction for the transportation problem), made Jacobi: instead of one bidder at a time, every
+// bidder with units left bids at once against the prices of the round's start, and then every sink decides
+// its bids at once. Sources are bidders with `supply` units; a sink sells `demand` units, held in lots (here
+// one lot per arc: the units its source holds there, at one price). A sink's quoted price is its base price
+// while it has unsold units, else its cheapest lot's. One round:
+//   1. bid (one thread per source): the best arc (value - quoted price, ties to the lower arc) and the best
+//      other; the bid is the price at which the two are equally good, plus epsilon, for all units left;
+//   2. sort the bids by (sink, price descending, source) and the lots by (sink, price, arc);
+//   3. decide (one thread per sink): highest bid first, each takes unsold units, then the cheapest lots
+//      priced below it, up to its units; displaced holders simply hold less (they bid again next round). A
+//      bid that takes nothing waits for the next round. The highest bid at a sink always takes something,
+//      because it exceeds the price the round started from, so every round makes progress;
+//   4. recount each source's units left and each sink's quoted price.
+// Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
+// auction (later rounds only raise other prices), so each phase ends epsilon-optimal; with costs scaled by
+// n + 1 the phase at epsilon = 1 ends optimal (Goldberg and Tarjan). Each phase starts from the previous
+// phase's prices with no lots, which is simple and keeps the price discovery.
+//
+// Why an auction rather than cost-scaling push-relabel: a round is a handful of flat, data-parallel passes
+// (a row scan, two stable sorts, a segmented walk), each written to by exactly one thread per element, so it
+// needs no atomics and no locks, and the result does not depend on thread timing: the same problem gives
+// the same flow on a GPU and on any number of CPU threads.
+//
+// Exact duals, as in the CPU engine: the scaled prices, divided by n + 1, are within one unit of optimal
+// potentials; Jacobi passes of Bellman-Ford over the complementary-slackness constraints (a source's pass
+// reads its row, a sink's its column, so again one writer per element) settle the exact ones.
+//
+// Scope: arcs whose capacity never binds (each is at least what either end moves), which is every market
+// batch and assignment problem; the launcher hands anything else back to the CPU solver.
+#pragma once
+
+#include <thrust/binary_search.h>
+#include <thrust/copy.h>
+#include <thrust/count.h>
+#include <thrust/fill.h>
+#include <thrust/for_each.h>
+#include <thrust/functional.h>
+#include <thrust/gather.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/logical.h>
+#include <thrust/reduce.h>
+#include <thrust/sequence.h>
+#include <thrust/sort.h>
+#include <thrust/transform.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernels/parallel_auction_systems.hpp"
+
+#if defined(__CUDACC__)
+#define EWX_HOST_DEVICE __host__ __device__
+#else
+#define EWX_HOST_DEVICE
+#endif
+
+namespace ewx::kernels::detail {
+
+namespace th = THRUST_NS_QUALIFIER;
+
+using Index = std::uint64_t;
+inline constexpr Potential kNone = std::numeric_limits<Potential>::min();
+inline constexpr Potential kClosed = Potential{1} << 62;  // the quote of a sink that sells nothing
+
+// 1. Each source with units left finds its best and second-best arc and bids.
+struct Bid {
+  const Index* row_begin;
+  const std::uint32_t* arc_sink;
+  const Potential* value;
+  const Potential* quote;
+  const Quantity* left;
+  Potential epsilon, price_limit;
+  Potential* bid_price;
+  Index* bid_arc;
+  std::uint32_t* bid_sink;
+  int* stuck;  // set when a bidder has nowhere to go or would bid past any feasible price: infeasible
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+    Potential best = kNone, second = kNone;
+    Index best_arc = 0;
+    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+      const Potential q = quote[arc_sink[e]];
+      if (q == kClosed) continue;
+      const Potential profit = value[e] - q;
+      if (profit > best) {
+        second = best;
+        best = profit;
+        best_arc = e;
+      } else if (profit > second) {
+        second = profit;
+      }
+    }
+    if (best == kNone) {
+      *stuck = 1;
+      return;
+    }
+    const std::uint32_t sink = arc_sink[best_arc];
+    const Potential offered = second == kNone ? quote[sink] + epsilon : value[best_arc] - second + epsilon;
+    if (offered > price_limit) {
+      *stuck = 1;
+      return;
+    }
+    bid_price[i] = offered;
+    bid_arc[i] = best_arc;
+    bid_sink[i] = sink;
+  }
+};
+
+struct HasUnitsLeft {
+  const Quantity* left;
+  EWX_HOST_DEVICE bool operator()(std::uint32_t i) const { return left[i] > 0; }
+};
+struct CarriesFlow {
+  const Quantity* flow;
+  EWX_HOST_DEVICE bool operator()(Index e) const { return flow[e] > 0; }
+};
+template <typename T, typename I>
+struct Gather {
+  const T* from;
+  EWX_HOST_DEVICE T operator()(I k) const { return from[k]; }
+};
+
+// 3. Each sink decides its bids, highest first, taking unsold units and then its cheapest lots.
+struct Decide {
+  const Index* bid_begin;  // per sink: its bids in sorted_bidder, [bid_begin[j], bid_begin[j + 1])
+  const std::uint32_t* sorted_bidder;
+  const Potential* bid_price;
+  const Index* bid_arc;
+  const Index* lot_begin;  // per sink: its lots in sorted_lot
+  const Index* sorted_lot;
+  const Quantity* left;
+  Quantity* flow;
+  Potential* lot_price;
+  Quantity* unsold;
+  Quantity* taken;  // per source: what its bid took this round
+  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+    Index lot = lot_begin[j];
+    const Index lots_end = lot_begin[j + 1];
+    Quantity lot_left = lot < lots_end ? flow[sorted_lot[lot]] : 0;
+    for (Index k = bid_begin[j]; k < bid_begin[j + 1]; ++k) {
+      const std::uint32_t i = sorted_bidder[k];
+      const Potential offered = bid_price[i];
+      const Quantity wanted = left[i];
+      Quantity got = wanted < unsold[j] ? wanted : unsold[j];
+      unsold[j] -= got;
+      while (got < wanted && lot < lots_end && lot_price[sorted_lot[lot]] < offered) {
+        const Quantity units = wanted - got < lot_left ? wanted - got : lot_left;
+        lot_left -= units;
+        got += units;
+        if (lot_left == 0) {
+          flow[sorted_lot[lot]] = 0;
+          ++lot;
+          lot_left = lot < lots_end ? flow[sorted_lot[lot]] : 0;
+        }
+      }
+      if (lot < lots_end) flow[sorted_lot[lot]] = lot_left;  // the partly taken lot, written as we go
+      taken[i] = got;
+      if (got == 0) break;  // nothing left below this bid, so nothing below any lower one either
+    }
+    // The winners' lots, after every displacement (a bidder may have taken back units of its own lot).
+    for (Index k = bid_begin[j]; k < bid_begin[j + 1]; ++k) {
+      const std::uint32_t i = sorted_bidder[k];
+      if (taken[i] == 0) break;
+      const Index e = bid_arc[i];
+      const Potential offered = bid_price[i];
+      lot_price[e] = flow[e] > 0 && lot_price[e] > offered ? lot_price[e] : offered;
+      flow[e] += taken[i];
+    }
+  }
+};
+
+// 4. Units each source still has to place, and the price each sink now quotes.
+struct CountLeft {
+  const Index* row_begin;
+  const Quantity* supply;
+  const Quantity* flow;
+  Quantity* left;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+    Quantity placed = 0;
+    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) placed += flow[e];
+    left[i] = supply[i] - placed;
+  }
+};
+struct Quote {
+  const Index* col_begin;
+  const Index* col_arc;
+  const Quantity* demand;
+  const Quantity* unsold;
+  const Quantity* flow;
+  const Potential* lot_price;
+  const Potential* base;
+  Potential* quote;
+  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+    if (demand[j] == 0) {
+      quote[j] = kClosed;
+      return;
+    }
+    if (unsold[j] > 0) {
+      quote[j] = base[j];
+      return;
+    }
+    Potential cheapest = kClosed;
+    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
+      const Index e = col_arc[k];
+      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
+    }
+    quote[j] = cheapest;
+  }
+};
+
+// Exact duals: Jacobi passes over alpha_i <= beta_j + c_e (every arc can carry more) and, for arcs with
+// flow, beta_j <= alpha_i - c_e. Each pass lowers values only; `changed` reports whether any moved.
+struct LowerAlpha {
+  const Index* row_begin;
+  const std::uint32_t* arc_sink;
+  const Cost* cost;
+  const Potential* beta;
+  Potential* alpha;
+  int* changed;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+    Potential a = alpha[i];
+    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+      const Potential bound = beta[arc_sink[e]] + cost[e];
+      if (bound < a) a = bound;
+    }
+    if (a != alpha[i]) {
+      alpha[i] = a;
+      *changed = 1;
+    }
+  }
+};
+struct LowerBeta {
+  const Index* col_begin;
+  const Index* col_arc;
+  const std::uint32_t* arc_source;
+  const Cost* cost;
+  const Quantity* flow;
+  const Potential* alpha;
+  Potential* beta;
+  int* changed;
+  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+    Potential b = beta[j];
+    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
+      const Index e = col_arc[k];
+      if (flow[e] == 0) continue;
+      const Potential bound = alpha[arc_source[e]] - cost[e];
+      if (bound < b) b = bound;
+    }
+    if (b != beta[j]) {
+      beta[j] = b;
+      *changed = 1;
+    }
+  }
+};
+
+struct FillSource {
+  const Index* row_begin;
+  std::uint32_t* arc_source;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) arc_source[e] = i;
+  }
+};
+struct ScaledValue {
+  Potential scale;
+  EWX_HOST_DEVICE Potential operator()(Cost c) const { return -c * scale; }
+};
+struct FloorDivide {
+  Potential by;
+  EWX_HOST_DEVICE Potential operator()(Potential a) const { return a / by - ((a % by != 0) && (a < 0)); }
+};
+
+// Runs the auction with Thrust execution policy `policy` on vectors `Vector` of that system. `scale` is
+// n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
+template <typename Policy, template <typename...> class Vector>
+void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
+  const std::uint32_t sources = p.source_count(), sinks = p.sink_count();
+  const Index arcs = p.arc_count();
+  auto ptr = [](auto& v) { return th::raw_pointer_cast(v.data()); };
+  const th::counting_iterator<std::uint32_t> source_ids(0), sink_ids(0);
+  const th::counting_iterator<Index> arc_ids(0);
+
+  // The problem on the system, and its columns (arcs by sink, stable: arc order within a sink).
+  Vector<Quantity> supply(p.supply.begin(), p.supply.end()), demand(p.demand.begin(), p.demand.end());
+  Vector<Index> row_begin(p.row_begin.begin(), p.row_begin.end());
+  Vector<std::uint32_t> arc_sink(p.arc_sink.begin(), p.arc_sink.end());
+  Vector<Cost> cost(p.arc_cost.begin(), p.arc_cost.end());
+  Vector<std::uint32_t> arc_source(arcs);
+  th::for_each(policy, source_ids, source_ids + sources, FillSource{ptr(row_begin), ptr(arc_source)});
+  Vector<Index> col_arc(arcs), col_begin(sinks + 1);
+  {
+    Vector<std::uint32_t> keys(arc_sink);
+    th::sequence(policy, col_arc.begin(), col_arc.end());
+    th::stable_sort_by_key(policy, keys.begin(), keys.end(), col_arc.begin());
+    th::lower_bound(policy, keys.begin(), keys.end(), sink_ids, sink_ids + sinks + 1, col_begin.begin());
+  }
+  Vector<Potential> value(arcs);
+  th::transform(policy, cost.begin(), cost.end(), value.begin(), ScaledValue{scale});
+  Potential largest = 0;
+  for (const Cost c : p.arc_cost) largest = std::max(largest, (c < 0 ? -c : c) * scale);
+  const Potential price_limit = 4 * (static_cast<Potential>(sources) + sinks + 1) * (largest + 1);
+
+  // The auction's state.
+  Vector<Quantity> flow(arcs, 0), left(sources), unsold(sinks), taken(sources, 0);
+  Vector<Potential> lot_price(arcs, 0), base(sinks, 0), quote(sinks, 0), bid_price(sources, 0);
+  Vector<Index> bid_arc(sources, 0);
+  Vector<std::uint32_t> bid_sink(sources), bidders(sources), bidder_keys(sources);
+  Vector<Potential> price_keys(sources);
+  Vector<Index> bid_begin(sinks + 1), lots(arcs), lot_begin(sinks + 1);
+  Vector<Potential> lot_keys(arcs);
+  Vector<std::uint32_t> lot_sinks(arcs);
+  Vector<int> flag(1, 0);
+  out.statistics.device_bytes = parallel_working_set(p);
+
+  for (Potential epsilon = std::max<Potential>(1, largest / 4);; epsilon = std::max<Potential>(1, epsilon / 4)) {
+    ++out.statistics.phases;
+    // A phase starts with no lots, every unit unsold at the sink's last quote.
+    th::fill(policy, flow.begin(), flow.end(), 0);
+    th::copy(policy, quote.begin(), quote.end(), base.begin());
+    th::copy(policy, demand.begin(), demand.end(), unsold.begin());
+    th::copy(policy, supply.begin(), supply.end(), left.begin());
+    th::for_each(policy, sink_ids, sink_ids + sinks,
+                 Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
+                       ptr(quote)});
+    for (;;) {
+      // The bidders of this round, in source order.
+      const auto bidders_end = th::copy_if(policy, source_ids, source_ids + sources, bidders.begin(), HasUnitsLeft{ptr(left)});
+      const Index active = static_cast<Index>(bidders_end - bidders.begin());
+      if (active == 0) break;
+      ++out.statistics.rounds;
+      out.statistics.bids += active;
+      flag[0] = 0;
+      th::for_each(policy, bidders.begin(), bidders_end,
+                   Bid{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(left), epsilon, price_limit,
+                       ptr(bid_price), ptr(bid_arc), ptr(bid_sink), ptr(flag)});
+      if (flag[0] != 0) {
+        out.status = SolveStatus::infeasible;
+        out.detail = "the parallel auction found no way to place some supply";
+        return;
+      }
+      // Bids by (sink, price descending, source): two stable sorts of the bidders.
+      th::transform(policy, bidders.begin(), bidders_end, price_keys.begin(), Gather<Potential, std::uint32_t>{ptr(bid_price)});
+      th::stable_sort_by_key(policy, price_keys.begin(), price_keys.begin() + active, bidders.begin(),
+                             th::greater<Potential>());
+      th::transform(policy, bidders.begin(), bidders_end, bidder_keys.begin(), Gather<std::uint32_t, std::uint32_t>{ptr(bid_sink)});
+      th::stable_sort_by_key(policy, bidder_keys.begin(), bidder_keys.begin() + active, bidders.begin());
+      th::lower_bound(policy, bidder_keys.begin(), bidder_keys.begin() + active, sink_ids, sink_ids + sinks + 1,
+                      bid_begin.begin());
+      // Lots by (sink, price, arc).
+      const auto lots_end = th::copy_if(policy, arc_ids, arc_ids + arcs, lots.begin(), CarriesFlow{ptr(flow)});
+      const Index lot_count = static_cast<Index>(lots_end - lots.begin());
+      th::transform(policy, lots.begin(), lots_end, lot_keys.begin(), Gather<Potential, Index>{ptr(lot_price)});
+      th::stable_sort_by_key(policy, lot_keys.begin(), lot_keys.begin() + lot_count, lots.begin());
+      th::transform(policy, lots.begin(), lots_end, lot_sinks.begin(), Gather<std::uint32_t, Index>{ptr(arc_sink)});
+      th::stable_sort_by_key(policy, lot_sinks.begin(), lot_sinks.begin() + lot_count, lots.begin());
+      th::lower_bound(policy, lot_sinks.begin(), lot_sinks.begin() + lot_count, sink_ids, sink_ids + sinks + 1,
+                      lot_begin.begin());
+
+      th::for_each(policy, sink_ids, sink_ids + sinks,
+                   Decide{ptr(bid_begin), ptr(bidders), ptr(bid_price), ptr(bid_arc), ptr(lot_begin), ptr(lots),
+                          ptr(left), ptr(flow), ptr(lot_price), ptr(unsold), ptr(taken)});
+      th::for_each(policy, source_ids, source_ids + sources,
+                   CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
+      th::for_each(policy, sink_ids, sink_ids + sinks,
+                   Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price),
+                         ptr(base), ptr(quote)});
+    }
+    if (epsilon == 1) break;
+  }
+
+  // Exact duals from the scaled prices.
+  Vector<Potential> beta(sinks), alpha(sources, std::numeric_limits<Potential>::max());
+  th::transform(policy, quote.begin(), quote.end(), beta.begin(), FloorDivide{scale});
+  {
+    // A sink that sells nothing has no price; one above every arc's bound leaves its arcs' constraints slack.
+    std::vector<Potential> b(sinks);
+    th::copy(beta.begin(), beta.end(), b.begin());
+    Potential highest = 0;
+    for (std::uint32_t j = 0; j < sinks; ++j)
+      if (p.demand[j] > 0) highest = std::max(highest, b[j]);
+    Cost widest = 0;
+    for (const Cost c : p.arc_cost) widest = std::max(widest, c < 0 ? -c : c);
+    for (std::uint32_t j = 0; j < sinks; ++j)
+      if (p.demand[j] == 0) b[j] = highest + 2 * widest + 1;
+    th::copy(b.begin(), b.end(), beta.begin());
+  }
+  const std::uint64_t pass_limit = 4 * (static_cast<std::uint64_t>(sources) + sinks) + 8;
+  bool settled = false;
+  for (std::uint64_t pass = 0; pass < pass_limit && !settled; ++pass) {
+    ++out.statistics.potential_passes;
+    flag[0] = 0;
+    th::for_each(policy, source_ids, source_ids + sources,
+                 LowerAlpha{ptr(row_begin), ptr(arc_sink), ptr(cost), ptr(beta), ptr(alpha), ptr(flag)});
+    th::for_each(policy, sink_ids, sink_ids + sinks,
+                 LowerBeta{ptr(col_begin), ptr(col_arc), ptr(arc_source), ptr(cost), ptr(flow), ptr(alpha), ptr(beta),
+                           ptr(flag)});
+    settled = flag[0] == 0 && pass > 0;
+  }
+  if (!settled) {
+    out.status = SolveStatus::out_of_range;
+    out.detail = "the exact potentials did not settle";
+    return;
+  }
+  out.flow.resize(arcs);
+  out.alpha.resize(sources);
+  out.beta.resize(sinks);
+  th::copy(flow.begin(), flow.end(), out.flow.begin());
+  th::copy(alpha.begin(), alpha.end(), out.alpha.begin());
+  th::copy(beta.begin(), beta.end(), out.beta.begin());
+  out.status = SolveStatus::optimal;
+}
+
+}  // namespace ewx::kernels::detail
