@@ -8,6 +8,7 @@
 #include <thrust/system/cuda/execution_policy.h>
 
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "kernels/parallel_auction_kernel.cuh"
@@ -28,14 +29,27 @@ void solve_on_cuda_system(const TransportationProblem& problem, Potential scale,
                  std::to_string(free_bytes) + " free";
     return;
   }
+  cudaEvent_t start = nullptr, stop = nullptr;
+  const auto check = [](cudaError_t status) {
+    if (status != cudaSuccess) throw std::runtime_error(cudaGetErrorString(status));
+  };
   try {
+    check(cudaEventCreate(&start));
+    check(cudaEventCreate(&stop));
+    check(cudaEventRecord(start));
     run_parallel_auction<decltype(th::cuda::par), th::device_vector>(th::cuda::par, problem, scale, out);
-    if (const cudaError_t status = cudaDeviceSynchronize(); status != cudaSuccess)
-      throw std::runtime_error(cudaGetErrorString(status));
+    check(cudaGetLastError());
+    check(cudaEventRecord(stop));
+    check(cudaEventSynchronize(stop));
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop));
+    out.statistics.device_ms = ms;
   } catch (const std::exception& e) {
     out.status = SolveStatus::out_of_range;
     out.detail = std::string("the GPU solver failed: ") + e.what();
   }
+  if (start) cudaEventDestroy(start);
+  if (stop) cudaEventDestroy(stop);
 }
 
 }  // namespace ewx::kernels::detail

@@ -25,6 +25,7 @@ struct ParallelStatistics {
   std::uint64_t bids = 0;
   std::uint64_t potential_passes = 0;  // of the exact-dual recovery
   std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
+  double device_ms = 0;                // on the GPU: the solve as CUDA events time it (copies included)
 };
 
 // Bytes the solver holds on its system for `problem`, an upper bound: 128 per arc and 128 per node (the

@@ -330,7 +330,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
                        ptr(quote)});
     for (;;) {
       // The bidders of this round, in source order.
-      const auto bidders_end = th::copy_if(policy, source_ids, source_ids + sources, bidders.begin(), HasUnitsLeft{ptr(left)});
+      const auto bidders_end =
+          th::copy_if(policy, source_ids, source_ids + sources, bidders.begin(), HasUnitsLeft{ptr(left)});
       const Index active = static_cast<Index>(bidders_end - bidders.begin());
       if (active == 0) break;
       ++out.statistics.rounds;
@@ -345,10 +346,12 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         return;
       }
       // Bids by (sink, price descending, source): two stable sorts of the bidders.
-      th::transform(policy, bidders.begin(), bidders_end, price_keys.begin(), Gather<Potential, std::uint32_t>{ptr(bid_price)});
+      th::transform(policy, bidders.begin(), bidders_end, price_keys.begin(),
+                    Gather<Potential, std::uint32_t>{ptr(bid_price)});
       th::stable_sort_by_key(policy, price_keys.begin(), price_keys.begin() + active, bidders.begin(),
                              th::greater<Potential>());
-      th::transform(policy, bidders.begin(), bidders_end, bidder_keys.begin(), Gather<std::uint32_t, std::uint32_t>{ptr(bid_sink)});
+      th::transform(policy, bidders.begin(), bidders_end, bidder_keys.begin(),
+                    Gather<std::uint32_t, std::uint32_t>{ptr(bid_sink)});
       th::stable_sort_by_key(policy, bidder_keys.begin(), bidder_keys.begin() + active, bidders.begin());
       th::lower_bound(policy, bidder_keys.begin(), bidder_keys.begin() + active, sink_ids, sink_ids + sinks + 1,
                       bid_begin.begin());
@@ -368,8 +371,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::for_each(policy, source_ids, source_ids + sources,
                    CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
       th::for_each(policy, sink_ids, sink_ids + sinks,
-                   Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price),
-                         ptr(base), ptr(quote)});
+                   Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
+                         ptr(quote)});
     }
     if (epsilon == 1) break;
   }

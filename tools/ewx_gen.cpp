@@ -18,6 +18,7 @@
 #include "matcher/batch_file.hpp"
 #include "matcher/dimacs.hpp"
 #include "matcher/market_generator.hpp"
+#include "tools/npy.hpp"
 #include "tools/read_file.hpp"
 
 namespace {
@@ -53,21 +54,6 @@ void write_market(const ewx::MarketShape& shape, const std::string& topology_pat
   }
 }
 
-// NumPy .npy version 1.0: magic, version, little-endian header length, a Python dict literal padded so
-// the data starts on a 64-byte boundary, then the int64 matrix in C order.
-void write_npy_header(std::FILE* out, std::uint64_t n) {
-  std::string header =
-      "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " + std::to_string(n) + "), }";
-  const std::size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header.push_back('\n');
-  const std::uint16_t length = static_cast<std::uint16_t>(header.size());
-  std::fwrite("\x93NUMPY\x01\x00", 1, 8, out);
-  const unsigned char le[2] = {static_cast<unsigned char>(length & 0xff), static_cast<unsigned char>(length >> 8)};
-  std::fwrite(le, 1, 2, out);
-  std::fwrite(header.data(), 1, header.size(), out);
-}
-
 void write_assignment(std::uint64_t n, std::int64_t max_cost, std::uint64_t seed, const std::string& dimacs_path,
                       const std::string& npy_path) {
   if (dimacs_path.empty() && npy_path.empty()) throw std::runtime_error("nothing to write: give --dimacs and/or --npy");
@@ -91,7 +77,7 @@ void write_assignment(std::uint64_t n, std::int64_t max_cost, std::uint64_t seed
   }
   if (!npy_path.empty()) {
     npy = open_for_writing(npy_path);
-    write_npy_header(npy.get(), n);
+    ewx::tools::write_npy_header(npy.get(), n);
   }
   ewx::SeededRandom random(seed);
   std::vector<std::int64_t> row(n);

@@ -11,11 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 
-#include "tools/solver_choice.hpp"
 #include "ledger/ledger.hpp"
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
@@ -24,6 +24,7 @@
 #include "matcher/equilibrium_check.hpp"
 #include "tools/market_report.hpp"
 #include "tools/read_file.hpp"
+#include "tools/solver_choice.hpp"
 
 namespace {
 
@@ -39,6 +40,7 @@ struct Options {
   bool report = false;
   std::string engine = "auto";
   std::string record_dir;
+  int repeat = 1;
 };
 
 struct Timer {
@@ -195,6 +197,8 @@ int main(int argc, char** argv) {
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
       ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
   app.add_flag("--no-pricing", options.no_pricing, "solve the whole graph at once instead of pricing candidate arcs");
+  app.add_option("--repeat", options.repeat, "solve this many times (warm) and print the median as solve_ms_median")
+      ->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_pattern("[%H:%M:%S.%e] [ewx-solve] [%l] %v");
 
@@ -204,6 +208,7 @@ int main(int argc, char** argv) {
                           : options.engine == "shortest-paths" ? ewx::CpuEngine::shortest_paths
                                                                : ewx::CpuEngine::automatic;
   std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options);
+  std::vector<double> device_ms;
   if (!solve) return kUsage;
   // The CPU and the parallel solver on this machine also report how they went.
   if (options.solver == "cpu") {
@@ -216,16 +221,48 @@ int main(int argc, char** argv) {
   } else if (options.solver == "parallel") {
     solve = [](const ewx::TransportationProblem& problem) {
       ewx::kernels::ParallelStatistics stats;
-      ewx::TransportationSolution solution = ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::host, &stats);
+      ewx::TransportationSolution solution =
+          ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::host, &stats);
       spdlog::info("parallel auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set",
                    stats.phases, stats.rounds, stats.bids, stats.potential_passes, stats.device_bytes);
       return solution;
     };
+  } else if (options.solver == "gpu") {
+    solve = [&device_ms](const ewx::TransportationProblem& problem) {
+      ewx::kernels::ParallelStatistics stats;
+      ewx::TransportationSolution solution =
+          ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::cuda, &stats);
+      spdlog::info("GPU auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set, {:.3f} ms",
+                   stats.phases, stats.rounds, stats.bids, stats.potential_passes, stats.device_bytes, stats.device_ms);
+      device_ms.push_back(stats.device_ms);
+      return solution;
+    };
   }
+  // --repeat: the same solve again and again, each timed; the figures are their medians.
+  std::vector<double> solve_ms;
+  if (options.repeat > 1) {
+    solve = [once = *solve, repeat = options.repeat, &solve_ms](const ewx::TransportationProblem& problem) {
+      ewx::TransportationSolution solution;
+      for (int k = 0; k < repeat; ++k) {
+        const Timer timer;
+        solution = once(problem);
+        solve_ms.push_back(timer.elapsed_ms());
+      }
+      return solution;
+    };
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
   try {
     const std::string text = ewx::tools::read_whole_file(options.input);
-    if (ewx::looks_like_batch(text)) return solve_batch(options, text, *solve);
-    return solve_dimacs(options, text, *solve);
+    const int code =
+        ewx::looks_like_batch(text) ? solve_batch(options, text, *solve) : solve_dimacs(options, text, *solve);
+    if (!solve_ms.empty()) std::printf("solve_ms_median: %.3f (of %zu)\n", median(solve_ms), solve_ms.size());
+    if (!device_ms.empty())
+      std::printf("device_ms_median: %.3f (CUDA events, of %zu)\n", median(device_ms), device_ms.size());
+    return code;
   } catch (const ewx::InputError& error) {
     spdlog::error("{}", error.what());
     return kBadInput;

@@ -26,7 +26,9 @@ inline constexpr ArcIndex kGpuFromArcs = 1'000'000;
 // Returns the solver, or nothing for a request this build or machine cannot serve (after logging why).
 inline std::optional<TransportationSolver> choose_solver(const std::string& requested,
                                                          const CpuSolverOptions& cpu = {}) {
-  const TransportationSolver on_cpu = [cpu](const TransportationProblem& problem) { return solve_on_cpu(problem, cpu); };
+  const TransportationSolver on_cpu = [cpu](const TransportationProblem& problem) {
+    return solve_on_cpu(problem, cpu);
+  };
   const TransportationSolver on_gpu = [](const TransportationProblem& problem) {
     return kernels::solve_parallel(problem, kernels::ParallelSystem::cuda);
   };
@@ -44,9 +46,9 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
   const bool usable = probe.usable && kernels::built_with_cuda();
   if (requested == "gpu") {
     if (!usable) {
-      spdlog::error("--solver gpu is not available: {}",
-                    kernels::built_with_cuda() ? "no usable CUDA device: " + probe.reason
-                                               : std::string("this build has no CUDA kernels"));
+      spdlog::error("--solver gpu is not available: {}", kernels::built_with_cuda()
+                                                             ? "no usable CUDA device: " + probe.reason
+                                                             : std::string("this build has no CUDA kernels"));
       return std::nullopt;
     }
     spdlog::info("solver: the parallel auction on {} (requested)", probe.name);

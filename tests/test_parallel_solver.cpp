@@ -1,0 +1,233 @@
+// The parallel auction (kernels/parallel_auction.hpp) on its CPU system: the same source the GPU build
+// compiles, so these tests check the GPU's algorithm without a GPU. Every solve is checked by the
+// independent certificate, against brute force on tiny problems and against the CPU solver (the oracle) on
+// everything else, and market clearings also by the equilibrium checker and the prices the CPU's clearing
+// gives.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <numeric>
+#include <optional>
+
+#include "kernels/device_probe.hpp"
+#include "kernels/parallel_auction.hpp"
+#include "matcher/batch_builder.hpp"
+#include "matcher/certificate.hpp"
+#include "matcher/clearing.hpp"
+#include "matcher/cpu_solver.hpp"
+#include "matcher/equilibrium_check.hpp"
+#include "matcher/market_generator.hpp"
+
+using namespace ewx;
+using kernels::ParallelSystem;
+
+namespace {
+
+TransportationSolution parallel(const TransportationProblem& p) {
+  return kernels::solve_parallel(p, ParallelSystem::host);
+}
+
+// Brute force over every integer flow of a tiny problem (independent of every solver).
+std::optional<Objective> brute_force_minimum(const TransportationProblem& p) {
+  std::vector<Quantity> shipped(p.source_count(), 0), received(p.sink_count(), 0);
+  std::vector<NodeIndex> tail(p.arc_count());
+  for (NodeIndex i = 0; i < p.source_count(); ++i)
+    for (ArcIndex e = p.row_begin[i]; e < p.row_begin[i + 1]; ++e) tail[e] = i;
+  std::optional<Objective> best;
+  std::function<void(ArcIndex, Objective)> go = [&](ArcIndex e, Objective cost) {
+    if (e == p.arc_count()) {
+      for (NodeIndex i = 0; i < p.source_count(); ++i)
+        if (shipped[i] != p.supply[i]) return;
+      for (NodeIndex j = 0; j < p.sink_count(); ++j)
+        if (received[j] != p.demand[j]) return;
+      if (!best || cost < *best) best = cost;
+      return;
+    }
+    const NodeIndex i = tail[e], j = p.arc_sink[e];
+    const Quantity most = std::min({p.arc_capacity[e], p.supply[i] - shipped[i], p.demand[j] - received[j]});
+    for (Quantity x = 0; x <= most; ++x) {
+      shipped[i] += x;
+      received[j] += x;
+      go(e + 1, cost + static_cast<Objective>(x) * p.arc_cost[e]);
+      shipped[i] -= x;
+      received[j] -= x;
+    }
+  };
+  go(0, 0);
+  return best;
+}
+
+// Balanced random problems whose capacities never bind (the parallel solver's scope).
+TransportationProblem random_problem(SeededRandom& random, NodeIndex sources, NodeIndex sinks, Quantity most_units,
+                                     int arc_percent, Cost cost_low, Cost cost_high) {
+  std::vector<Quantity> supply(sources), demand(sinks, 0);
+  for (auto& s : supply) s = random.between(0, most_units);
+  for (Quantity units = std::accumulate(supply.begin(), supply.end(), Quantity{0}); units > 0; --units)
+    ++demand[random.between(0, sinks - 1)];
+  std::vector<Arc> arcs;
+  for (NodeIndex i = 0; i < sources; ++i)
+    for (NodeIndex j = 0; j < sinks; ++j)
+      if (random.between(1, 100) <= arc_percent)
+        arcs.push_back({i, j, kUnboundedCapacity, random.between(cost_low, cost_high)});
+  return make_transportation_problem(std::move(supply), std::move(demand), arcs);
+}
+
+TransportationProblem dense_assignment(SeededRandom& random, NodeIndex n, Cost cost_high) {
+  std::vector<Arc> arcs;
+  for (NodeIndex i = 0; i < n; ++i)
+    for (NodeIndex j = 0; j < n; ++j) arcs.push_back({i, j, 1, random.between(0, cost_high - 1)});
+  return make_transportation_problem(std::vector<Quantity>(n, 1), std::vector<Quantity>(n, 1), arcs);
+}
+
+void check_certified(const TransportationProblem& p, const TransportationSolution& s) {
+  const CertificateReport report = check_certificate(p, s);
+  CHECK_MESSAGE(report.optimal, report.failure);
+  CHECK(report.primal == s.objective);
+}
+
+}  // namespace
+
+TEST_CASE("parallel auction: tiny random problems match brute force, infeasible ones are reported") {
+  SeededRandom random(99);
+  int feasible = 0, infeasible = 0;
+  for (int round = 0; round < 300; ++round) {
+    const TransportationProblem p = random_problem(random, static_cast<NodeIndex>(random.between(1, 3)),
+                                                   static_cast<NodeIndex>(random.between(1, 3)), 3, 70, -20, 20);
+    CAPTURE(round);
+    const std::optional<Objective> expected = brute_force_minimum(p);
+    const TransportationSolution s = parallel(p);
+    if (!expected) {
+      CHECK(s.status == SolveStatus::infeasible);
+      ++infeasible;
+      continue;
+    }
+    ++feasible;
+    REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+    CHECK(s.objective == *expected);
+    check_certified(p, s);
+  }
+  CHECK(feasible > 100);
+  CHECK(infeasible > 20);
+}
+
+TEST_CASE("parallel auction: assignments with many ties match brute force and the CPU solver") {
+  SeededRandom random(7);
+  for (int round = 0; round < 150; ++round) {
+    const TransportationProblem p = dense_assignment(random, static_cast<NodeIndex>(random.between(1, 6)), 4);
+    CAPTURE(round);
+    const TransportationSolution s = parallel(p);
+    REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+    CHECK(s.objective == *brute_force_minimum(p));
+    check_certified(p, s);
+  }
+  const TransportationProblem big = dense_assignment(random, 120, 1200);
+  const TransportationSolution s = parallel(big);
+  REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+  CHECK(s.objective == solve_on_cpu(big).objective);
+  check_certified(big, s);
+}
+
+TEST_CASE("parallel auction: random transportation problems with quantities agree with the CPU solver") {
+  SeededRandom random(4242);
+  int solved = 0;
+  for (int round = 0; round < 40; ++round) {
+    const TransportationProblem p = random_problem(random, static_cast<NodeIndex>(random.between(1, 60)),
+                                                   static_cast<NodeIndex>(random.between(1, 30)), 50, 60, -1000, 1000);
+    CAPTURE(round);
+    const TransportationSolution oracle = solve_on_cpu(p);
+    const TransportationSolution s = parallel(p);
+    CHECK(s.status == oracle.status);
+    if (oracle.status != SolveStatus::optimal) continue;
+    ++solved;
+    CHECK(s.objective == oracle.objective);
+    check_certified(p, s);
+  }
+  CHECK(solved > 10);
+}
+
+TEST_CASE("parallel auction: market batches clear to the CPU's surplus, prices and equilibrium") {
+  for (const auto& [orders, offers, seed] :
+       {std::tuple{200, 25, 1}, std::tuple{600, 60, 2}, std::tuple{1500, 120, 3}}) {
+    MarketShape shape;
+    shape.orders = orders;
+    shape.offers = offers;
+    shape.seed = seed;
+    const Batch batch = generate_market(shape, default_topology());
+    CAPTURE(orders);
+    const ClearingResult oracle = clear_batch(batch, default_topology());
+    const ClearingResult result = clear_batch(batch, default_topology(), parallel);
+    REQUIRE_MESSAGE(result.status == SolveStatus::optimal, result.detail);
+    CHECK(result.total_surplus == oracle.total_surplus);
+    CHECK(result.offer_price == oracle.offer_price);  // buyer-optimal prices are unique
+    check_certified(result.graph.problem, result.solution);
+    const EquilibriumReport equilibrium =
+        check_equilibrium(batch, default_topology(), result.contracts, result.offer_price);
+    CHECK_MESSAGE(equilibrium.holds, equilibrium.failure);
+    CHECK(equilibrium.total_surplus == result.total_surplus);
+  }
+}
+
+TEST_CASE("parallel auction: the same problem gives the same flow and potentials on every run") {
+  SeededRandom random(5);
+  const TransportationProblem p = dense_assignment(random, 80, 5);  // heavy ties: many optima exist
+  const TransportationSolution first = parallel(p);
+  REQUIRE(first.status == SolveStatus::optimal);
+  for (int run = 0; run < 3; ++run) {
+    const TransportationSolution again = parallel(p);
+    CHECK(again.flows == first.flows);
+    CHECK(again.source_potential == first.source_potential);
+    CHECK(again.sink_potential == first.sink_potential);
+  }
+}
+
+TEST_CASE("parallel auction on the GPU: the same flows and potentials as on the CPU system") {
+  if (!kernels::built_with_cuda() || !kernels::probe_device().usable) {
+    MESSAGE("no usable CUDA device here: " << kernels::probe_device().reason
+                                           << " (scripts/gpu-bench runs this on one)");
+    return;
+  }
+  SeededRandom random(11);
+  std::vector<TransportationProblem> problems;
+  for (int k = 0; k < 10; ++k)
+    problems.push_back(random_problem(random, static_cast<NodeIndex>(random.between(1, 60)),
+                                      static_cast<NodeIndex>(random.between(1, 30)), 50, 60, -1000, 1000));
+  problems.push_back(dense_assignment(random, 300, 3000));
+  MarketShape shape;
+  shape.orders = 3000;
+  shape.offers = 300;
+  problems.push_back(build_market_graph(generate_market(shape, default_topology()), default_topology()).problem);
+  for (std::size_t k = 0; k < problems.size(); ++k) {
+    CAPTURE(k);
+    const TransportationSolution on_host = parallel(problems[k]);
+    const TransportationSolution on_gpu = kernels::solve_parallel(problems[k], ParallelSystem::cuda);
+    REQUIRE_MESSAGE(on_gpu.status == on_host.status, on_gpu.detail);
+    if (on_gpu.status != SolveStatus::optimal) continue;
+    CHECK(on_gpu.flows == on_host.flows);
+    CHECK(on_gpu.source_potential == on_host.source_potential);
+    CHECK(on_gpu.sink_potential == on_host.sink_potential);
+    check_certified(problems[k], on_gpu);
+  }
+}
+
+TEST_CASE("parallel auction: what it does not take is refused with a reason, never a crash") {
+  SUBCASE("a capacity that binds") {
+    const std::vector<Arc> arcs = {{0, 0, 5, 5}, {0, 1, 1, 7}, {1, 1, 5, 2}};  // arc 1 carries at most 1 of 2
+    const TransportationProblem p = make_transportation_problem({2, 1}, {1, 2}, arcs);
+    const TransportationSolution s = parallel(p);
+    CHECK(s.status == SolveStatus::out_of_range);
+    CHECK(s.detail.find("capacity that can bind") != std::string::npos);
+    CHECK(solve_on_cpu(p).status == SolveStatus::optimal);  // the CPU solver takes it
+  }
+  SUBCASE("unbalanced supply and demand") {
+    const std::vector<Arc> arcs = {{0, 0, 9, 5}};
+    CHECK(parallel(make_transportation_problem({3}, {2}, arcs)).status == SolveStatus::unbalanced);
+  }
+  SUBCASE("the GPU system without a GPU") {
+    if (kernels::probe_device().usable) return;  // a machine with a GPU tests it for real in scripts/gpu-bench
+    const std::vector<Arc> arcs = {{0, 0, 9, 5}};
+    const TransportationSolution s =
+        kernels::solve_parallel(make_transportation_problem({3}, {3}, arcs), ParallelSystem::cuda);
+    CHECK(s.status == SolveStatus::out_of_range);
+    CHECK_FALSE(s.detail.empty());
+  }
+}

@@ -1,0 +1,218 @@
+// ewx-gpu-bench: the GPU solver's checks and timings, run by scripts/gpu-bench on a machine with a GPU.
+//
+//   ewx-gpu-bench check [--small]        every instance on the GPU, on the CPU system of the same code, and by
+//                                        the CPU solver: the same optimum, certified, and the same flows on
+//                                        both systems; exit 1 on any difference (--small: the quick set, for
+//                                        compute-sanitizer)
+//   ewx-gpu-bench time [--repeats R] [--npy DIR] [--cpu-arcs N]
+//                                        the instances, a markdown table on stdout
+//
+// It needs only the matcher and the kernels (standard C++, Thrust and the CUDA runtime), because the GPU
+// machines have none of ewx's Debian libraries. Without a GPU, `check` runs the CPU system alone and says so.
+// Timings: one warm-up solve, then R timed ones; the median of the CUDA-event times (the whole solve on the
+// device, uploads and downloads included) and of the wall-clock times. The CPU solver runs once where the
+// problem has at most --cpu-arcs arcs. With --npy, the assignment matrices are also written there for the
+// script's scipy peer.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/device_probe.hpp"
+#include "kernels/parallel_auction.hpp"
+#include "matcher/batch_builder.hpp"
+#include "matcher/certificate.hpp"
+#include "matcher/cpu_solver.hpp"
+#include "matcher/market_generator.hpp"
+#include "tools/npy.hpp"
+
+namespace {
+
+using namespace ewx;
+using kernels::ParallelSystem;
+
+struct Instance {
+  std::string name;
+  TransportationProblem problem;
+};
+
+// Dense n x n assignment, costs uniform in [0, 10n): the same matrix as `ewx-gen assignment --n n --seed s`.
+Instance assignment(NodeIndex n, std::uint64_t seed, const std::string& npy_dir) {
+  SeededRandom random(seed);
+  std::vector<Quantity> ones(n, 1);
+  TransportationProblem p;
+  p.supply = ones;
+  p.demand = ones;
+  p.row_begin.resize(n + 1);
+  p.arc_sink.resize(std::uint64_t{n} * n);
+  p.arc_cost.resize(std::uint64_t{n} * n);
+  p.arc_capacity.assign(std::uint64_t{n} * n, 1);
+  std::FILE* npy = nullptr;
+  if (!npy_dir.empty()) {
+    npy = std::fopen((npy_dir + "/assignment-" + std::to_string(n) + ".npy").c_str(), "wb");
+    if (npy) tools::write_npy_header(npy, n);
+  }
+  for (NodeIndex i = 0; i < n; ++i) {
+    p.row_begin[i] = std::uint64_t{i} * n;
+    for (NodeIndex j = 0; j < n; ++j) {
+      p.arc_sink[std::uint64_t{i} * n + j] = j;
+      p.arc_cost[std::uint64_t{i} * n + j] = random.between(0, 10 * std::int64_t{n} - 1);
+    }
+    if (npy) std::fwrite(p.arc_cost.data() + std::uint64_t{i} * n, sizeof(Cost), n, npy);
+  }
+  p.row_begin[n] = std::uint64_t{n} * n;
+  if (npy) std::fclose(npy);
+  return {"dense assignment n = " + std::to_string(n), std::move(p)};
+}
+
+Instance market(std::uint64_t orders, std::uint64_t offers, std::uint64_t seed) {
+  MarketShape shape;
+  shape.orders = orders;
+  shape.offers = offers;
+  shape.seed = seed;
+  return {"market batch " + std::to_string(orders) + " x " + std::to_string(offers),
+          build_market_graph(generate_market(shape, default_topology()), default_topology()).problem};
+}
+
+Instance random_transportation(SeededRandom& random, NodeIndex sources, NodeIndex sinks) {
+  std::vector<Quantity> supply(sources), demand(sinks, 0);
+  Quantity total = 0;
+  for (auto& s : supply) total += s = random.between(0, 50);
+  for (; total > 0; --total) ++demand[random.between(0, sinks - 1)];
+  std::vector<Arc> arcs;
+  for (NodeIndex i = 0; i < sources; ++i)
+    for (NodeIndex j = 0; j < sinks; ++j)
+      if (random.between(1, 100) <= 60) arcs.push_back({i, j, kUnboundedCapacity, random.between(-1000, 1000)});
+  return {"random " + std::to_string(sources) + " x " + std::to_string(sinks),
+          make_transportation_problem(std::move(supply), std::move(demand), arcs)};
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int check(bool small) {
+  const kernels::DeviceProbe probe = kernels::probe_device();
+  const bool gpu = probe.usable && kernels::built_with_cuda();
+  std::printf("GPU: %s\n", gpu ? probe.name.c_str() : ("none (" + probe.reason + "): the CPU system only").c_str());
+  std::vector<Instance> instances;
+  SeededRandom random(2026);
+  for (int k = 0; k < (small ? 4 : 20); ++k)
+    instances.push_back(random_transportation(random, static_cast<NodeIndex>(random.between(1, 80)),
+                                              static_cast<NodeIndex>(random.between(1, 40))));
+  instances.push_back(assignment(small ? 64 : 512, 1, ""));
+  instances.push_back(market(small ? 300 : 5000, small ? 30 : 500, 7));
+  int failures = 0;
+  for (const Instance& instance : instances) {
+    const TransportationProblem& p = instance.problem;
+    const TransportationSolution oracle = solve_on_cpu(p);
+    const TransportationSolution host = kernels::solve_parallel(p, ParallelSystem::host);
+    std::string verdict = "ok";
+    const auto fail = [&](const std::string& why) {
+      if (verdict == "ok") verdict = why;
+    };
+    if (host.status != oracle.status) fail("CPU system status differs from the CPU solver's");
+    if (oracle.status == SolveStatus::optimal) {
+      if (host.objective != oracle.objective) fail("CPU system optimum differs");
+      if (!check_certificate(p, host).optimal) fail("CPU system certificate fails");
+    }
+    if (gpu) {
+      const TransportationSolution device = kernels::solve_parallel(p, ParallelSystem::cuda);
+      if (device.status != oracle.status) fail("GPU status differs: " + device.detail);
+      if (oracle.status == SolveStatus::optimal) {
+        if (device.objective != oracle.objective) fail("GPU optimum differs");
+        if (!check_certificate(p, device).optimal) fail("GPU certificate fails");
+        if (device.flows != host.flows || device.source_potential != host.source_potential ||
+            device.sink_potential != host.sink_potential)
+          fail("GPU flows or potentials differ from the CPU system's");
+      }
+    }
+    if (verdict != "ok") ++failures;
+    std::printf("%-32s %10llu arcs  %-9s %s\n", instance.name.c_str(), static_cast<unsigned long long>(p.arc_count()),
+                to_string(oracle.status), verdict.c_str());
+  }
+  std::printf("%s: %d of %zu instances differ\n", failures ? "FAILED" : "passed", failures, instances.size());
+  return failures ? 1 : 0;
+}
+
+int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs) {
+  const kernels::DeviceProbe probe = kernels::probe_device();
+  if (!probe.usable || !kernels::built_with_cuda()) {
+    std::fprintf(stderr, "ewx-gpu-bench time needs a GPU: %s\n", probe.reason.c_str());
+    return 2;
+  }
+  std::printf("GPU: %s, compute capability %d.%d; %d timed solves after one warm-up\n\n", probe.name.c_str(),
+              probe.compute_capability / 10, probe.compute_capability % 10, repeats);
+  std::printf("| instance | arcs | GPU, CUDA events (median) | GPU, wall (median) | rounds | CPU solver | same optimum |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---|\n");
+  std::fflush(stdout);
+  const auto run = [&](Instance instance) {
+    const TransportationProblem& p = instance.problem;
+    std::vector<double> events, wall;
+    kernels::ParallelStatistics stats;
+    TransportationSolution device;
+    for (int k = 0; k <= repeats; ++k) {
+      const auto start = std::chrono::steady_clock::now();
+      device = kernels::solve_parallel(p, ParallelSystem::cuda, &stats);
+      if (k == 0) continue;  // the warm-up
+      wall.push_back(ms_since(start));
+      events.push_back(stats.device_ms);
+    }
+    std::string cpu = "not run (over " + std::to_string(cpu_arcs) + " arcs)", same = "-";
+    if (device.status != SolveStatus::optimal) same = "GPU: " + device.detail;
+    if (p.arc_count() <= cpu_arcs) {
+      const auto start = std::chrono::steady_clock::now();
+      const TransportationSolution oracle = solve_on_cpu(p);
+      char text[64];
+      std::snprintf(text, sizeof text, "%.1f ms", ms_since(start));
+      cpu = text;
+      if (device.status == SolveStatus::optimal)
+        same = device.objective == oracle.objective ? "yes (" + to_string(oracle.objective) + ")" : "NO";
+    } else if (device.status == SolveStatus::optimal) {
+      same = check_certificate(p, device).optimal ? "certified" : "CERTIFICATE FAILS";
+    }
+    std::printf("| %s | %llu | %.1f ms | %.1f ms | %llu | %s | %s |\n", instance.name.c_str(),
+                static_cast<unsigned long long>(p.arc_count()), median(events), median(wall),
+                static_cast<unsigned long long>(stats.rounds), cpu.c_str(), same.c_str());
+    std::fflush(stdout);
+  };
+  for (const NodeIndex n : {4096u, 8192u, 16384u}) run(assignment(n, 1, n <= 8192 ? npy_dir : ""));
+  run(market(50'000, 5'000, 1));
+  run(market(500'000, 20'000, 1));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  bool small = false;
+  int repeats = 5;
+  std::string npy_dir;
+  std::uint64_t cpu_arcs = 70'000'000;
+  for (int k = 2; k < argc; ++k) {
+    const std::string arg = argv[k];
+    if (arg == "--small") {
+      small = true;
+    } else if (arg == "--repeats" && k + 1 < argc) {
+      repeats = std::max(1, std::atoi(argv[++k]));
+    } else if (arg == "--npy" && k + 1 < argc) {
+      npy_dir = argv[++k];
+    } else if (arg == "--cpu-arcs" && k + 1 < argc) {
+      cpu_arcs = std::strtoull(argv[++k], nullptr, 10);
+    } else {
+      std::fprintf(stderr, "ewx-gpu-bench: unknown argument '%s'\n", arg.c_str());
+      return 2;
+    }
+  }
+  if (command == "check") return check(small);
+  if (command == "time") return time(repeats, npy_dir, cpu_arcs);
+  std::fprintf(stderr, "usage: ewx-gpu-bench check [--small] | time [--repeats R] [--npy DIR] [--cpu-arcs N]\n");
+  return 2;
+}
