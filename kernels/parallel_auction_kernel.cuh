@@ -215,6 +215,55 @@ struct Quote {
   }
 };
 
+// The warm start of a finer phase (the CPU engine's keep_what_still_fits): each source's best profit at the
+// quoted prices; a lot stays, repriced to its sink's quote (which changes no quote), only if it is within
+// the new epsilon of its holder's best; every other lot goes back to its holder to be bid again.
+struct BestProfit {
+  const Index* row_begin;
+  const std::uint32_t* arc_sink;
+  const Potential* value;
+  const Potential* quote;
+  Potential* best;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+    Potential b = kNone;
+    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+      const Potential q = quote[arc_sink[e]];
+      if (q != kClosed && value[e] - q > b) b = value[e] - q;
+    }
+    best[i] = b;
+  }
+};
+struct KeepWhatFits {
+  const std::uint32_t* arc_source;
+  const std::uint32_t* arc_sink;
+  const Potential* value;
+  const Potential* quote;
+  const Potential* best;
+  Potential epsilon;
+  Quantity* flow;
+  Potential* lot_price;
+  EWX_HOST_DEVICE void operator()(Index e) const {
+    if (flow[e] == 0) return;
+    const Potential q = quote[arc_sink[e]];
+    if (best[arc_source[e]] + q - value[e] <= epsilon)
+      lot_price[e] = q;
+    else
+      flow[e] = 0;
+  }
+};
+struct CountUnsold {
+  const Index* col_begin;
+  const Index* col_arc;
+  const Quantity* demand;
+  const Quantity* flow;
+  Quantity* unsold;
+  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+    Quantity sold = 0;
+    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) sold += flow[col_arc[k]];
+    unsold[j] = demand[j] - sold;
+  }
+};
+
 // Exact duals: Jacobi passes over alpha_i <= beta_j + c_e (every arc can carry more) and, for arcs with
 // flow, beta_j <= alpha_i - c_e. Each pass lowers values only; `changed` reports whether any moved.
 struct LowerAlpha {
@@ -320,11 +369,18 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
 
   for (Potential epsilon = std::max<Potential>(1, largest / 4);; epsilon = std::max<Potential>(1, epsilon / 4)) {
     ++out.statistics.phases;
-    // A phase starts with no lots, every unit unsold at the sink's last quote.
-    th::fill(policy, flow.begin(), flow.end(), 0);
+    // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
+    // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
+    th::for_each(policy, source_ids, source_ids + sources,
+                 BestProfit{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys)});
+    th::for_each(policy, arc_ids, arc_ids + arcs,
+                 KeepWhatFits{ptr(arc_source), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys), epsilon,
+                              ptr(flow), ptr(lot_price)});
     th::copy(policy, quote.begin(), quote.end(), base.begin());
-    th::copy(policy, demand.begin(), demand.end(), unsold.begin());
-    th::copy(policy, supply.begin(), supply.end(), left.begin());
+    th::for_each(policy, sink_ids, sink_ids + sinks,
+                 CountUnsold{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(flow), ptr(unsold)});
+    th::for_each(policy, source_ids, source_ids + sources,
+                 CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
     th::for_each(policy, sink_ids, sink_ids + sinks,
                  Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
                        ptr(quote)});
