@@ -110,6 +110,14 @@ expect "after a restart, still a resend" 0 '^accepted: order 1, a resend of it' 
 expect "ids go on" 0 '^accepted: order 2 ' -- "${trade[@]}" bid --participant enterprise-001 --hub yrd --class gpu.h100 \
   --units 1 --price 100
 kill -TERM "$daemon"; wait "$daemon"
+printf 'listen = "127.0.0.1:0"\nmetrics = "off"\nbatch-interval = 250\nsolver = "parallel"\n' > ewxd.ini
+"$ewxd" --config ewxd.ini --data-dir daemon > ewxd-config.log 2>&1 &
+daemon=$!
+for _ in $(seq 200); do grep -q 'event=started' ewxd-config.log && break; sleep 0.05; done
+kill -TERM "$daemon"; wait "$daemon"
+expect "a config file sets the options" 0 'batch_interval_ms=250' -- cat ewxd-config.log
+expect "a config file: metrics off, the parallel solver" 0 'metrics=off .*|parallel auction on this machine' -- \
+  grep -E 'event=started|solver:' ewxd-config.log
 expect "the daemon's ledger verifies" 0 '^verified: 0 contracts in 0 batches, 4 journal entries' -- \
   "$ewx" audit verify --data-dir daemon/ledger
 printf 'participant x trader 1 00\n' > bad-participants

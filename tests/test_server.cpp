@@ -622,6 +622,7 @@ TEST_CASE("gateway: subscribers get batch summaries and only their own contract 
     live.server().notify_contract(1, contract);
     live.server().notify_fill(1, FillView{wire::Side::order, 1, 10, 0, 1});
     live.server().publish_batch(summary);
+    live.server().notify_expired(1, ExpiryView{wire::Side::order, 2, 7, 1'795'000'000});
   });
 
   auto notice = alice.next_notice(std::chrono::seconds(5));
@@ -633,6 +634,11 @@ TEST_CASE("gateway: subscribers get batch summaries and only their own contract 
   notice = alice.next_notice(std::chrono::seconds(5));
   REQUIRE(notice);
   CHECK(std::get<BatchSummary>(*notice).total_surplus == "12345");
+  notice = alice.next_notice(std::chrono::seconds(5));
+  REQUIRE(notice);
+  const auto& expired = std::get<ExpiryView>(*notice);
+  CHECK((expired.side == wire::Side::order && expired.id == 2 && expired.remaining == 7));
+  CHECK(expired.expired_at == 1'795'000'000);
 
   notice = audrey.next_notice(std::chrono::seconds(5));
   REQUIRE(notice);
