@@ -87,7 +87,9 @@ class Trader {
   std::vector<std::uint64_t> open_ids;
   int outstanding = 0;
   // Gets every answer, with the time its request was due.
-  std::function<void(Clock::time_point, const gateway::Answer&)> on_answer;
+  // `cancel`: the request was a cancel (a cancel of an order filled or expired meanwhile is refused as
+  // unknown_id, which is the market at work, not an error).
+  std::function<void(Clock::time_point, const gateway::Answer&, bool cancel)> on_answer;
   // --notices: accepted orders not yet in a contract, with their due times.
   std::unordered_map<std::uint64_t, Clock::time_point> awaiting_contract;
   bool enterprise() const { return participant.role == gateway::Role::enterprise; }
@@ -104,7 +106,7 @@ class Trader {
         if (a.accepted && !a.duplicate && remember) open_ids.push_back(a.id);
         if (a.accepted && !a.duplicate && remember && o.notices && this->enterprise())
           awaiting_contract.emplace(a.id, due);
-        on_answer(due, a);
+        on_answer(due, a, !remember);
       };
     };
     if (roll < o.mix[2] && !open_ids.empty() && !o.burst()) {
@@ -270,7 +272,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
 
   std::function<void(Trader&)> refill;
   for (auto& trader : traders)
-    trader->on_answer = [&, trader = trader.get()](Clock::time_point due, const gateway::Answer& a) {
+    trader->on_answer = [&, trader = trader.get()](Clock::time_point due, const gateway::Answer& a, bool cancel) {
       const auto now = Clock::now();
       ++answered;
       stats.last_answer = now;
@@ -281,6 +283,8 @@ Result run(const Options& o, const gateway::Participants& participants) {
       }
       if (a.accepted)
         ++(a.duplicate ? stats.duplicates : stats.accepted);
+      else if (cancel && a.code == wire::RejectCode::unknown_id)
+        ++stats.rejected["cancel of an order already filled or expired"];
       else
         ++stats.rejected[wire::EnumNameRejectCode(a.code)];
       if (o.rate == 0 && sending) refill(*trader);
