@@ -15,7 +15,9 @@
 //      priced below it, up to its units; displaced holders simply hold less (they bid again next round). A
 //      bid that takes nothing waits for the next round. The highest bid at a sink always takes something,
 //      because it exceeds the price the round started from, so every round makes progress;
-//   4. recount each source's units left and each sink's quoted price.
+//   4. recount the units left of the bidders and of the holders of lots where bids landed, and the quotes
+//      of those sinks. The arcs that carry flow are kept in a list, so a round's passes are over what it
+//      touches and the lots, never over every arc.
 // Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
 // auction (later rounds only raise other prices), so each phase ends epsilon-optimal; with costs scaled by
 // n + 1 the phase at epsilon = 1 ends optimal (Goldberg and Tarjan). Each phase starts from the previous
@@ -47,6 +49,7 @@
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+#include <thrust/unique.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -174,6 +177,39 @@ struct Decide {
       flow[e] += taken[i];
     }
   }
+};
+
+// Bookkeeping that keeps a round's cost to what it touches: the sinks that got bids, the sources that bid
+// or held lots there, and the list of arcs that carry flow (the lots), kept up to date instead of gathered
+// from every arc.
+struct SinkHasBids {
+  const Index* bid_begin;
+  const std::uint32_t* arc_sink;
+  EWX_HOST_DEVICE bool operator()(Index e) const {
+    const std::uint32_t j = arc_sink[e];
+    return bid_begin[j] < bid_begin[j + 1];
+  }
+};
+struct Unlist {  // a lot emptied this round leaves the list
+  const Quantity* flow;
+  std::uint8_t* listed;
+  EWX_HOST_DEVICE void operator()(Index e) const {
+    if (flow[e] == 0) listed[e] = 0;
+  }
+};
+struct NewLot {  // a bid that won on an arc not yet listed makes it a lot
+  const Quantity* taken;
+  const Index* bid_arc;
+  const std::uint8_t* listed;
+  EWX_HOST_DEVICE bool operator()(std::uint32_t i) const { return taken[i] > 0 && listed[bid_arc[i]] == 0; }
+};
+struct List {
+  std::uint8_t* listed;
+  EWX_HOST_DEVICE void operator()(Index e) const { listed[e] = 1; }
+};
+struct ZeroTaken {
+  Quantity* taken;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const { taken[i] = 0; }
 };
 
 // 4. Units each source still has to place, and the price each sink now quotes.
@@ -363,7 +399,10 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<Potential> price_keys(sources);
   Vector<Index> bid_begin(sinks + 1), lots(arcs), lot_begin(sinks + 1);
   Vector<Potential> lot_keys(arcs);
-  Vector<std::uint32_t> lot_sinks(arcs);
+  Vector<std::uint32_t> lot_sinks(arcs), touched(sinks), affected(arcs + sources);
+  Vector<Index> held(arcs), held_next(arcs);  // the arcs that carry flow, in no particular order
+  Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
+  Index held_count = 0;
   Vector<int> flag(1, 0);
   out.statistics.device_bytes = parallel_working_set(p);
 
@@ -373,9 +412,14 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
     th::for_each(policy, source_ids, source_ids + sources,
                  BestProfit{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys)});
-    th::for_each(policy, arc_ids, arc_ids + arcs,
+    th::for_each(policy, held.begin(), held.begin() + held_count,
                  KeepWhatFits{ptr(arc_source), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys), epsilon,
                               ptr(flow), ptr(lot_price)});
+    th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
+    held_count = static_cast<Index>(
+        th::copy_if(policy, held.begin(), held.begin() + held_count, held_next.begin(), CarriesFlow{ptr(flow)}) -
+        held_next.begin());
+    held.swap(held_next);
     th::copy(policy, quote.begin(), quote.end(), base.begin());
     th::for_each(policy, sink_ids, sink_ids + sinks,
                  CountUnsold{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(flow), ptr(unsold)});
@@ -411,9 +455,13 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::stable_sort_by_key(policy, bidder_keys.begin(), bidder_keys.begin() + active, bidders.begin());
       th::lower_bound(policy, bidder_keys.begin(), bidder_keys.begin() + active, sink_ids, sink_ids + sinks + 1,
                       bid_begin.begin());
-      // Lots by (sink, price, arc).
-      const auto lots_end = th::copy_if(policy, arc_ids, arc_ids + arcs, lots.begin(), CarriesFlow{ptr(flow)});
-      const Index lot_count = static_cast<Index>(lots_end - lots.begin());
+      // The sinks that got bids, and the lots by (sink, price, arc).
+      const Index touched_count = static_cast<Index>(
+          th::unique_copy(policy, bidder_keys.begin(), bidder_keys.begin() + active, touched.begin()) -
+          touched.begin());
+      const auto lots_end = th::copy(policy, held.begin(), held.begin() + held_count, lots.begin());
+      const Index lot_count = held_count;
+      th::stable_sort(policy, lots.begin(), lots_end);
       th::transform(policy, lots.begin(), lots_end, lot_keys.begin(), Gather<Potential, Index>{ptr(lot_price)});
       th::stable_sort_by_key(policy, lot_keys.begin(), lot_keys.begin() + lot_count, lots.begin());
       th::transform(policy, lots.begin(), lots_end, lot_sinks.begin(), Gather<std::uint32_t, Index>{ptr(arc_sink)});
@@ -421,14 +469,35 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::lower_bound(policy, lot_sinks.begin(), lot_sinks.begin() + lot_count, sink_ids, sink_ids + sinks + 1,
                       lot_begin.begin());
 
-      th::for_each(policy, sink_ids, sink_ids + sinks,
+      // The sources whose units left may change: the bidders and the holders of lots where bids landed.
+      const auto holders_end =
+          th::copy_if(policy, lots.begin(), lots_end, held_next.begin(), SinkHasBids{ptr(bid_begin), ptr(arc_sink)});
+      const auto affected_holders = th::transform(policy, held_next.begin(), holders_end, affected.begin(),
+                                                  Gather<std::uint32_t, Index>{ptr(arc_source)});
+      const auto affected_end = th::copy(policy, bidders.begin(), bidders_end, affected_holders);
+      th::sort(policy, affected.begin(), affected_end);
+      const auto affected_unique = th::unique(policy, affected.begin(), affected_end);
+
+      th::for_each(policy, bidders.begin(), bidders_end, ZeroTaken{ptr(taken)});
+      th::for_each(policy, touched.begin(), touched.begin() + touched_count,
                    Decide{ptr(bid_begin), ptr(bidders), ptr(bid_price), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                           ptr(left), ptr(flow), ptr(lot_price), ptr(unsold), ptr(taken)});
-      th::for_each(policy, source_ids, source_ids + sources,
+      th::for_each(policy, affected.begin(), affected_unique,
                    CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
-      th::for_each(policy, sink_ids, sink_ids + sinks,
+      th::for_each(policy, touched.begin(), touched.begin() + touched_count,
                    Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
                          ptr(quote)});
+      // The list of lots: emptied ones leave, new winners' arcs join.
+      th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
+      auto kept_end =
+          th::copy_if(policy, held.begin(), held.begin() + held_count, held_next.begin(), CarriesFlow{ptr(flow)});
+      const auto joined_end = th::copy_if(policy, bidders.begin(), bidders_end, bidder_keys.begin(),
+                                          NewLot{ptr(taken), ptr(bid_arc), ptr(listed)});
+      kept_end =
+          th::transform(policy, bidder_keys.begin(), joined_end, kept_end, Gather<Index, std::uint32_t>{ptr(bid_arc)});
+      held_count = static_cast<Index>(kept_end - held_next.begin());
+      held.swap(held_next);
+      th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
     }
     if (epsilon == 1) break;
   }
