@@ -300,6 +300,105 @@ struct CountUnsold {
   }
 };
 
+// A phase's tail. When few bidders are left, a round of several passes does the work of a few bids: the
+// displacement chains at the end of a phase (a bid displaces a holder, whose bid displaces another) are
+// sequential by nature. So the tail is run as the sequential auction (Gauss-Seidel: each bid sees every bid
+// before it), by one thread, on the same state. Each bid takes unsold units, then the cheapest lots below it
+// (found by scanning the sink's column), exactly as a sink decides in a round.
+struct SequentialTail {
+  const Index* row_begin;
+  const std::uint32_t* arc_sink;
+  const std::uint32_t* arc_source;
+  const Index* col_begin;
+  const Index* col_arc;
+  const Potential* value;
+  const Quantity* demand;
+  const Potential* base;
+  Potential epsilon, price_limit;
+  std::uint32_t sources;
+  Quantity* left;
+  Quantity* flow;
+  Potential* lot_price;
+  Quantity* unsold;
+  Potential* quote;
+  int* stuck;  // written by the one thread that runs the tail
+  std::uint64_t* bids;
+  EWX_HOST_DEVICE void requote(std::uint32_t j) const {
+    if (demand[j] == 0) {
+      quote[j] = kClosed;
+      return;
+    }
+    if (unsold[j] > 0) {
+      quote[j] = base[j];
+      return;
+    }
+    Potential cheapest = kClosed;
+    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
+      const Index e = col_arc[k];
+      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
+    }
+    quote[j] = cheapest;
+  }
+  EWX_HOST_DEVICE void operator()(int) const {
+    for (bool any = true; any;) {
+      any = false;
+      for (std::uint32_t i = 0; i < sources; ++i) {
+        while (left[i] > 0) {
+          any = true;
+          ++*bids;
+          Potential best = kNone, second = kNone;
+          Index best_arc = 0;
+          for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+            const Potential q = quote[arc_sink[e]];
+            if (q == kClosed) continue;
+            const Potential profit = value[e] - q;
+            if (profit > best) {
+              second = best;
+              best = profit;
+              best_arc = e;
+            } else if (profit > second) {
+              second = profit;
+            }
+          }
+          if (best == kNone) {
+            *stuck = 1;
+            return;
+          }
+          const std::uint32_t j = arc_sink[best_arc];
+          const Potential offered = second == kNone ? quote[j] + epsilon : value[best_arc] - second + epsilon;
+          if (offered > price_limit) {
+            *stuck = 1;
+            return;
+          }
+          const Quantity wanted = left[i];
+          Quantity got = wanted < unsold[j] ? wanted : unsold[j];
+          unsold[j] -= got;
+          while (got < wanted) {
+            Index cheapest = 0;
+            bool found = false;
+            for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
+              const Index e = col_arc[k];
+              if (flow[e] > 0 && lot_price[e] < offered && (!found || lot_price[e] < lot_price[cheapest])) {
+                cheapest = e;
+                found = true;
+              }
+            }
+            if (!found) break;
+            const Quantity units = wanted - got < flow[cheapest] ? wanted - got : flow[cheapest];
+            flow[cheapest] -= units;
+            left[arc_source[cheapest]] += units;
+            got += units;
+          }
+          lot_price[best_arc] = flow[best_arc] > 0 && lot_price[best_arc] > offered ? lot_price[best_arc] : offered;
+          flow[best_arc] += got;
+          left[i] -= got;
+          requote(j);
+        }
+      }
+    }
+  }
+};
+
 // Exact duals: Jacobi passes over alpha_i <= beta_j + c_e (every arc can carry more) and, for arcs with
 // flow, beta_j <= alpha_i - c_e. Each pass lowers values only; `changed` reports whether any moved.
 struct LowerAlpha {
@@ -363,7 +462,10 @@ struct FloorDivide {
 
 // Runs the auction with Thrust execution policy `policy` on vectors `Vector` of that system. `scale` is
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
-template <typename Policy, template <typename...> class Vector>
+// `tail_in_place`: the system's memory is the host's (Thrust's OpenMP system), so the sequential tail runs
+// on it directly; otherwise (the GPU) the tail's state is copied to the host, which runs sequential work far
+// faster than one GPU thread, and back.
+template <typename Policy, template <typename...> class Vector, bool tail_in_place>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
   const std::uint32_t sources = p.source_count(), sinks = p.sink_count();
   const Index arcs = p.arc_count();
@@ -403,6 +505,14 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<Index> held(arcs), held_next(arcs);  // the arcs that carry flow, in no particular order
   Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
   Index held_count = 0;
+  struct HostTail {
+    std::vector<std::uint32_t> arc_source;
+    std::vector<Index> col_begin, col_arc;
+    std::vector<Potential> value, base, lot_price, quote;
+    std::vector<Quantity> left, flow, unsold;
+  } host;
+  // Below this many bidders a phase finishes sequentially (SequentialTail).
+  const Index tail_bidders = std::max<Index>(16, sources / 64);
   Vector<int> flag(1, 0);
   out.statistics.device_bytes = parallel_working_set(p);
 
@@ -434,6 +544,75 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
           th::copy_if(policy, source_ids, source_ids + sources, bidders.begin(), HasUnitsLeft{ptr(left)});
       const Index active = static_cast<Index>(bidders_end - bidders.begin());
       if (active == 0) break;
+      if (active <= tail_bidders) {
+        int stuck = 0;
+        if constexpr (tail_in_place) {
+          std::uint64_t bids = 0;
+          SequentialTail{ptr(row_begin), ptr(arc_sink),  ptr(arc_source), ptr(col_begin), ptr(col_arc), ptr(value),
+                         ptr(demand),    ptr(base),      epsilon,         price_limit,    sources,      ptr(left),
+                         ptr(flow),      ptr(lot_price), ptr(unsold),     ptr(quote),     &stuck,       &bids}(0);
+          out.statistics.bids += bids;
+        } else {
+          if (host.arc_source.empty()) {  // what the tail only reads, copied once
+            host.arc_source.resize(arcs);
+            host.col_begin.resize(sinks + 1);
+            host.col_arc.resize(arcs);
+            host.value.resize(arcs);
+            th::copy(arc_source.begin(), arc_source.end(), host.arc_source.begin());
+            th::copy(col_begin.begin(), col_begin.end(), host.col_begin.begin());
+            th::copy(col_arc.begin(), col_arc.end(), host.col_arc.begin());
+            th::copy(value.begin(), value.end(), host.value.begin());
+          }
+          host.base.resize(sinks);
+          host.left.resize(sources);
+          host.flow.resize(arcs);
+          host.lot_price.resize(arcs);
+          host.unsold.resize(sinks);
+          host.quote.resize(sinks);
+          th::copy(base.begin(), base.end(), host.base.begin());
+          th::copy(left.begin(), left.end(), host.left.begin());
+          th::copy(flow.begin(), flow.end(), host.flow.begin());
+          th::copy(lot_price.begin(), lot_price.end(), host.lot_price.begin());
+          th::copy(unsold.begin(), unsold.end(), host.unsold.begin());
+          th::copy(quote.begin(), quote.end(), host.quote.begin());
+          std::uint64_t bids = 0;
+          SequentialTail{p.row_begin.data(),
+                         p.arc_sink.data(),
+                         host.arc_source.data(),
+                         host.col_begin.data(),
+                         host.col_arc.data(),
+                         host.value.data(),
+                         p.demand.data(),
+                         host.base.data(),
+                         epsilon,
+                         price_limit,
+                         sources,
+                         host.left.data(),
+                         host.flow.data(),
+                         host.lot_price.data(),
+                         host.unsold.data(),
+                         host.quote.data(),
+                         &stuck,
+                         &bids}(0);
+          out.statistics.bids += bids;
+          th::copy(host.left.begin(), host.left.end(), left.begin());
+          th::copy(host.flow.begin(), host.flow.end(), flow.begin());
+          th::copy(host.lot_price.begin(), host.lot_price.end(), lot_price.begin());
+          th::copy(host.unsold.begin(), host.unsold.end(), unsold.begin());
+          th::copy(host.quote.begin(), host.quote.end(), quote.begin());
+        }
+        if (stuck != 0) {
+          out.status = SolveStatus::infeasible;
+          out.detail = "the parallel auction found no way to place some supply";
+          return;
+        }
+        // The tail changed lots anywhere: the list of lots is rebuilt from the arcs, once per phase.
+        th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
+        held_count = static_cast<Index>(
+            th::copy_if(policy, arc_ids, arc_ids + arcs, held.begin(), CarriesFlow{ptr(flow)}) - held.begin());
+        th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
+        break;
+      }
       ++out.statistics.rounds;
       out.statistics.bids += active;
       flag[0] = 0;
