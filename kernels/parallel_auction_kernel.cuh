@@ -18,10 +18,12 @@
 //   4. recount the units left of the bidders and of the holders of lots where bids landed, and the quotes
 //      of those sinks. The arcs that carry flow are kept in a list, so a round's passes are over what it
 //      touches and the lots, never over every arc.
+// When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
+// sequential auction finishes it on the same state (SequentialTail; on the host for the GPU).
 // Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
 // auction (later rounds only raise other prices), so each phase ends epsilon-optimal; with costs scaled by
 // n + 1 the phase at epsilon = 1 ends optimal (Goldberg and Tarjan). Each phase starts from the previous
-// phase's prices with no lots, which is simple and keeps the price discovery.
+// phase's prices and keeps the lots still within its epsilon (KeepWhatFits).
 //
 // Why an auction rather than cost-scaling push-relabel: a round is a handful of flat, data-parallel passes
 // (a row scan, two stable sorts, a segmented walk), each written to by exactly one thread per element, so it
