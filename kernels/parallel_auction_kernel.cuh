@@ -56,7 +56,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/parallel_auction_systems.hpp"
@@ -305,8 +307,10 @@ struct CountUnsold {
 // A phase's tail. When few bidders are left, a round of several passes does the work of a few bids: the
 // displacement chains at the end of a phase (a bid displaces a holder, whose bid displaces another) are
 // sequential by nature. So the tail is run as the sequential auction (Gauss-Seidel: each bid sees every bid
-// before it), by one thread, on the same state. Each bid takes unsold units, then the cheapest lots below it
-// (found by scanning the sink's column), exactly as a sink decides in a round.
+// before it) on the host, on the same state: in place on the OpenMP system, on a copy for the GPU. Each bid
+// takes unsold units, then the cheapest lots below it, exactly as a sink decides in a round; each sink's
+// lots are in a min-heap by (price, arc), whose entries go stale when a lot is emptied or repriced and are
+// dropped when they surface.
 struct SequentialTail {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
@@ -317,37 +321,52 @@ struct SequentialTail {
   const Quantity* demand;
   const Potential* base;
   Potential epsilon, price_limit;
-  std::uint32_t sources;
+  std::uint32_t sources, sinks;
   Quantity* left;
   Quantity* flow;
   Potential* lot_price;
   Quantity* unsold;
   Potential* quote;
-  int* stuck;  // written by the one thread that runs the tail
-  std::uint64_t* bids;
-  EWX_HOST_DEVICE void requote(std::uint32_t j) const {
+
+  using Entry = std::pair<Potential, Index>;  // (price, arc); std::greater makes the heaps min-heaps
+  std::vector<std::vector<Entry>> lots;
+
+  bool current(const Entry& entry) const { return flow[entry.second] > 0 && lot_price[entry.second] == entry.first; }
+  // The sink's cheapest current lot, after dropping stale entries; nothing when it has none.
+  const Entry* cheapest(std::uint32_t j) {
+    std::vector<Entry>& heap = lots[j];
+    while (!heap.empty() && !current(heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+      heap.pop_back();
+    }
+    return heap.empty() ? nullptr : &heap.front();
+  }
+  void requote(std::uint32_t j) {
     if (demand[j] == 0) {
       quote[j] = kClosed;
-      return;
-    }
-    if (unsold[j] > 0) {
+    } else if (unsold[j] > 0) {
       quote[j] = base[j];
-      return;
+    } else {
+      const Entry* lot = cheapest(j);
+      quote[j] = lot ? lot->first : kClosed;
     }
-    Potential cheapest = kClosed;
-    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
-      const Index e = col_arc[k];
-      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
-    }
-    quote[j] = cheapest;
   }
-  EWX_HOST_DEVICE void operator()(int) const {
+
+  // Returns the number of bids, or nothing when a bidder is stuck (the problem is infeasible).
+  std::optional<std::uint64_t> run() {
+    lots.assign(sinks, {});
+    for (std::uint32_t j = 0; j < sinks; ++j) {
+      for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k)
+        if (flow[col_arc[k]] > 0) lots[j].push_back({lot_price[col_arc[k]], col_arc[k]});
+      std::make_heap(lots[j].begin(), lots[j].end(), std::greater<>{});
+    }
+    std::uint64_t bids = 0;
     for (bool any = true; any;) {
       any = false;
       for (std::uint32_t i = 0; i < sources; ++i) {
         while (left[i] > 0) {
           any = true;
-          ++*bids;
+          ++bids;
           Potential best = kNone, second = kNone;
           Index best_arc = 0;
           for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
@@ -362,42 +381,32 @@ struct SequentialTail {
               second = profit;
             }
           }
-          if (best == kNone) {
-            *stuck = 1;
-            return;
-          }
+          if (best == kNone) return std::nullopt;
           const std::uint32_t j = arc_sink[best_arc];
           const Potential offered = second == kNone ? quote[j] + epsilon : value[best_arc] - second + epsilon;
-          if (offered > price_limit) {
-            *stuck = 1;
-            return;
-          }
+          if (offered > price_limit) return std::nullopt;
           const Quantity wanted = left[i];
-          Quantity got = wanted < unsold[j] ? wanted : unsold[j];
+          Quantity got = std::min(wanted, unsold[j]);
           unsold[j] -= got;
           while (got < wanted) {
-            Index cheapest = 0;
-            bool found = false;
-            for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
-              const Index e = col_arc[k];
-              if (flow[e] > 0 && lot_price[e] < offered && (!found || lot_price[e] < lot_price[cheapest])) {
-                cheapest = e;
-                found = true;
-              }
-            }
-            if (!found) break;
-            const Quantity units = wanted - got < flow[cheapest] ? wanted - got : flow[cheapest];
-            flow[cheapest] -= units;
-            left[arc_source[cheapest]] += units;
+            const Entry* lot = cheapest(j);
+            if (!lot || lot->first >= offered) break;
+            const Index e = lot->second;
+            const Quantity units = std::min(wanted - got, flow[e]);
+            flow[e] -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
+            left[arc_source[e]] += units;
             got += units;
           }
-          lot_price[best_arc] = flow[best_arc] > 0 && lot_price[best_arc] > offered ? lot_price[best_arc] : offered;
+          if (flow[best_arc] == 0 || lot_price[best_arc] < offered) lot_price[best_arc] = offered;
           flow[best_arc] += got;
           left[i] -= got;
+          lots[j].push_back({lot_price[best_arc], best_arc});
+          std::push_heap(lots[j].begin(), lots[j].end(), std::greater<>{});
           requote(j);
         }
       }
     }
+    return bids;
   }
 };
 
@@ -547,13 +556,13 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       const Index active = static_cast<Index>(bidders_end - bidders.begin());
       if (active == 0) break;
       if (active <= tail_bidders) {
-        int stuck = 0;
+        std::optional<std::uint64_t> tail_bids;
         if constexpr (tail_in_place) {
-          std::uint64_t bids = 0;
-          SequentialTail{ptr(row_begin), ptr(arc_sink),  ptr(arc_source), ptr(col_begin), ptr(col_arc), ptr(value),
-                         ptr(demand),    ptr(base),      epsilon,         price_limit,    sources,      ptr(left),
-                         ptr(flow),      ptr(lot_price), ptr(unsold),     ptr(quote),     &stuck,       &bids}(0);
-          out.statistics.bids += bids;
+          tail_bids =
+              SequentialTail{ptr(row_begin), ptr(arc_sink), ptr(arc_source), ptr(col_begin), ptr(col_arc), ptr(value),
+                             ptr(demand),    ptr(base),     epsilon,         price_limit,    sources,      sinks,
+                             ptr(left),      ptr(flow),     ptr(lot_price),  ptr(unsold),    ptr(quote),   {}}
+                  .run();
         } else {
           if (host.arc_source.empty()) {  // what the tail only reads, copied once
             host.arc_source.resize(arcs);
@@ -577,33 +586,33 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
           th::copy(lot_price.begin(), lot_price.end(), host.lot_price.begin());
           th::copy(unsold.begin(), unsold.end(), host.unsold.begin());
           th::copy(quote.begin(), quote.end(), host.quote.begin());
-          std::uint64_t bids = 0;
-          SequentialTail{p.row_begin.data(),
-                         p.arc_sink.data(),
-                         host.arc_source.data(),
-                         host.col_begin.data(),
-                         host.col_arc.data(),
-                         host.value.data(),
-                         p.demand.data(),
-                         host.base.data(),
-                         epsilon,
-                         price_limit,
-                         sources,
-                         host.left.data(),
-                         host.flow.data(),
-                         host.lot_price.data(),
-                         host.unsold.data(),
-                         host.quote.data(),
-                         &stuck,
-                         &bids}(0);
-          out.statistics.bids += bids;
+          tail_bids = SequentialTail{
+              p.row_begin.data(),
+              p.arc_sink.data(),
+              host.arc_source.data(),
+              host.col_begin.data(),
+              host.col_arc.data(),
+              host.value.data(),
+              p.demand.data(),
+              host.base.data(),
+              epsilon,
+              price_limit,
+              sources,
+              sinks,
+              host.left.data(),
+              host.flow.data(),
+              host.lot_price.data(),
+              host.unsold.data(),
+              host.quote.data(),
+              {}}.run();
           th::copy(host.left.begin(), host.left.end(), left.begin());
           th::copy(host.flow.begin(), host.flow.end(), flow.begin());
           th::copy(host.lot_price.begin(), host.lot_price.end(), lot_price.begin());
           th::copy(host.unsold.begin(), host.unsold.end(), unsold.begin());
           th::copy(host.quote.begin(), host.quote.end(), quote.begin());
         }
-        if (stuck != 0) {
+        if (tail_bids) out.statistics.bids += *tail_bids;
+        if (!tail_bids) {
           out.status = SolveStatus::infeasible;
           out.detail = "the parallel auction found no way to place some supply";
           return;
