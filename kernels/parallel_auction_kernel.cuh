@@ -77,6 +77,37 @@ using Index = std::uint64_t;
 inline constexpr Potential kNone = std::numeric_limits<Potential>::min();
 inline constexpr Potential kClosed = Potential{1} << 62;  // the quote of a sink that sells nothing
 
+// A bidder's bid: its best arc at the quoted prices (ties to the lower arc) and the price at which that arc
+// is exactly as good as its best other arc, plus epsilon. Not placed when the bidder has nowhere to go or
+// would bid past any feasible price: the problem is infeasible. Shared by the rounds and the tail.
+struct Offer {
+  Index arc = 0;
+  Potential price = 0;
+  bool placed = false;
+};
+EWX_HOST_DEVICE inline Offer best_offer(const Index* row_begin, const std::uint32_t* arc_sink, const Potential* value,
+                                        const Potential* quote, std::uint32_t i, Potential epsilon,
+                                        Potential price_limit) {
+  Potential best = kNone, second = kNone;
+  Offer offer;
+  for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+    const Potential q = quote[arc_sink[e]];
+    if (q == kClosed) continue;
+    const Potential profit = value[e] - q;
+    if (profit > best) {
+      second = best;
+      best = profit;
+      offer.arc = e;
+    } else if (profit > second) {
+      second = profit;
+    }
+  }
+  if (best == kNone) return offer;
+  offer.price = second == kNone ? quote[arc_sink[offer.arc]] + epsilon : value[offer.arc] - second + epsilon;
+  offer.placed = offer.price <= price_limit;
+  return offer;
+}
+
 // 1. Each source with units left finds its best and second-best arc and bids.
 struct Bid {
   const Index* row_begin;
@@ -90,33 +121,14 @@ struct Bid {
   std::uint32_t* bid_sink;
   int* stuck;  // set when a bidder has nowhere to go or would bid past any feasible price: infeasible
   EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
-    Potential best = kNone, second = kNone;
-    Index best_arc = 0;
-    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
-      const Potential q = quote[arc_sink[e]];
-      if (q == kClosed) continue;
-      const Potential profit = value[e] - q;
-      if (profit > best) {
-        second = best;
-        best = profit;
-        best_arc = e;
-      } else if (profit > second) {
-        second = profit;
-      }
-    }
-    if (best == kNone) {
+    const Offer offer = best_offer(row_begin, arc_sink, value, quote, i, epsilon, price_limit);
+    if (!offer.placed) {
       *stuck = 1;
       return;
     }
-    const std::uint32_t sink = arc_sink[best_arc];
-    const Potential offered = second == kNone ? quote[sink] + epsilon : value[best_arc] - second + epsilon;
-    if (offered > price_limit) {
-      *stuck = 1;
-      return;
-    }
-    bid_price[i] = offered;
-    bid_arc[i] = best_arc;
-    bid_sink[i] = sink;
+    bid_price[i] = offer.price;
+    bid_arc[i] = offer.arc;
+    bid_sink[i] = arc_sink[offer.arc];
   }
 };
 
@@ -367,24 +379,11 @@ struct SequentialTail {
         while (left[i] > 0) {
           any = true;
           ++bids;
-          Potential best = kNone, second = kNone;
-          Index best_arc = 0;
-          for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
-            const Potential q = quote[arc_sink[e]];
-            if (q == kClosed) continue;
-            const Potential profit = value[e] - q;
-            if (profit > best) {
-              second = best;
-              best = profit;
-              best_arc = e;
-            } else if (profit > second) {
-              second = profit;
-            }
-          }
-          if (best == kNone) return std::nullopt;
+          const Offer offer = best_offer(row_begin, arc_sink, value, quote, i, epsilon, price_limit);
+          if (!offer.placed) return std::nullopt;
+          const Index best_arc = offer.arc;
+          const Potential offered = offer.price;
           const std::uint32_t j = arc_sink[best_arc];
-          const Potential offered = second == kNone ? quote[j] + epsilon : value[best_arc] - second + epsilon;
-          if (offered > price_limit) return std::nullopt;
           const Quantity wanted = left[i];
           Quantity got = std::min(wanted, unsold[j]);
           unsold[j] -= got;
