@@ -164,13 +164,12 @@ void BatchCycle::close() {
         out.offers = tick->batch.offers.size();
         if (tick->clearing.status != SolveStatus::optimal) {
           out.error = "the batch could not be cleared: " + tick->clearing.detail;
-        } else if (auto record = ledger.commit_batch(tick->batch, topology_, tick->clearing, tick->now);
+        } else if (auto record = ledger.commit_batch(tick->batch, topology_, tick->clearing, tick->now, &out.contracts);
                    !record.is_ok()) {
           out.error = "the batch could not be recorded: " + record.status().message();
         } else {
           out.cleared = true;
           out.record = std::move(record.value());
-          out.contracts = ledger.contracts_in_batch(out.number, 0, out.record->contract_count).contracts;
           out.units_traded = tick->clearing.units_traded;
           out.total_surplus = tick->clearing.total_surplus;
           // What each participant's order and offer traded, and what is left of it now.

@@ -429,7 +429,7 @@ Status Ledger::write_journal(std::span<const JournalEntry> entries,
 }
 
 Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
-                                         std::int64_t cleared_at) {
+                                         std::int64_t cleared_at, std::vector<ContractRecord>* contracts) {
   if (batch.number != batches_ + 1) {
     return Status::error(
         Status::Code::invalid_argument,
@@ -542,6 +542,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   journal_next_ = sequence;
   batches_ = record.number;
   last_record_ = record_hash(record);
+  if (contracts) *contracts = std::move(fills);
   return record;
 }
 

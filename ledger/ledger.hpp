@@ -92,9 +92,10 @@ class Ledger {
 
   // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
   // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order
-  // and offer of the batch must be open in the journal with at least the units traded.
+  // and offer of the batch must be open in the journal with at least the units traded. With `contracts`, the
+  // recorded contracts are handed back too (in log order), so a caller need not read them again.
   Result<BatchRecord> commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
-                                   std::int64_t cleared_at);
+                                   std::int64_t cleared_at, std::vector<ContractRecord>* contracts = nullptr);
 
   // Auditor queries. Pages hold at most `limit` contracts with ids from `start` on, in id order.
   std::optional<ContractRecord> contract(std::uint64_t id) const;

@@ -60,6 +60,26 @@ std::string contract_key(std::uint64_t id) {
 
 }  // namespace
 
+TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log order") {
+  TempDir dir;
+  auto ledger = open_ledger(dir.path);
+  run_steps(*ledger, 2);  // one batch before, so the contracts do not start at 0
+  const std::uint64_t before = ledger->log_size();
+  REQUIRE(before > 0);
+  const Batch next = testing::workload_market(1);
+  REQUIRE(ledger->journal(testing::workload_entries(next)).is_ok());
+  std::vector<ContractRecord> handed_back;
+  const auto record = ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()),
+                                           1'775'000'100, &handed_back);
+  REQUIRE(record.is_ok());
+  REQUIRE_FALSE(handed_back.empty());
+  REQUIRE(handed_back.size() == record.value().contract_count);
+  for (std::size_t k = 0; k < handed_back.size(); ++k) {
+    CHECK(handed_back[k].id == before + k);
+    CHECK(ledger->contract(before + k) == handed_back[k]);
+  }
+}
+
 TEST_CASE("a ledger records batches, answers auditor queries, and proves inclusion and consistency") {
   TempDir dir;
   auto ledger = open_ledger(dir.path);
