@@ -17,66 +17,23 @@
 #include "matcher/cpu_solver.hpp"
 #include "matcher/equilibrium_check.hpp"
 #include "matcher/market_generator.hpp"
+#include "tests/solver_instances.hpp"
 
 using namespace ewx;
 using kernels::ParallelSystem;
+using testing::brute_force_minimum;
+using testing::dense_assignment;
 
 namespace {
 
-TransportationSolution parallel(const TransportationProblem& p) {
-  return kernels::solve_parallel(p, ParallelSystem::host);
-}
-
-// Brute force over every integer flow of a tiny problem (independent of every solver).
-std::optional<Objective> brute_force_minimum(const TransportationProblem& p) {
-  std::vector<Quantity> shipped(p.source_count(), 0), received(p.sink_count(), 0);
-  std::vector<NodeIndex> tail(p.arc_count());
-  for (NodeIndex i = 0; i < p.source_count(); ++i)
-    for (ArcIndex e = p.row_begin[i]; e < p.row_begin[i + 1]; ++e) tail[e] = i;
-  std::optional<Objective> best;
-  std::function<void(ArcIndex, Objective)> go = [&](ArcIndex e, Objective cost) {
-    if (e == p.arc_count()) {
-      for (NodeIndex i = 0; i < p.source_count(); ++i)
-        if (shipped[i] != p.supply[i]) return;
-      for (NodeIndex j = 0; j < p.sink_count(); ++j)
-        if (received[j] != p.demand[j]) return;
-      if (!best || cost < *best) best = cost;
-      return;
-    }
-    const NodeIndex i = tail[e], j = p.arc_sink[e];
-    const Quantity most = std::min({p.arc_capacity[e], p.supply[i] - shipped[i], p.demand[j] - received[j]});
-    for (Quantity x = 0; x <= most; ++x) {
-      shipped[i] += x;
-      received[j] += x;
-      go(e + 1, cost + static_cast<Objective>(x) * p.arc_cost[e]);
-      shipped[i] -= x;
-      received[j] -= x;
-    }
-  };
-  go(0, 0);
-  return best;
-}
-
-// Balanced random problems whose capacities never bind (the parallel solver's scope).
+// Random problems whose capacities never bind (the parallel solver's scope).
 TransportationProblem random_problem(SeededRandom& random, NodeIndex sources, NodeIndex sinks, Quantity most_units,
                                      int arc_percent, Cost cost_low, Cost cost_high) {
-  std::vector<Quantity> supply(sources), demand(sinks, 0);
-  for (auto& s : supply) s = random.between(0, most_units);
-  for (Quantity units = std::accumulate(supply.begin(), supply.end(), Quantity{0}); units > 0; --units)
-    ++demand[random.between(0, sinks - 1)];
-  std::vector<Arc> arcs;
-  for (NodeIndex i = 0; i < sources; ++i)
-    for (NodeIndex j = 0; j < sinks; ++j)
-      if (random.between(1, 100) <= arc_percent)
-        arcs.push_back({i, j, kUnboundedCapacity, random.between(cost_low, cost_high)});
-  return make_transportation_problem(std::move(supply), std::move(demand), arcs);
+  return testing::random_problem(random, sources, sinks, most_units, arc_percent, cost_low, cost_high, std::nullopt);
 }
 
-TransportationProblem dense_assignment(SeededRandom& random, NodeIndex n, Cost cost_high) {
-  std::vector<Arc> arcs;
-  for (NodeIndex i = 0; i < n; ++i)
-    for (NodeIndex j = 0; j < n; ++j) arcs.push_back({i, j, 1, random.between(0, cost_high - 1)});
-  return make_transportation_problem(std::vector<Quantity>(n, 1), std::vector<Quantity>(n, 1), arcs);
+TransportationSolution parallel(const TransportationProblem& p) {
+  return kernels::solve_parallel(p, ParallelSystem::host);
 }
 
 void check_certified(const TransportationProblem& p, const TransportationSolution& s) {
