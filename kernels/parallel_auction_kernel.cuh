@@ -40,14 +40,9 @@
 
 #include <thrust/binary_search.h>
 #include <thrust/copy.h>
-#include <thrust/count.h>
-#include <thrust/fill.h>
 #include <thrust/for_each.h>
 #include <thrust/functional.h>
-#include <thrust/gather.h>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/logical.h>
-#include <thrust/reduce.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>

@@ -207,37 +207,19 @@ int main(int argc, char** argv) {
   solver_options.engine = options.engine == "auction"          ? ewx::CpuEngine::auction
                           : options.engine == "shortest-paths" ? ewx::CpuEngine::shortest_paths
                                                                : ewx::CpuEngine::automatic;
-  std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options);
+  // Each solve's statistics are logged; GPU times are kept for the --repeat median.
   std::vector<double> device_ms;
+  ewx::tools::SolveObserver observer;
+  observer.cpu = log_statistics;
+  observer.parallel = [&device_ms](const ewx::kernels::ParallelStatistics& stats, ewx::kernels::ParallelSystem system) {
+    const bool gpu = system == ewx::kernels::ParallelSystem::cuda;
+    spdlog::info("{} auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set{}",
+                 gpu ? "GPU" : "parallel", stats.phases, stats.rounds, stats.bids, stats.potential_passes,
+                 stats.device_bytes, gpu ? fmt::format(", {:.3f} ms", stats.device_ms) : std::string());
+    if (gpu) device_ms.push_back(stats.device_ms);
+  };
+  std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options, observer);
   if (!solve) return kUsage;
-  // The CPU and the parallel solver on this machine also report how they went.
-  if (options.solver == "cpu") {
-    solve = [&](const ewx::TransportationProblem& problem) {
-      ewx::CpuSolverStatistics stats;
-      ewx::TransportationSolution solution = ewx::solve_on_cpu(problem, solver_options, &stats);
-      log_statistics(stats);
-      return solution;
-    };
-  } else if (options.solver == "parallel") {
-    solve = [](const ewx::TransportationProblem& problem) {
-      ewx::kernels::ParallelStatistics stats;
-      ewx::TransportationSolution solution =
-          ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::host, &stats);
-      spdlog::info("parallel auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set",
-                   stats.phases, stats.rounds, stats.bids, stats.potential_passes, stats.device_bytes);
-      return solution;
-    };
-  } else if (options.solver == "gpu") {
-    solve = [&device_ms](const ewx::TransportationProblem& problem) {
-      ewx::kernels::ParallelStatistics stats;
-      ewx::TransportationSolution solution =
-          ewx::kernels::solve_parallel(problem, ewx::kernels::ParallelSystem::cuda, &stats);
-      spdlog::info("GPU auction: {} phases, {} rounds, {} bids, {} dual passes, {} bytes of working set, {:.3f} ms",
-                   stats.phases, stats.rounds, stats.bids, stats.potential_passes, stats.device_bytes, stats.device_ms);
-      device_ms.push_back(stats.device_ms);
-      return solution;
-    };
-  }
   // --repeat: the same solve again and again, each timed; the figures are their medians.
   std::vector<double> solve_ms;
   if (options.repeat > 1) {

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -23,24 +24,37 @@ namespace ewx::tools {
 // Below this many arcs the CPU solver's candidate pricing is faster than a trip to the device.
 inline constexpr ArcIndex kGpuFromArcs = 1'000'000;
 
+// Told how each solve went, by the solver that ran it (ewx-solve logs these; ewxd does not ask).
+struct SolveObserver {
+  std::function<void(const CpuSolverStatistics&)> cpu;
+  std::function<void(const kernels::ParallelStatistics&, kernels::ParallelSystem)> parallel;
+};
+
 // Returns the solver, or nothing for a request this build or machine cannot serve (after logging why).
-inline std::optional<TransportationSolver> choose_solver(const std::string& requested,
-                                                         const CpuSolverOptions& cpu = {}) {
-  const TransportationSolver on_cpu = [cpu](const TransportationProblem& problem) {
-    return solve_on_cpu(problem, cpu);
+inline std::optional<TransportationSolver> choose_solver(const std::string& requested, const CpuSolverOptions& cpu = {},
+                                                         const SolveObserver& observer = {}) {
+  const TransportationSolver on_cpu = [cpu, report = observer.cpu](const TransportationProblem& problem) {
+    CpuSolverStatistics statistics;
+    TransportationSolution solution = solve_on_cpu(problem, cpu, &statistics);
+    if (report) report(statistics);
+    return solution;
   };
-  const TransportationSolver on_gpu = [](const TransportationProblem& problem) {
-    return kernels::solve_parallel(problem, kernels::ParallelSystem::cuda);
+  const auto on = [report = observer.parallel](kernels::ParallelSystem system) {
+    return TransportationSolver([report, system](const TransportationProblem& problem) {
+      kernels::ParallelStatistics statistics;
+      TransportationSolution solution = kernels::solve_parallel(problem, system, &statistics);
+      if (report) report(statistics, system);
+      return solution;
+    });
   };
+  const TransportationSolver on_gpu = on(kernels::ParallelSystem::cuda);
   if (requested == "cpu") {
     spdlog::info("solver: exact CPU solver (requested)");
     return on_cpu;
   }
   if (requested == "parallel") {
     spdlog::info("solver: the parallel auction on this machine's CPU cores (Thrust OpenMP system)");
-    return TransportationSolver([](const TransportationProblem& problem) {
-      return kernels::solve_parallel(problem, kernels::ParallelSystem::host);
-    });
+    return on(kernels::ParallelSystem::host);
   }
   const kernels::DeviceProbe probe = kernels::probe_device();
   const bool usable = probe.usable && kernels::built_with_cuda();
