@@ -1,6 +1,11 @@
-"""Shared by the benchmark scripts: which machine this is, and writing one section of docs/benchmarks.md."""
+"""Shared by the benchmark scripts: which machine this is, starting and stopping ewxd, and writing one section of
+docs/benchmarks.md."""
 import os
 import platform
+import re
+import subprocess
+import sys
+import time
 
 
 def machine():
@@ -28,3 +33,28 @@ def write_section(docs, name, body):
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     open(path, "w").write(text)
+
+
+def start_ewxd(bin_dir, data, extra, who):
+    """Starts ewxd on a free loopback port with its data in `data` (its log in data/ewxd.log); returns the
+    process and the port it listens on, read from its `event=started` line."""
+    log = open(os.path.join(data, "ewxd.log"), "w")
+    daemon = subprocess.Popen([os.path.join(bin_dir, "ewxd"), "--data-dir", data, "--listen", "127.0.0.1:0",
+                               "--metrics", "off"] + extra, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        text = open(os.path.join(data, "ewxd.log")).read()
+        found = re.search(r"event=started listen=127\.0\.0\.1:(\d+)", text)
+        if found:
+            return daemon, int(found.group(1))
+        if daemon.poll() is not None:
+            sys.exit(f"{who}: ewxd exited with {daemon.returncode}:\n{text}")
+        time.sleep(0.05)
+    sys.exit(f"{who}: ewxd did not start")
+
+
+def stop_ewxd(daemon, data, who):
+    """SIGTERM, and a clean exit within 10 minutes (a batch in flight is recorded first); returns ewxd's log."""
+    daemon.terminate()
+    if daemon.wait(timeout=600) != 0:
+        sys.exit(f"{who}: ewxd did not stop cleanly (exit {daemon.returncode})")
+    return open(os.path.join(data, "ewxd.log")).read()
