@@ -38,6 +38,10 @@ expect "generate a market" 0 '' -- "$gen" market --orders 400 --offers 40 --seed
 sed -i -E 's/^(order|offer) ([0-9]+) /\1 7000\2 /' small-market.batch  # other ids than m.batch
 expect "batch clears with checks" 0 '^equilibrium: holds' -- "$solve" m.batch --check
 batch_objective=$("$solve" m.batch 2>/dev/null | sed -n 's/^objective: //p')
+expect "the condensed network is certified on the bipartite problem" 0 '^certificate: optimal' -- \
+  "$solve" m.batch --solver condensed --check
+expect "the CPU solver reaches the same optimum" 0 "^objective: $batch_objective\$" -- "$solve" m.batch --solver cpu
+expect "condensed is for batches only" 2 'clears market batches' -- "$solve" small.asn --solver condensed
 expect "DIMACS form has minus the same optimum" 0 "^objective: -$batch_objective\$" -- "$solve" m.min --check
 "$solve" m.batch --flow m.contracts > /dev/null 2>&1
 expect "contracts file" 0 '^contract [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+$' -- cat m.contracts

@@ -11,6 +11,7 @@
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/clearing.hpp"
+#include "matcher/condensed_clearing.hpp"
 #include "matcher/equilibrium_check.hpp"
 #include "matcher/line_scanner.hpp"
 #include "matcher/market_generator.hpp"
@@ -354,4 +355,127 @@ TEST_CASE("prices near the limit clear exactly") {
   // The losing bidder sets the price: the winner pays what the runner-up would.
   CHECK(result.offer_price[0] == kMaxPrice - 1 - transfer);
   CHECK(check_equilibrium(batch, topology, result.contracts, result.offer_price).holds);
+}
+
+// The condensed network (matcher/condensed_clearing.hpp) must clear exactly like the bipartite problem: the
+// same maximum surplus and the same buyer-optimal prices, certified on the bipartite problem.
+namespace {
+
+ClearingResult clear_condensed(const Batch& batch, const Topology& topology, CondensedStatistics* stats = nullptr) {
+  std::optional<ClearingResult> result =
+      clear_batch_condensed(batch, topology, std::numeric_limits<std::uint64_t>::max(), stats);
+  REQUIRE(result.has_value());
+  REQUIRE(result->status == SolveStatus::optimal);
+  return std::move(*result);
+}
+
+void check_certified_condensed(const Batch& batch, const Topology& topology, const ClearingResult& result) {
+  const MarketGraph graph = build_market_graph(batch, topology);
+  const CertificateReport certificate = check_certificate(graph.problem, as_bipartite_solution(batch, graph, result));
+  CHECK_MESSAGE(certificate.optimal, certificate.failure);
+  const EquilibriumReport equilibrium = check_equilibrium(batch, topology, result.contracts, result.offer_price);
+  CHECK_MESSAGE(equilibrium.holds, equilibrium.failure);
+  CHECK(equilibrium.total_surplus == result.total_surplus);
+}
+
+}  // namespace
+
+TEST_CASE("the condensed network clears tiny markets to the brute-force maximum, at minimal prices") {
+  // tiny_batch draws offer starts before and after order starts, any green share and colliding prices, so
+  // every ladder threshold and tie is exercised.
+  SeededRandom random(23);
+  const Topology& topology = default_topology();
+  int traded_batches = 0;
+  for (int round = 0; round < 300; ++round) {
+    const Batch batch =
+        tiny_batch(random, static_cast<int>(random.between(0, 5)), static_cast<int>(random.between(0, 4)));
+    CAPTURE(round);
+    const ClearingResult result = clear_condensed(batch, topology);
+    CHECK(result.total_surplus == brute_force_surplus(batch, topology));
+    const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
+    for (std::size_t j = 0; j < batch.offers.size(); ++j)
+      CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
+    check_certified_condensed(batch, topology, result);
+    traded_batches += !result.contracts.empty();
+  }
+  CHECK(traded_batches > 80);
+}
+
+TEST_CASE("generated markets: the condensed network reaches clear_batch's surplus and prices, deterministically") {
+  const Topology& topology = default_topology();
+  for (const auto& [orders, offers, seed] : {std::tuple{600u, 60u, 1u}, {600u, 60u, 2u}, {3000u, 300u, 3u}}) {
+    CAPTURE(seed);
+    const Batch batch = generate_market({.orders = orders, .offers = offers, .seed = seed}, topology);
+    CondensedStatistics stats;
+    const ClearingResult result = clear_condensed(batch, topology, &stats);
+    const ClearingResult bipartite = clear_batch(batch, topology);
+    CHECK(result.total_surplus == bipartite.total_surplus);
+    CHECK(result.offer_price == bipartite.offer_price);
+    CHECK(result.contracts.size() > 30);
+    check_certified_condensed(batch, topology, result);
+    // Condensed indeed, once orders reach many offers each: far fewer arcs than the pairs that can trade.
+    if (orders >= 3000) CHECK(stats.arcs * 3 < bipartite.graph.trade_count());
+
+    const ClearingResult again = clear_condensed(batch, topology);
+    REQUIRE(again.contracts.size() == result.contracts.size());
+    for (std::size_t k = 0; k < result.contracts.size(); ++k) {
+      CHECK(again.contracts[k].order == result.contracts[k].order);
+      CHECK(again.contracts[k].offer == result.contracts[k].offer);
+      CHECK(again.contracts[k].units == result.contracts[k].units);
+    }
+  }
+}
+
+TEST_CASE("the condensed network records no trade worth nothing, and steps aside above its arc limit") {
+  Batch batch;
+  batch.resource_classes = {"gpu.h100"};
+  const Topology& topology = default_topology();
+  const HubIndex bth = *topology.find_hub("bth");
+  const ClusterIndex zjk = *topology.find_cluster("zhangjiakou");
+  const Fen transfer = topology.link(bth, zjk)->transfer_charge;
+  // Order 1 wants 2 units: offer 7 gives it 50 fen of surplus per unit, offer 8 exactly nothing.
+  batch.orders.push_back({1, bth, 0, 2, 1000 + transfer, 40, 0, 10, 20});
+  batch.offers.push_back({7, zjk, 0, 1, 950, 50, 0, 100});
+  batch.offers.push_back({8, zjk, 0, 1, 1000, 50, 0, 100});
+  CondensedStatistics stats;
+  const ClearingResult result = clear_condensed(batch, topology, &stats);
+  REQUIRE(result.contracts.size() == 1);
+  CHECK(result.contracts[0].offer == 7);
+  CHECK(result.contracts[0].units == 1);
+  CHECK(result.total_surplus == 50);
+  // The order is not completely filled, so it gains nothing: offer 7's price rises to offer 8's ask.
+  CHECK(result.offer_price == std::vector<Fen>{1000, 1000});
+  CHECK(result.offer_price == clear_batch(batch, topology).offer_price);
+  check_certified_condensed(batch, topology, result);
+
+  CHECK_FALSE(clear_batch_condensed(batch, topology, stats.arcs - 1).has_value());
+  CHECK(clear_batch_condensed(batch, topology, stats.arcs).has_value());
+  CHECK(clear_condensed(Batch{}, topology).contracts.empty());
+}
+
+TEST_CASE("the bipartite certificate of a clearing fails for prices off equilibrium or trades not allowed") {
+  const Topology& topology = default_topology();
+  const Batch batch = generate_market({.orders = 400, .offers = 40, .seed = 9}, topology);
+  const MarketGraph graph = build_market_graph(batch, topology);
+  ClearingResult result = clear_condensed(batch, topology);
+  REQUIRE(check_certificate(graph.problem, as_bipartite_solution(batch, graph, result)).optimal);
+
+  std::size_t premium_offer = batch.offers.size();
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+    if (result.offer_price[j] > batch.offers[j].ask) premium_offer = j;
+  }
+  REQUIRE(premium_offer < batch.offers.size());
+  ClearingResult cheaper = result;
+  --cheaper.offer_price[premium_offer];
+  CHECK_FALSE(check_certificate(graph.problem, as_bipartite_solution(batch, graph, cheaper)).optimal);
+
+  ClearingResult forged = result;
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+    if (!allowed_surplus(batch.orders[0], batch.offers[j], topology)) {
+      forged.contracts.push_back({batch.orders[0].id, batch.offers[j].id, 1, forged.offer_price[j], 0});
+      break;
+    }
+  }
+  REQUIRE(forged.contracts.size() == result.contracts.size() + 1);
+  CHECK_THROWS_AS(as_bipartite_solution(batch, graph, forged), std::invalid_argument);
 }

@@ -1,6 +1,6 @@
 // ewx-solve: clears one problem file exactly and reports the optimum.
 //
-//   ewx-solve FILE [--solver cpu|parallel|gpu|auto] [--flow OUT] [--check] [--topology FILE]
+//   ewx-solve FILE [--solver cpu|parallel|gpu|condensed|auto] [--flow OUT] [--check] [--topology FILE]
 //
 // FILE is a DIMACS `p asn` or bipartite `p min` file, or an ewx batch file. It prints
 //   objective: <integer>    the optimum in the file's own sense (DIMACS: minimum cost; batch: maximum surplus)
@@ -20,6 +20,7 @@
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/clearing.hpp"
+#include "matcher/condensed_clearing.hpp"
 #include "matcher/dimacs.hpp"
 #include "matcher/equilibrium_check.hpp"
 #include "tools/market_report.hpp"
@@ -130,26 +131,35 @@ int record_in_ledger(const std::string& dir, ewx::Batch batch, const ewx::Topolo
   return kSolved;
 }
 
-int solve_batch(const Options& options, const std::string& text, const ewx::TransportationSolver& solve) {
+int solve_batch(const Options& options, const std::string& text, const ewx::tools::BatchClearer& clear) {
   const ewx::Topology topology =
       options.topology_path.empty()
           ? ewx::default_topology()
           : ewx::parse_topology(ewx::tools::read_whole_file(options.topology_path), options.topology_path);
   const ewx::Batch batch = ewx::parse_batch(text, options.input, topology);
   const Timer timer;
-  const ewx::ClearingResult result = ewx::clear_batch(batch, topology, solve);
+  const ewx::ClearingResult result = clear(batch, topology);
   const double solve_ms = timer.elapsed_ms();
   if (result.status != ewx::SolveStatus::optimal) return report_unsolved(result.status, result.detail);
-  spdlog::info("batch {}: {} orders, {} offers, {} trading arcs", batch.number, batch.orders.size(),
-               batch.offers.size(), result.graph.trade_count());
+  // The condensed clearing has no bipartite graph; --check builds one to certify it.
+  const bool condensed = result.graph.problem.source_count() == 0;
+  if (!condensed) {
+    spdlog::info("batch {}: {} orders, {} offers, {} trading arcs", batch.number, batch.orders.size(),
+                 batch.offers.size(), result.graph.trade_count());
+  }
 
   print_line("objective", ewx::to_string(result.total_surplus));
   std::printf("solve_ms: %.3f\n", solve_ms);
   print_line("contracts", std::to_string(result.contracts.size()));
   print_line("units", std::to_string(result.units_traded));
   int code = kSolved;
-  if (options.check) {
+  if (options.check && condensed) {
+    const ewx::MarketGraph graph = ewx::build_market_graph(batch, topology);
+    code = check_transportation(graph.problem, ewx::as_bipartite_solution(batch, graph, result));
+  } else if (options.check) {
     code = check_transportation(result.graph.problem, result.solution);
+  }
+  if (options.check) {
     const ewx::EquilibriumReport equilibrium =
         ewx::check_equilibrium(batch, topology, result.contracts, result.offer_price);
     if (!equilibrium.holds) {
@@ -184,9 +194,10 @@ int main(int argc, char** argv) {
   Options options;
   app.add_option("file", options.input, "DIMACS 'p asn' / bipartite 'p min' file, or an ewx batch file")->required();
   app.add_option("--solver", options.solver,
-                 "where to solve: cpu; parallel (the GPU's algorithm on the CPU cores); gpu; auto (the GPU for "
-                 "large problems when one is usable, else the CPU)")
-      ->check(CLI::IsMember({"cpu", "parallel", "gpu", "auto"}));
+                 "where to solve: cpu; parallel (the GPU's algorithm on the CPU cores); gpu; condensed (batch files "
+                 "only: the condensed network); auto (batches: the condensed network up to its size limit; then the "
+                 "GPU for large problems when one is usable, else the CPU)")
+      ->check(CLI::IsMember({"cpu", "parallel", "gpu", "condensed", "auto"}));
   app.add_option("--flow", options.flow_path, "write the solution here (DIMACS 'f' lines, or contracts for a batch)");
   app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");
   app.add_option("--topology", options.topology_path, "topology file for batch files (default: built-in)");
@@ -220,27 +231,40 @@ int main(int argc, char** argv) {
   };
   std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options, observer);
   if (!solve) return kUsage;
-  // --repeat: the same solve again and again, each timed; the figures are their medians.
+  // --repeat: the same solve (or batch clearing) again and again, each timed; the figures are their medians.
   std::vector<double> solve_ms;
-  if (options.repeat > 1) {
-    solve = [once = *solve, repeat = options.repeat, &solve_ms](const ewx::TransportationProblem& problem) {
-      ewx::TransportationSolution solution;
+  const auto repeated = [repeat = options.repeat, &solve_ms](auto once) {
+    return [once, repeat, &solve_ms](const auto&... problem) {
+      decltype(once(problem...)) solution;
       for (int k = 0; k < repeat; ++k) {
         const Timer timer;
-        solution = once(problem);
+        solution = once(problem...);
         solve_ms.push_back(timer.elapsed_ms());
       }
       return solution;
     };
-  }
+  };
+  const ewx::tools::BatchClearer clear =
+      ewx::tools::batch_clearer(options.solver, *solve, [](const ewx::CondensedStatistics& stats) {
+        spdlog::info(
+            "condensed network: {} ladders, {} rungs, {} entries, {} nodes, {} arcs; build {:.1f} ms, solve "
+            "{:.1f} ms, prices {:.1f} ms",
+            stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, stats.build_ms, stats.solve_ms,
+            stats.price_ms);
+      });
   const auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
   };
   try {
     const std::string text = ewx::tools::read_whole_file(options.input);
-    const int code =
-        ewx::looks_like_batch(text) ? solve_batch(options, text, *solve) : solve_dimacs(options, text, *solve);
+    const bool batch = ewx::looks_like_batch(text);
+    if (!batch && options.solver == "condensed") {
+      spdlog::error("--solver condensed clears market batches; {} is a DIMACS problem", options.input);
+      return kUsage;
+    }
+    const int code = batch ? solve_batch(options, text, options.repeat > 1 ? repeated(clear) : clear)
+                           : solve_dimacs(options, text, options.repeat > 1 ? repeated(*solve) : *solve);
     if (!solve_ms.empty()) std::printf("solve_ms_median: %.3f (of %zu)\n", median(solve_ms), solve_ms.size());
     if (!device_ms.empty())
       std::printf("device_ms_median: %.3f (CUDA events, of %zu)\n", median(device_ms), device_ms.size());

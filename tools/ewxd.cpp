@@ -76,9 +76,11 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--batch-size", o.batch_size, "close a batch early once this many new orders and offers wait")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
-  app.add_option("--solver", o.solver, "where to clear: auto (GPU for large batches when usable, else CPU), cpu, parallel or gpu")
+  app.add_option("--solver", o.solver,
+                 "where to clear: auto (the condensed network for batches up to its size limit, else the GPU for "
+                 "large batches when usable, else the CPU), condensed, cpu, parallel or gpu")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "cpu", "parallel", "gpu"}));
+      ->check(CLI::IsMember({"auto", "condensed", "cpu", "parallel", "gpu"}));
   app.add_option("--metrics", o.metrics, "address:port for Prometheus /metrics over HTTP (\"off\": none)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
@@ -282,9 +284,7 @@ int serve(const Options& options) {
   ewx::BatchCycleConfig cycle_config;
   cycle_config.interval = std::chrono::milliseconds(options.batch_interval_ms);
   cycle_config.batch_size = options.batch_size;
-  cycle_config.solver = [solve = *solve](const ewx::Batch& batch, const ewx::Topology& topology) {
-    return ewx::clear_batch(batch, topology, solve);
-  };
+  cycle_config.solver = ewx::tools::batch_clearer(options.solver, *solve);
   ewx::BatchCycle cycle(io, exchange, topology, cycle_config, [&](const ewx::ClearedBatch& tick) {
     log_tick(tick);
     account(batch_metrics, tick);

@@ -6,18 +6,23 @@
 //   gpu       the parallel auction on the GPU; without a CUDA build or a usable device, an error;
 //   auto      the GPU for problems of at least kGpuFromArcs arcs when a device is usable, else the CPU. A
 //             missing driver or device is a normal answer that means the CPU, and a problem the GPU
-//             refuses (too large for its memory, say) is cleared on the CPU with a warning.
+//             refuses (too large for its memory, say) is cleared on the CPU with a warning;
+//   condensed for market batches only: the condensed network (matcher/condensed_clearing.hpp) whatever its
+//             size. Under auto, market batches whose condensed network has at most kCondensedFasterUpToArcs
+//             arcs are cleared that way too, and larger ones as above (batch_clearer).
 #pragma once
 
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 
 #include "kernels/device_probe.hpp"
 #include "kernels/parallel_auction.hpp"
 #include "matcher/clearing.hpp"
+#include "matcher/condensed_clearing.hpp"
 
 namespace ewx::tools {
 
@@ -48,6 +53,10 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
     });
   };
   const TransportationSolver on_gpu = on(kernels::ParallelSystem::cuda);
+  if (requested == "condensed") {
+    spdlog::info("solver: the condensed network for market batches (requested); the exact CPU solver otherwise");
+    return on_cpu;
+  }
   if (requested == "cpu") {
     spdlog::info("solver: exact CPU solver (requested)");
     return on_cpu;
@@ -82,6 +91,29 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
     spdlog::warn("solver: {}; clearing on the CPU", solution.detail);
     return on_cpu(problem);
   });
+}
+
+// How a program clears market batches (ewxd, ewx-solve): `bipartite` is choose_solver's answer for the same
+// request. Tells `observer` how each clearing on the condensed network went.
+using BatchClearer = std::function<ClearingResult(const Batch&, const Topology&)>;
+inline BatchClearer batch_clearer(const std::string& requested, TransportationSolver bipartite,
+                                  std::function<void(const CondensedStatistics&)> observer = {}) {
+  if (requested != "auto" && requested != "condensed") {
+    return
+        [bipartite](const Batch& batch, const Topology& topology) { return clear_batch(batch, topology, bipartite); };
+  }
+  const std::uint64_t most_arcs =
+      requested == "condensed" ? std::numeric_limits<std::uint64_t>::max() : kCondensedFasterUpToArcs;
+  if (requested == "auto") {
+    spdlog::info("solver: market batches whose condensed network has at most {} arcs are cleared on it", most_arcs);
+  }
+  return [bipartite, most_arcs, observer](const Batch& batch, const Topology& topology) {
+    CondensedStatistics statistics;
+    std::optional<ClearingResult> condensed = clear_batch_condensed(batch, topology, most_arcs, &statistics);
+    if (!condensed) return clear_batch(batch, topology, bipartite);
+    if (observer) observer(statistics);
+    return std::move(*condensed);
+  };
 }
 
 }  // namespace ewx::tools
