@@ -29,27 +29,34 @@
 // onto orders and offers, is the market's dual. On the default synthetic market the network has about
 // 0.9 million arcs where the bipartite problem of a 100k x 10k batch has 89 million.
 //
-// The solve. A general minimum-cost flow with intermediate nodes is no longer a transportation problem, so
-// it goes to LEMON's network simplex (exact, integer), the library made for it. Nothing is taken on trust:
-// the tests check every condensed clearing with the market's equilibrium check and the bipartite
-// certificate, and against clear_batch. Measured: the simplex's pivots grow faster than the network, so
-// it beats the bipartite auction on batches up to about 30k x 3k and loses beyond (kCondensedFasterUpToArcs).
-// Two other ways were tried and dropped: LEMON's cost scaling was no faster (and its StaticDigraph maps do
-// not compile as C++20), and the auction on the transportation form of this network (each rung split into a
-// source and a sink) fought price wars along the ladders: 60 million bids on a 1k x 100 batch.
+// The solve. The default engine is the epsilon-scaling auction with the ladders as its rows
+// (ladder_auction.cpp): an order's best two offers in a cluster are the two cheapest in a suffix of one
+// ladder, a segment-tree query, so a bid costs a few queries instead of a scan of every pair. Its allocation
+// becomes a flow on this network (flow_of below). For batches whose prices are too large for the auction's
+// scaled 64-bit arithmetic, and on request, LEMON's network simplex (exact, integer) solves the network
+// instead; it needs no scaling, but its pivots grow faster than the network (106 s at 100k x 10k, where the
+// auction takes about 10 s). Two other ways were tried and dropped: LEMON's cost scaling was no faster than
+// the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on
+// the transportation form of this network (each rung split into a source and a sink) fought price wars
+// along the ladders: 60 million bids on a 1k x 100 batch. Nothing is taken on trust: the tests check every
+// condensed clearing, by both engines, with the market's equilibrium check and the bipartite certificate,
+// and against clear_batch.
 //
-// From flow to contracts. Each ladder's flow is split into order-offer pairs by walking its rungs upward
-// with a first-in first-out queue of the units that entered below: an offer's units at a rung are taken
-// from the front. The units in the queue above a rung are the flow on its climbing arc, so this consumes
-// the flow exactly. A pair whose surplus is zero is not recorded as a contract (the bipartite problem has
-// no arc for it): its units stay untraded on both sides, which keeps the allocation optimal, because such a
-// pair can carry flow only where the order's surplus u_i and the offer's premium v_j are both zero.
+// From flow to contracts. The auction's allocation is already a list of pairs. The simplex's flow is split
+// into pairs by walking each ladder's rungs upward with a first-in first-out queue of the units that entered
+// below: an offer's units at a rung are taken from the front. The units in the queue above a rung are the
+// flow on its climbing arc, so this consumes the flow exactly. A pair whose surplus is zero is not recorded
+// as a contract (the bipartite problem has no arc for it): its units stay untraded on both sides, which keeps
+// the allocation optimal, because such a pair can carry flow only where the order's surplus u_i and the
+// offer's premium v_j are both zero.
 //
 // Prices. The buyer-optimal premiums are shortest-path distances from the no-trade node in the residual
 // network of the optimal flow, as clearing_prices.cpp derives for the bipartite graph; the set of optimal
 // duals does not depend on which optimal flow gives the residual network, so the premiums are the same as
-// clear_batch's. LEMON's potentials make every residual length non-negative, so one Dijkstra suffices; a
-// negative reduced length would mean a solver bug and throws std::logic_error.
+// clear_batch's, whichever engine ran. After the simplex, its potentials make every residual length
+// non-negative and one Dijkstra suffices; after the auction, a label-correcting search runs on the lengths
+// themselves (a few milliseconds at 100k x 10k). A negative reduced length, or a negative cycle, would mean
+// a solver bug and throws std::logic_error.
 #include "matcher/condensed_clearing.hpp"
 
 #include <lemon/network_simplex.h>
@@ -64,6 +71,8 @@
 #include <span>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "matcher/ladder_auction.hpp"
 
 namespace ewx {
 namespace {
@@ -112,6 +121,8 @@ class CondensedNetwork {
   }
   std::uint32_t first_offer_position(std::uint32_t k) const { return rung_offer_begin_[k]; }
   std::size_t rung_offer_count() const { return rung_offers_.size(); }
+  // The offer at each position: positions number the rungs' offers, rung by rung and ladder by ladder.
+  const std::vector<std::uint32_t>& offer_at_position() const { return rung_offers_; }
 
  private:
   void group_offers() {
@@ -355,10 +366,83 @@ std::vector<Trade> decompose(const Batch& batch, const CondensedNetwork& net, co
   return trades;
 }
 
-// Buyer-optimal premiums: v_j = -dist(no-trade -> offer j) in the residual network (see the essay).
+// The batch as the ladder auction's input: entries by order, each pointing at its rung's first offer.
+detail::LadderMarket ladder_market(const Batch& batch, const CondensedNetwork& net) {
+  detail::LadderMarket market;
+  const auto n = static_cast<std::uint32_t>(batch.orders.size());
+  std::vector<std::uint32_t> ladder_of_rung(net.rung_count());
+  market.ladder_begin.push_back(0);
+  for (std::uint32_t l = 0; l < net.ladders().size(); ++l) {
+    const Ladder& ladder = net.ladders()[l];
+    std::fill_n(ladder_of_rung.begin() + ladder.first_rung, ladder.rung_count, l);
+    market.ladder_begin.push_back(net.first_offer_position(ladder.first_rung + ladder.rung_count));
+  }
+  market.entry_begin.assign(n + 1, 0);
+  for (const Entry& entry : net.entries()) {
+    ++market.entry_begin[entry.order + 1];
+    market.entries.push_back({ladder_of_rung[entry.rung], net.first_offer_position(entry.rung), entry.transfer});
+  }
+  for (std::uint32_t i = 0; i < n; ++i) market.entry_begin[i + 1] += market.entry_begin[i];
+  market.position_offer = net.offer_at_position();
+  for (const BuyOrder& order : batch.orders) {
+    market.order_units.push_back(order.units);
+    market.order_bid.push_back(order.bid);
+  }
+  for (const SellOffer& offer : batch.offers) {
+    market.offer_units.push_back(offer.units);
+    market.offer_ask.push_back(offer.ask);
+  }
+  return market;
+}
+
+// The auction's allocation as a flow on the condensed network: each trade enters at its order's rung,
+// climbs to its offer's rung and leaves there; what an order or offer does not trade passes the no-trade
+// node. The flow costs minus the allocation's surplus, so it is a minimum-cost flow when the allocation is
+// a maximum-surplus one.
+std::vector<Quantity> flow_of(const Batch& batch, const CondensedNetwork& net, const FlowNetwork& network,
+                              std::span<const detail::LadderTrade> trades) {
+  const auto n = static_cast<std::uint32_t>(batch.orders.size());
+  const auto entries = static_cast<std::uint32_t>(net.entries().size());
+  std::vector<std::uint32_t> rung_of_position(net.rung_offer_count());
+  for (std::uint32_t k = 0; k < net.rung_count(); ++k) {
+    std::fill(rung_of_position.begin() + net.first_offer_position(k),
+              rung_of_position.begin() + net.first_offer_position(k + 1), k);
+  }
+  std::vector<Quantity> flow(network.from.size(), 0);
+  std::vector<Quantity> climbing(net.rung_count(), 0);  // units entering minus units leaving, per rung
+  std::vector<Units> unfilled(batch.orders.size());
+  std::vector<Units> unsold(batch.offers.size());
+  for (std::uint32_t i = 0; i < n; ++i) unfilled[i] = batch.orders[i].units;
+  for (std::uint32_t j = 0; j < batch.offers.size(); ++j) unsold[j] = batch.offers[j].units;
+  for (const detail::LadderTrade& trade : trades) {
+    flow[n + trade.entry] += trade.units;
+    flow[network.first_exit_arc + trade.position] += trade.units;
+    climbing[net.entries()[trade.entry].rung] += trade.units;
+    climbing[rung_of_position[trade.position]] -= trade.units;
+    unfilled[trade.order] -= trade.units;
+    unsold[net.offer_at_position()[trade.position]] -= trade.units;
+  }
+  for (const Ladder& ladder : net.ladders()) {
+    Quantity carried = 0;
+    for (std::uint32_t k = ladder.first_rung; k < ladder.first_rung + ladder.rung_count; ++k) {
+      carried += climbing[k];
+      if (network.climb_arc[k] != kNoArc) flow[network.climb_arc[k]] = carried;
+    }
+  }
+  for (std::uint32_t i = 0; i < n; ++i) flow[i] = unfilled[i];
+  for (std::uint32_t j = 0; j < batch.offers.size(); ++j) flow[n + entries + j] = unsold[j];
+  return flow;
+}
+
+// Buyer-optimal premiums: v_j = -dist(no-trade -> offer j) in the residual network (see the essay). With the
+// simplex's potentials every reduced length is non-negative and Dijkstra finds the distances. The auction
+// gives no potentials (solution.potential empty); then a label-correcting search (Bellman-Ford with a FIFO
+// queue) finds them on the lengths themselves, exact because an optimal flow leaves no negative cycle.
 std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& network, const FlowSolution& solution) {
   const std::size_t nodes = network.supply.size();
   const std::size_t arcs = network.from.size();
+  const bool have_potentials = !solution.potential.empty();
+  const auto pi = [&](std::uint32_t v) { return have_potentials ? solution.potential[v] : Potential{0}; };
   // Residual arcs by tail: every arc forward (no capacities bind), and backward where it carries flow.
   std::vector<std::uint32_t> begin(nodes + 1, 0);
   for (std::size_t e = 0; e < arcs; ++e) {
@@ -370,10 +454,10 @@ std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& n
   std::vector<Potential> length(begin.back());
   {
     std::vector<std::uint32_t> next(begin.begin(), begin.end() - 1);
-    const auto& pi = solution.potential;
     const auto add = [&](std::uint32_t v, std::uint32_t w, Cost c) {
-      const Potential reduced = c + pi[v] - pi[w];
-      if (reduced < 0) throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
+      const Potential reduced = c + pi(v) - pi(w);
+      if (reduced < 0 && have_potentials)
+        throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
       head[next[v]] = w;
       length[next[v]++] = reduced;
     };
@@ -387,7 +471,27 @@ std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& n
   using Reached = std::pair<Potential, std::uint32_t>;
   std::priority_queue<Reached, std::vector<Reached>, std::greater<>> heap;
   distance[network.no_trade] = 0;
-  heap.emplace(0, network.no_trade);
+  if (!have_potentials) {
+    std::deque<std::uint32_t> queue{network.no_trade};
+    std::vector<std::uint8_t> queued(nodes, 0);
+    std::vector<std::uint32_t> scans(nodes, 0);
+    queued[network.no_trade] = 1;
+    while (!queue.empty()) {
+      const std::uint32_t v = queue.front();
+      queue.pop_front();
+      queued[v] = 0;
+      // FIFO order scans a node at most once per Bellman-Ford pass, and n - 1 passes settle every distance.
+      if (++scans[v] > nodes) throw std::logic_error("clearing prices: a negative cycle; the flow is not optimal");
+      for (std::uint32_t a = begin[v]; a < begin[v + 1]; ++a) {
+        const Potential through = distance[v] + length[a];
+        if (through < distance[head[a]]) {
+          distance[head[a]] = through;
+          if (!queued[head[a]]) queued[head[a]] = 1, queue.push_back(head[a]);
+        }
+      }
+    }
+  }
+  if (have_potentials) heap.emplace(0, network.no_trade);
   while (!heap.empty()) {
     const auto [d, v] = heap.top();
     heap.pop();
@@ -401,12 +505,12 @@ std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& n
     }
   }
   const auto n = static_cast<std::uint32_t>(batch.orders.size());
-  const Potential origin = solution.potential[network.no_trade];
+  const Potential origin = pi(network.no_trade);
   std::vector<Fen> premium(batch.offers.size());
   for (std::uint32_t j = 0; j < batch.offers.size(); ++j) {
     // Reduced distances telescope: dist = reduced dist - pi(no-trade) + pi(j). The no-trade -> j arc bounds
     // it by zero, so every offer is reached and every premium is >= 0.
-    premium[j] = -(distance[n + j] - origin + solution.potential[n + j]);
+    premium[j] = -(distance[n + j] - origin + pi(n + j));
   }
   return premium;
 }
@@ -432,8 +536,12 @@ std::string out_of_range(const Batch& batch, const FlowNetwork& network) {
 
 }  // namespace
 
+const char* to_string(CondensedEngine engine) {
+  return engine == CondensedEngine::ladder_auction ? "ladder auction" : "network simplex";
+}
+
 std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const Topology& topology,
-                                                    std::uint64_t most_arcs, CondensedStatistics* statistics) {
+                                                    const CondensedOptions& options, CondensedStatistics* statistics) {
   CondensedStatistics stats;
   ClearingResult result;
   const auto started = Clock::now();
@@ -448,7 +556,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   const auto report = [&] {
     if (statistics) *statistics = stats;
   };
-  if (stats.arcs > most_arcs) {
+  if (stats.arcs > options.most_arcs) {
     report();
     return std::nullopt;
   }
@@ -460,8 +568,27 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   }
 
   const auto solving = Clock::now();
-  const FlowSolution solution = solve_min_cost_flow(network);
-  std::vector<Trade> trades = decompose(batch, net, network, solution);
+  FlowSolution solution;
+  std::vector<Trade> trades;
+  std::optional<std::vector<detail::LadderTrade>> auctioned;
+  if (options.engine == CondensedEngine::ladder_auction) {
+    detail::LadderAuctionStatistics auction;
+    auctioned = detail::run_ladder_auction(ladder_market(batch, net), auction);
+    stats.auction_phases = auction.phases;
+    stats.auction_bids = auction.bids;
+  }
+  if (auctioned) {
+    stats.engine = CondensedEngine::ladder_auction;
+    solution.flow = flow_of(batch, net, network, *auctioned);
+    for (const detail::LadderTrade& trade : *auctioned) {
+      trades.push_back(
+          {trade.order, net.offer_at_position()[trade.position], trade.units, net.entries()[trade.entry].transfer});
+    }
+  } else {
+    stats.engine = CondensedEngine::network_simplex;
+    solution = solve_min_cost_flow(network);
+    trades = decompose(batch, net, network, solution);
+  }
   stats.solve_ms = milliseconds_since(solving);
 
   const auto pricing = Clock::now();

@@ -10,33 +10,53 @@
 
 namespace ewx {
 
+// Which exact engine solves the condensed network.
+enum class CondensedEngine {
+  // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp): the default, and the
+  // fastest measured at every size (docs/benchmarks.md). Batches whose prices are too large for its scaled
+  // 64-bit arithmetic go to the network simplex instead.
+  ladder_auction,
+  // LEMON's network simplex: no such limit, but its pivots grow faster than the network (106 s at 100k x 10k).
+  network_simplex,
+};
+
+struct CondensedOptions {
+  // Above this many arcs, return nothing, having built only the network (a few percent of the work).
+  std::uint64_t most_arcs = std::numeric_limits<std::uint64_t>::max();
+  CondensedEngine engine = CondensedEngine::ladder_auction;
+};
+
 struct CondensedStatistics {
   std::uint64_t ladders = 0;  // (class, cluster, earliest start, least green share) groups of offers
   std::uint64_t rungs = 0;    // distinct availability ends on a ladder
   std::uint64_t entries = 0;  // order-to-ladder arcs (one per cluster an order can use)
   std::uint64_t nodes = 0;    // of the whole network
   std::uint64_t arcs = 0;
+  CondensedEngine engine = CondensedEngine::ladder_auction;  // the one that ran
+  std::uint64_t auction_phases = 0;                          // the ladder auction's, when it ran
+  std::uint64_t auction_bids = 0;
   Units zero_surplus_units = 0;  // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;           // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;
   double price_ms = 0;
 };
 
-// Up to about this many arcs of the condensed network, its network simplex clears faster than the
-// bipartite auction; beyond, slower (measured on ewx-gen batches, docs/benchmarks.md: 2.5x faster at
-// 10k x 1k with 89k arcs, 1.5x at 20k x 2k with 183k, even at 30k x 3k with 276k, 1.6x slower at 50k x 5k
-// with 462k).
-inline constexpr std::uint64_t kCondensedFasterUpToArcs = 200'000;
+const char* to_string(CondensedEngine engine);
+
+// Where a GPU is usable, batches whose condensed network has more arcs than this go to the GPU's bipartite
+// auction under --solver auto (tools/solver_choice.hpp). Without one the condensed network serves every size:
+// the ladder auction clears it faster than the bipartite CPU auction at every size measured (4x at 100k x 10k).
+inline constexpr std::uint64_t kCondensedBeforeGpuArcs = 200'000;
 
 // Clears `batch` exactly, with the same total surplus and the same buyer-optimal prices as clear_batch; where
 // several allocations reach that surplus, the contracts may be another of them. `graph` and `solution` in
 // the result stay empty: there is no bipartite problem. The status is optimal except for batches outside
 // the documented limits (out_of_range, with detail). Deterministic.
 //
-// Returns nothing, having built only the network (a few percent of the work), when the network has more
-// than `most_arcs` arcs: the caller then clears the bipartite problem instead.
+// Returns nothing when the network has more than options.most_arcs arcs: the caller then clears the
+// bipartite problem instead.
 std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const Topology& topology,
-                                                    std::uint64_t most_arcs = std::numeric_limits<std::uint64_t>::max(),
+                                                    const CondensedOptions& options = {},
                                                     CondensedStatistics* statistics = nullptr);
 
 // A clearing's contracts and prices as a solution of the bipartite problem `graph` (build_market_graph of the

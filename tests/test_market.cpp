@@ -361,9 +361,15 @@ TEST_CASE("prices near the limit clear exactly") {
 // same maximum surplus and the same buyer-optimal prices, certified on the bipartite problem.
 namespace {
 
-ClearingResult clear_condensed(const Batch& batch, const Topology& topology, CondensedStatistics* stats = nullptr) {
-  std::optional<ClearingResult> result =
-      clear_batch_condensed(batch, topology, std::numeric_limits<std::uint64_t>::max(), stats);
+constexpr CondensedEngine kEngines[] = {CondensedEngine::ladder_auction, CondensedEngine::network_simplex};
+
+ClearingResult clear_condensed(const Batch& batch, const Topology& topology,
+                               CondensedEngine engine = CondensedEngine::ladder_auction,
+                               CondensedStatistics* stats = nullptr) {
+  CondensedStatistics seen;
+  std::optional<ClearingResult> result = clear_batch_condensed(batch, topology, {.engine = engine}, &seen);
+  CHECK(seen.engine == engine);
+  if (stats) *stats = seen;
   REQUIRE(result.has_value());
   REQUIRE(result->status == SolveStatus::optimal);
   return std::move(*result);
@@ -390,24 +396,31 @@ TEST_CASE("the condensed network clears tiny markets to the brute-force maximum,
     const Batch batch =
         tiny_batch(random, static_cast<int>(random.between(0, 5)), static_cast<int>(random.between(0, 4)));
     CAPTURE(round);
-    const ClearingResult result = clear_condensed(batch, topology);
-    CHECK(result.total_surplus == brute_force_surplus(batch, topology));
-    const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
-    for (std::size_t j = 0; j < batch.offers.size(); ++j)
-      CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
-    check_certified_condensed(batch, topology, result);
-    traded_batches += !result.contracts.empty();
+    for (const CondensedEngine engine : kEngines) {
+      CAPTURE(to_string(engine));
+      const ClearingResult result = clear_condensed(batch, topology, engine);
+      CHECK(result.total_surplus == brute_force_surplus(batch, topology));
+      const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
+      for (std::size_t j = 0; j < batch.offers.size(); ++j)
+        CHECK(result.offer_price[j] == batch.offers[j].ask + minimal[j]);
+      check_certified_condensed(batch, topology, result);
+      traded_batches += !result.contracts.empty();
+    }
   }
-  CHECK(traded_batches > 80);
+  CHECK(traded_batches > 160);
 }
 
 TEST_CASE("generated markets: the condensed network reaches clear_batch's surplus and prices, deterministically") {
   const Topology& topology = default_topology();
-  for (const auto& [orders, offers, seed] : {std::tuple{600u, 60u, 1u}, {600u, 60u, 2u}, {3000u, 300u, 3u}}) {
+  for (const auto& [orders, offers, seed, engine] : {std::tuple{600u, 60u, 1u, CondensedEngine::ladder_auction},
+                                                     {600u, 60u, 2u, CondensedEngine::ladder_auction},
+                                                     {3000u, 300u, 3u, CondensedEngine::ladder_auction},
+                                                     {600u, 60u, 4u, CondensedEngine::network_simplex},
+                                                     {3000u, 300u, 5u, CondensedEngine::network_simplex}}) {
     CAPTURE(seed);
     const Batch batch = generate_market({.orders = orders, .offers = offers, .seed = seed}, topology);
     CondensedStatistics stats;
-    const ClearingResult result = clear_condensed(batch, topology, &stats);
+    const ClearingResult result = clear_condensed(batch, topology, engine, &stats);
     const ClearingResult bipartite = clear_batch(batch, topology);
     CHECK(result.total_surplus == bipartite.total_surplus);
     CHECK(result.offer_price == bipartite.offer_price);
@@ -416,7 +429,7 @@ TEST_CASE("generated markets: the condensed network reaches clear_batch's surplu
     // Condensed indeed, once orders reach many offers each: far fewer arcs than the pairs that can trade.
     if (orders >= 3000) CHECK(stats.arcs * 3 < bipartite.graph.trade_count());
 
-    const ClearingResult again = clear_condensed(batch, topology);
+    const ClearingResult again = clear_condensed(batch, topology, engine);
     REQUIRE(again.contracts.size() == result.contracts.size());
     for (std::size_t k = 0; k < result.contracts.size(); ++k) {
       CHECK(again.contracts[k].order == result.contracts[k].order);
@@ -438,7 +451,7 @@ TEST_CASE("the condensed network records no trade worth nothing, and steps aside
   batch.offers.push_back({7, zjk, 0, 1, 950, 50, 0, 100});
   batch.offers.push_back({8, zjk, 0, 1, 1000, 50, 0, 100});
   CondensedStatistics stats;
-  const ClearingResult result = clear_condensed(batch, topology, &stats);
+  const ClearingResult result = clear_condensed(batch, topology, CondensedEngine::ladder_auction, &stats);
   REQUIRE(result.contracts.size() == 1);
   CHECK(result.contracts[0].offer == 7);
   CHECK(result.contracts[0].units == 1);
@@ -448,9 +461,25 @@ TEST_CASE("the condensed network records no trade worth nothing, and steps aside
   CHECK(result.offer_price == clear_batch(batch, topology).offer_price);
   check_certified_condensed(batch, topology, result);
 
-  CHECK_FALSE(clear_batch_condensed(batch, topology, stats.arcs - 1).has_value());
-  CHECK(clear_batch_condensed(batch, topology, stats.arcs).has_value());
-  CHECK(clear_condensed(Batch{}, topology).contracts.empty());
+  CHECK_FALSE(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs - 1}).has_value());
+  CHECK(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs}).has_value());
+  for (const CondensedEngine engine : kEngines) CHECK(clear_condensed(Batch{}, topology, engine).contracts.empty());
+}
+
+TEST_CASE("the ladder auction hands batches whose prices its scaled arithmetic cannot hold to the simplex") {
+  // Bids near the largest price allowed, on a batch of 660 nodes: (bid + ask + transfer) * K^2 * 16 passes
+  // 2^62, which the auction refuses; the simplex, unscaled, still clears it within the market's limits.
+  const Topology& topology = default_topology();
+  Batch batch = generate_market({.orders = 600, .offers = 60, .seed = 12}, topology);
+  for (std::size_t i = 0; i < batch.orders.size(); ++i) batch.orders[i].bid = kMaxPrice - 1000 - static_cast<Fen>(i);
+  CondensedStatistics stats;
+  const std::optional<ClearingResult> result = clear_batch_condensed(batch, topology, {}, &stats);
+  REQUIRE(result.has_value());
+  REQUIRE(result->status == SolveStatus::optimal);
+  CHECK(stats.engine == CondensedEngine::network_simplex);
+  CHECK(stats.auction_bids == 0);
+  CHECK(result->total_surplus == clear_batch(batch, topology).total_surplus);
+  check_certified_condensed(batch, topology, *result);
 }
 
 TEST_CASE("the bipartite certificate of a clearing fails for prices off equilibrium or trades not allowed") {

@@ -1,6 +1,7 @@
 // ewx-solve: clears one problem file exactly and reports the optimum.
 //
-//   ewx-solve FILE [--solver cpu|parallel|gpu|condensed|auto] [--flow OUT] [--check] [--topology FILE]
+//   ewx-solve FILE [--solver cpu|parallel|gpu|condensed|auto] [--condensed-engine auction|simplex] [--flow OUT]
+//             [--check] [--topology FILE]
 //
 // FILE is a DIMACS `p asn` or bipartite `p min` file, or an ewx batch file. It prints
 //   objective: <integer>    the optimum in the file's own sense (DIMACS: minimum cost; batch: maximum surplus)
@@ -40,6 +41,7 @@ struct Options {
   bool no_pricing = false;
   bool report = false;
   std::string engine = "auto";
+  std::string condensed_engine = "auction";
   std::string record_dir;
   int repeat = 1;
 };
@@ -207,6 +209,10 @@ int main(int argc, char** argv) {
   app.add_option("--engine", options.engine,
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
       ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
+  app.add_option("--condensed-engine", options.condensed_engine,
+                 "engine of the condensed network: auction (the ladder auction; the simplex where its scaled prices "
+                 "would overflow) or simplex (LEMON's network simplex)")
+      ->check(CLI::IsMember({"auction", "simplex"}));
   app.add_flag("--no-pricing", options.no_pricing, "solve the whole graph at once instead of pricing candidate arcs");
   app.add_option("--repeat", options.repeat, "solve this many times (warm) and print the median as solve_ms_median")
       ->check(CLI::Range(1, 1000));
@@ -244,13 +250,19 @@ int main(int argc, char** argv) {
       return solution;
     };
   };
-  const ewx::tools::BatchClearer clear =
-      ewx::tools::batch_clearer(options.solver, *solve, [](const ewx::CondensedStatistics& stats) {
+  const ewx::tools::BatchClearer clear = ewx::tools::batch_clearer(
+      options.solver, *solve,
+      options.condensed_engine == "simplex" ? ewx::CondensedEngine::network_simplex
+                                            : ewx::CondensedEngine::ladder_auction,
+      [](const ewx::CondensedStatistics& stats) {
         spdlog::info(
-            "condensed network: {} ladders, {} rungs, {} entries, {} nodes, {} arcs; build {:.1f} ms, solve "
-            "{:.1f} ms, prices {:.1f} ms",
-            stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, stats.build_ms, stats.solve_ms,
-            stats.price_ms);
+            "condensed network: {} ladders, {} rungs, {} entries, {} nodes, {} arcs; {}{}; build {:.1f} ms, "
+            "solve {:.1f} ms, prices {:.1f} ms",
+            stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, ewx::to_string(stats.engine),
+            stats.engine == ewx::CondensedEngine::ladder_auction
+                ? fmt::format(" ({} phases, {} bids)", stats.auction_phases, stats.auction_bids)
+                : std::string(),
+            stats.build_ms, stats.solve_ms, stats.price_ms);
       });
   const auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());

@@ -8,8 +8,10 @@
 //             missing driver or device is a normal answer that means the CPU, and a problem the GPU
 //             refuses (too large for its memory, say) is cleared on the CPU with a warning;
 //   condensed for market batches only: the condensed network (matcher/condensed_clearing.hpp) whatever its
-//             size. Under auto, market batches whose condensed network has at most kCondensedFasterUpToArcs
-//             arcs are cleared that way too, and larger ones as above (batch_clearer).
+//             size. Under auto, market batches are cleared that way too where no GPU is usable (the ladder
+//             auction beats the bipartite CPU solver at every size measured), and where one is, those whose
+//             condensed network has at most kCondensedBeforeGpuArcs arcs; larger ones go to the GPU as above
+//             (batch_clearer).
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -97,19 +99,24 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
 // request. Tells `observer` how each clearing on the condensed network went.
 using BatchClearer = std::function<ClearingResult(const Batch&, const Topology&)>;
 inline BatchClearer batch_clearer(const std::string& requested, TransportationSolver bipartite,
+                                  CondensedEngine engine = CondensedEngine::ladder_auction,
                                   std::function<void(const CondensedStatistics&)> observer = {}) {
   if (requested != "auto" && requested != "condensed") {
     return
         [bipartite](const Batch& batch, const Topology& topology) { return clear_batch(batch, topology, bipartite); };
   }
-  const std::uint64_t most_arcs =
-      requested == "condensed" ? std::numeric_limits<std::uint64_t>::max() : kCondensedFasterUpToArcs;
+  CondensedOptions options{.engine = engine};
   if (requested == "auto") {
-    spdlog::info("solver: market batches whose condensed network has at most {} arcs are cleared on it", most_arcs);
+    const kernels::DeviceProbe probe = kernels::probe_device();
+    if (probe.usable && kernels::built_with_cuda()) options.most_arcs = kCondensedBeforeGpuArcs;
+    spdlog::info("solver: market batches on the condensed network{}",
+                 options.most_arcs == std::numeric_limits<std::uint64_t>::max()
+                     ? std::string()
+                     : " when it has at most " + std::to_string(options.most_arcs) + " arcs");
   }
-  return [bipartite, most_arcs, observer](const Batch& batch, const Topology& topology) {
+  return [bipartite, options, observer](const Batch& batch, const Topology& topology) {
     CondensedStatistics statistics;
-    std::optional<ClearingResult> condensed = clear_batch_condensed(batch, topology, most_arcs, &statistics);
+    std::optional<ClearingResult> condensed = clear_batch_condensed(batch, topology, options, &statistics);
     if (!condensed) return clear_batch(batch, topology, bipartite);
     if (observer) observer(statistics);
     return std::move(*condensed);

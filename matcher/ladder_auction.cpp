@@ -1,0 +1,396 @@
+// The epsilon-scaling auction on the condensed network's ladders.
+//
+// Why. The bipartite auction (scaled_auction.cpp) spends its time finding each bidder's best two offers: a
+// scan of the bidder's row, about 770 arcs per bid on a 100k x 10k ewx-gen batch, 7.4 billion arcs read in
+// all. But a row is not arbitrary. An order's partners in one cluster are a suffix of one ladder (the
+// offers of its class there that start early enough and are green enough, by availability end, see
+// condensed_clearing.cpp), and its profit from offer j through that ladder is
+//     (bid - transfer) * K  -  (ask_j * K + price_j),
+// an order part minus an offer part. So the order's best two offers in the cluster are the two smallest
+// offer parts in that suffix, whoever the order is. Each ladder keeps them in a segment tree of
+// "two smallest" pairs; a bid asks one suffix query per entry (about 8 per order on that batch, against
+// 770 arcs), and a price change updates the offer's leaf in each ladder that holds it (about 1.5).
+//
+// The auction itself is the one of scaled_auction.cpp on the same transportation problem: sources are the
+// orders and a slack "unsold" source (supply: all offered units plus one) that values every sink at zero;
+// sinks are the offers and a slack "unfilled" sink (demand: all ordered units plus one) that every order
+// values at zero. Offers' sold units are held in lots at the prices their holders bid; a bidder bids for
+// its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
+// priced below that. Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
+// the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
+// every lot still within its epsilon of the holder's best and re-places the rest.
+//
+// Which arcs. Through a ladder an order reaches every offer above its entry rung, including offers too dear
+// to give a positive surplus, which the bipartite problem leaves out. Adding arcs worth zero or less
+// changes neither the optimum nor the market's duals (their constraints follow from u, v >= 0), and no
+// optimal allocation carries units on an arc worth less than zero: the units could go unfilled and unsold
+// instead, for more. Arcs have no capacities; the order's and offer's units bound every flow.
+//
+// What it returns. Only the allocation: the caller turns it into a flow on the condensed network and takes
+// exact buyer-optimal prices from that network's residual graph, as for the network simplex, so nothing of
+// the auction's epsilon-optimal prices reaches a contract.
+#include "matcher/ladder_auction.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+
+namespace ewx::detail {
+namespace {
+
+// Far above any price or offer part (see the range check in run_ladder_auction), yet safe to subtract.
+constexpr Potential kClosed = Potential{1} << 62;
+constexpr Potential kNone = std::numeric_limits<Potential>::min();
+constexpr std::uint32_t kNoId = std::numeric_limits<std::uint32_t>::max();
+
+// The two smallest keys of a range and whose they are; ties go to the smaller id, so results are
+// deterministic and merging is commutative.
+struct TwoSmallest {
+  Potential key[2] = {kClosed, kClosed};
+  std::uint32_t id[2] = {kNoId, kNoId};
+};
+
+bool before(Potential key_a, std::uint32_t id_a, Potential key_b, std::uint32_t id_b) {
+  return key_a < key_b || (key_a == key_b && id_a < id_b);
+}
+
+TwoSmallest merge(const TwoSmallest& a, const TwoSmallest& b) {
+  TwoSmallest out;
+  const TwoSmallest& first = before(a.key[0], a.id[0], b.key[0], b.id[0]) ? a : b;
+  const TwoSmallest& other = &first == &a ? b : a;
+  out.key[0] = first.key[0];
+  out.id[0] = first.id[0];
+  const bool runner_up_is_other = before(other.key[0], other.id[0], first.key[1], first.id[1]);
+  out.key[1] = runner_up_is_other ? other.key[0] : first.key[1];
+  out.id[1] = runner_up_is_other ? other.id[0] : first.id[1];
+  return out;
+}
+
+// Bottom-up segment trees over contiguous segments of leaves, all in one array: segment s with leaves
+// [begin[s], begin[s + 1]) keeps its tree in nodes [2 begin[s], 2 begin[s + 1]), node 1 of it at the root.
+// A leaf's id is its global index.
+class SegmentForest {
+ public:
+  explicit SegmentForest(std::vector<std::uint32_t> begin)
+      : begin_(std::move(begin)), segment_of_(begin_.back()), node_(2 * std::size_t{begin_.back()}) {
+    for (std::uint32_t s = 0; s + 1 < begin_.size(); ++s) {
+      std::fill(segment_of_.begin() + begin_[s], segment_of_.begin() + begin_[s + 1], s);
+    }
+  }
+
+  void set(std::uint32_t leaf, Potential key) {
+    const std::uint32_t s = segment_of_[leaf];
+    const std::size_t base = 2 * std::size_t{begin_[s]};
+    const std::size_t length = begin_[s + 1] - begin_[s];
+    std::size_t at = length + (leaf - begin_[s]);
+    node_[base + at] = TwoSmallest{{key, kClosed}, {leaf, kNoId}};
+    for (at /= 2; at >= 1; at /= 2) node_[base + at] = merge(node_[base + 2 * at], node_[base + 2 * at + 1]);
+  }
+
+  // The two smallest of the leaves from `leaf` to the end of its segment.
+  TwoSmallest suffix(std::uint32_t leaf) const {
+    const std::uint32_t s = segment_of_[leaf];
+    const std::size_t base = 2 * std::size_t{begin_[s]};
+    const std::size_t length = begin_[s + 1] - begin_[s];
+    TwoSmallest out;
+    for (std::size_t l = length + (leaf - begin_[s]), r = 2 * length; l < r; l /= 2, r /= 2) {
+      if (l & 1) out = merge(out, node_[base + l++]);
+      if (r & 1) out = merge(out, node_[base + --r]);
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::uint32_t> begin_;
+  std::vector<std::uint32_t> segment_of_;
+  std::vector<TwoSmallest> node_;
+};
+
+struct Lot {
+  Potential price;
+  std::uint32_t holder;
+  std::uint32_t entry;     // kNoId for the slack arcs (to "unfilled", from "unsold")
+  std::uint32_t position;  // kNoId likewise
+  Units units;
+  bool operator>(const Lot& other) const {
+    return price > other.price || (price == other.price && holder > other.holder);
+  }
+};
+
+// A bidder's best sink and the profit of the best other one.
+struct Choice {
+  Potential best = kNone;
+  Potential second = kNone;
+  std::uint32_t sink = kNoId;
+  std::uint32_t entry = kNoId;
+  std::uint32_t position = kNoId;
+};
+
+class LadderAuction {
+ public:
+  LadderAuction(const LadderMarket& market, LadderAuctionStatistics& stats, Potential scale)
+      : market_(market),
+        stats_(stats),
+        scale_(scale),
+        orders_(static_cast<std::uint32_t>(market.order_units.size())),
+        offers_(static_cast<std::uint32_t>(market.offer_units.size())),
+        ladders_(market.ladder_begin),
+        sinks_(std::vector<std::uint32_t>{0, offers_ + 1}),
+        demand_(offers_ + 1),
+        base_price_(offers_ + 1, 0),
+        unsold_(offers_ + 1, 0),
+        quoted_(offers_ + 1, kNone),
+        lots_(offers_ + 1),
+        supply_(orders_ + 1),
+        units_left_(orders_ + 1, 0),
+        queued_(orders_ + 1, 0) {
+    Units offered = 0, ordered = 0;
+    for (std::uint32_t j = 0; j < offers_; ++j) offered += demand_[j] = market.offer_units[j];
+    for (std::uint32_t i = 0; i < orders_; ++i) ordered += supply_[i] = market.order_units[i];
+    demand_[unfilled()] = ordered + 1;
+    supply_[unsold()] = offered + 1;
+    position_begin_.assign(offers_ + 1, 0);
+    for (const std::uint32_t j : market.position_offer) ++position_begin_[j + 1];
+    for (std::uint32_t j = 0; j < offers_; ++j) position_begin_[j + 1] += position_begin_[j];
+    positions_.resize(market.position_offer.size());
+    std::vector<std::uint32_t> next(position_begin_.begin(), position_begin_.end() - 1);
+    for (std::uint32_t p = 0; p < market.position_offer.size(); ++p) positions_[next[market.position_offer[p]]++] = p;
+  }
+
+  void run() {
+    start_cold();
+    largest_value_ = 0;
+    for (std::uint32_t i = 0; i < orders_; ++i) largest_value_ = std::max(largest_value_, choose(i).best);
+    price_limit_ = 4 * static_cast<Potential>(orders_ + offers_ + 3) * (largest_value_ + 1);
+    Potential epsilon = std::max<Potential>(1, largest_value_ / kScaleFactor);
+    for (;;) {
+      ++stats_.phases;
+      if (stats_.phases > 1) keep_what_still_fits(epsilon);
+      run_phase(epsilon);
+      if (epsilon == 1) return;
+      epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
+    }
+  }
+
+  std::vector<LadderTrade> trades() const {
+    std::vector<LadderTrade> out;
+    for (std::uint32_t j = 0; j < offers_; ++j) {
+      for (const Lot& lot : lots_[j]) {
+        if (lot.holder != unsold()) out.push_back({lot.holder, lot.entry, lot.position, lot.units});
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const LadderTrade& a, const LadderTrade& b) {
+      return a.order != b.order ? a.order < b.order : a.position < b.position;
+    });
+    std::size_t kept = 0;
+    for (const LadderTrade& trade : out) {
+      if (kept > 0 && out[kept - 1].order == trade.order && out[kept - 1].position == trade.position) {
+        out[kept - 1].units += trade.units;
+      } else {
+        out[kept++] = trade;
+      }
+    }
+    out.resize(kept);
+    return out;
+  }
+
+ private:
+  // As in scaled_auction.cpp: 4 needed the fewest bids on ewx-gen batches.
+  static constexpr Potential kScaleFactor = 4;
+
+  std::uint32_t unfilled() const { return offers_; }
+  std::uint32_t unsold() const { return orders_; }
+
+  Potential price(std::uint32_t sink) const {
+    return unsold_[sink] > 0 || lots_[sink].empty() ? base_price_[sink] : lots_[sink].front().price;
+  }
+
+  // The scaled value of a unit on a lot's arc: the pair's surplus, or zero on the slack arcs.
+  Potential value(std::uint32_t holder, std::uint32_t entry, std::uint32_t position) const {
+    if (entry == kNoId) return 0;
+    const LadderMarket::Entry& e = market_.entries[entry];
+    return (market_.order_bid[holder] - e.transfer - market_.offer_ask[market_.position_offer[position]]) * scale_;
+  }
+
+  // Every change to a sink's lots or unsold units ends here, so that the trees hold current prices.
+  void reprice(std::uint32_t sink) {
+    const Potential now = demand_[sink] > 0 ? price(sink) : kClosed;
+    if (now == quoted_[sink]) return;
+    quoted_[sink] = now;
+    sinks_.set(sink, now);
+    if (sink == unfilled()) return;
+    const Potential key = now == kClosed ? kClosed : market_.offer_ask[sink] * scale_ + now;
+    for (std::uint32_t k = position_begin_[sink]; k < position_begin_[sink + 1]; ++k) ladders_.set(positions_[k], key);
+  }
+
+  Choice choose(std::uint32_t bidder) {
+    Choice choice;
+    const auto consider = [&choice](Potential profit, std::uint32_t sink, std::uint32_t entry, std::uint32_t position) {
+      if (profit > choice.best || (profit == choice.best && position < choice.position)) {
+        choice.second = choice.best;
+        choice.best = profit;
+        choice.sink = sink;
+        choice.entry = entry;
+        choice.position = position;
+      } else if (profit > choice.second) {
+        choice.second = profit;
+      }
+    };
+    if (bidder == unsold()) {
+      const TwoSmallest two = sinks_.suffix(0);
+      for (int k = 0; k < 2; ++k) {
+        if (two.key[k] < kClosed) consider(-two.key[k], two.id[k], kNoId, kNoId);
+      }
+      return choice;
+    }
+    const Fen bid = market_.order_bid[bidder];
+    for (std::uint32_t x = market_.entry_begin[bidder]; x < market_.entry_begin[bidder + 1]; ++x) {
+      const LadderMarket::Entry& entry = market_.entries[x];
+      const TwoSmallest two = ladders_.suffix(entry.first);
+      const Potential base = (bid - entry.transfer) * scale_;
+      for (int k = 0; k < 2 && two.key[k] < kClosed; ++k) {
+        consider(base - two.key[k], market_.position_offer[two.id[k]], x, two.id[k]);
+      }
+    }
+    stats_.ladder_queries += market_.entry_begin[bidder + 1] - market_.entry_begin[bidder];
+    consider(-quoted_[unfilled()], unfilled(), kNoId, kNoId);
+    return choice;
+  }
+
+  void enqueue(std::uint32_t bidder) {
+    if (queued_[bidder] || units_left_[bidder] == 0) return;
+    queued_[bidder] = 1;
+    (bidder == unsold() ? slack_waiting_ : waiting_).push_back(bidder);
+  }
+
+  void start_cold() {
+    for (std::uint32_t j = 0; j <= offers_; ++j) {
+      unsold_[j] = demand_[j];
+      reprice(j);
+    }
+    for (std::uint32_t i = 0; i <= orders_; ++i) {
+      units_left_[i] = supply_[i];
+      enqueue(i);
+    }
+  }
+
+  void run_phase(Potential epsilon) {
+    while (!waiting_.empty() || !slack_waiting_.empty()) {
+      // The unsold source goes last: it takes what the orders leave instead of fighting over it.
+      std::deque<std::uint32_t>& line = waiting_.empty() ? slack_waiting_ : waiting_;
+      const std::uint32_t bidder = line.front();
+      line.pop_front();
+      queued_[bidder] = 0;
+      while (units_left_[bidder] > 0) bid(bidder, epsilon);
+    }
+  }
+
+  // The warm start of a finer phase: a lot stays, repriced to its sink's price, only while it is within
+  // the new epsilon of its holder's best; everything else goes back to be bid again.
+  void keep_what_still_fits(Potential epsilon) {
+    std::vector<Potential> best(orders_ + 1);
+    for (std::uint32_t b = 0; b <= orders_; ++b) best[b] = choose(b).best;
+    for (std::uint32_t j = 0; j <= offers_; ++j) {
+      std::vector<Lot>& lots = lots_[j];
+      const Potential sink_price = price(j);
+      std::size_t kept = 0;
+      for (Lot lot : lots) {
+        if (best[lot.holder] + sink_price - value(lot.holder, lot.entry, lot.position) <= epsilon) {
+          lot.price = sink_price;
+          lots[kept++] = lot;
+          continue;
+        }
+        units_left_[lot.holder] += lot.units;
+        unsold_[j] += lot.units;
+      }
+      lots.resize(kept);
+      base_price_[j] = sink_price;
+      std::make_heap(lots.begin(), lots.end(), std::greater<>{});
+      reprice(j);
+    }
+    for (std::uint32_t b = 0; b <= orders_; ++b) enqueue(b);
+  }
+
+  // One bid, as in scaled_auction.cpp: every unit the bidder still has goes to its best sink at the price
+  // that makes it as good as the second best, plus epsilon, taking the sink's unsold units first and then
+  // its cheapest lots below that price. Arcs have no capacities, so nothing else limits the bid.
+  void bid(std::uint32_t bidder, Potential epsilon) {
+    ++stats_.bids;
+    const Choice choice = choose(bidder);
+    // The slack sinks are always open to the bidders that reach them, so a bidder always has a best.
+    if (choice.best == kNone) throw std::logic_error("ladder auction: a bidder has nowhere to place units");
+    const std::uint32_t sink = choice.sink;
+    const Potential offered =
+        choice.second == kNone ? price(sink) + epsilon : price(sink) + (choice.best - choice.second) + epsilon;
+    if (offered > price_limit_) throw std::logic_error("ladder auction: prices beyond any optimum's");
+
+    const Units wanted = units_left_[bidder];
+    Units taken = std::min(wanted, unsold_[sink]);
+    unsold_[sink] -= taken;
+    std::vector<Lot>& lots = lots_[sink];
+    while (taken < wanted && !lots.empty() && lots.front().price < offered) {
+      std::pop_heap(lots.begin(), lots.end(), std::greater<>{});
+      Lot& displaced = lots.back();
+      const Units units = std::min(wanted - taken, displaced.units);
+      displaced.units -= units;
+      units_left_[displaced.holder] += units;
+      taken += units;
+      if (displaced.holder != bidder) enqueue(displaced.holder);
+      if (displaced.units == 0)
+        lots.pop_back();
+      else
+        std::push_heap(lots.begin(), lots.end(), std::greater<>{});
+    }
+    if (taken == 0) throw std::logic_error("ladder auction: a bid took no units");
+    lots.push_back({offered, bidder, choice.entry, choice.position, taken});
+    std::push_heap(lots.begin(), lots.end(), std::greater<>{});
+    reprice(sink);
+    units_left_[bidder] -= taken;
+  }
+
+  const LadderMarket& market_;
+  LadderAuctionStatistics& stats_;
+  const Potential scale_;
+  const std::uint32_t orders_;
+  const std::uint32_t offers_;
+  Potential largest_value_ = 0;
+  Potential price_limit_ = 0;
+  SegmentForest ladders_;                      // per ladder, its offers' ask * K + price by position
+  SegmentForest sinks_;                        // every sink's price, for the unsold source
+  std::vector<std::uint32_t> position_begin_;  // offer j's positions: positions_[begin[j], begin[j + 1])
+  std::vector<std::uint32_t> positions_;
+  std::vector<Units> demand_;  // per sink: offers' units, then "unfilled"
+  std::vector<Potential> base_price_;
+  std::vector<Units> unsold_;
+  std::vector<Potential> quoted_;  // per sink: price(), or kClosed for a sink with nothing to sell
+  std::vector<std::vector<Lot>> lots_;
+  std::vector<Units> supply_;  // per bidder: orders' units, then "unsold"
+  std::vector<Units> units_left_;
+  std::vector<std::uint8_t> queued_;
+  std::deque<std::uint32_t> waiting_;
+  std::deque<std::uint32_t> slack_waiting_;
+};
+
+}  // namespace
+
+std::optional<std::vector<LadderTrade>> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats) {
+  const Potential nodes = static_cast<Potential>(market.order_units.size() + market.offer_units.size()) + 2;
+  const Potential scale = nodes + 1;
+  // Every value, key and price is within a few times (largest bid + transfer + ask) * K * nodes.
+  Fen largest = 0;
+  for (const Fen bid : market.order_bid) largest = std::max(largest, bid < 0 ? -bid : bid);
+  Fen dearest = 0;
+  for (const Fen ask : market.offer_ask) dearest = std::max(dearest, ask < 0 ? -ask : ask);
+  Fen farthest = 0;
+  for (const LadderMarket::Entry& entry : market.entries) farthest = std::max(farthest, entry.transfer);
+  const Objective bound = static_cast<Objective>(largest) + dearest + farthest + 1;
+  if (bound * scale * scale * 16 > (Objective{1} << 62)) return std::nullopt;
+
+  LadderAuction auction(market, stats, scale);
+  auction.run();
+  return auction.trades();
+}
+
+}  // namespace ewx::detail

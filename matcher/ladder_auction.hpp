@@ -1,0 +1,54 @@
+// The epsilon-scaling auction on the condensed network's ladders: the exact engine of condensed clearing for
+// large batches. See ladder_auction.cpp for the algorithm; condensed_clearing.cpp builds its input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "matcher/market.hpp"
+#include "matcher/transportation.hpp"
+
+namespace ewx::detail {
+
+// A batch as the ladder auction sees it. Positions number the ladders' offers, each ladder's contiguous and
+// ordered by availability end: ladder L holds positions [ladder_begin[L], ladder_begin[L + 1]). An order's
+// entry into a ladder reaches the positions from `first` to the ladder's end, paying `transfer` on each unit.
+struct LadderMarket {
+  struct Entry {
+    std::uint32_t ladder;
+    std::uint32_t first;
+    Fen transfer;
+  };
+  std::vector<Units> order_units;
+  std::vector<Fen> order_bid;
+  std::vector<std::uint32_t> entry_begin;  // order i's entries: entries[entry_begin[i], entry_begin[i + 1])
+  std::vector<Entry> entries;
+  std::vector<std::uint32_t> ladder_begin;    // one past the last ladder too
+  std::vector<std::uint32_t> position_offer;  // the offer at each position
+  std::vector<Units> offer_units;
+  std::vector<Fen> offer_ask;
+};
+
+// Units an order buys from the offer at `position`, reached through its entry `entry`.
+struct LadderTrade {
+  std::uint32_t order;
+  std::uint32_t entry;
+  std::uint32_t position;
+  Units units;
+};
+
+struct LadderAuctionStatistics {
+  std::uint64_t phases = 0;
+  std::uint64_t bids = 0;
+  std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of a bidding order
+};
+
+// A maximum-surplus allocation of `market`, one trade per (order, offer) pair that carries units, in order
+// then position order. Trades worth exactly zero may appear (the caller decides whether to record them); none
+// worth less. Deterministic. Returns nothing when prices scaled by the node count could overflow 64 bits
+// (bids, asks and transfer charges beyond about 2^62 / (8 (orders + offers)^2) fen), so that the caller
+// can use an engine without that limit.
+std::optional<std::vector<LadderTrade>> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats);
+
+}  // namespace ewx::detail
