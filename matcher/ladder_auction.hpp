@@ -41,7 +41,8 @@ struct LadderTrade {
 struct LadderAuctionStatistics {
   std::uint64_t phases = 0;
   std::uint64_t bids = 0;
-  std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of a bidding order
+  std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of an order that looked at its ladders
+  std::uint64_t remembered = 0;      // orders' choices answered by what they remembered, with no query
 };
 
 // A maximum-surplus allocation of `market`, one trade per (order, offer) pair that carries units, in order
