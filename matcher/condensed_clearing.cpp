@@ -29,16 +29,17 @@
 // onto orders and offers, is the market's dual. On the default synthetic market the network has about
 // 0.9 million arcs where the bipartite problem of a 100k x 10k batch has 89 million.
 //
-// The solve. The default engine is the epsilon-scaling auction with the ladders as its rows
-// (ladder_auction.cpp): an order's best two offers in a cluster are the two cheapest in a suffix of one
-// ladder, a segment-tree query, so a bid costs a few queries instead of a scan of every pair. Its allocation
-// becomes a flow on this network (flow_of below). For batches whose prices are too large for the auction's
-// scaled 64-bit arithmetic, and on request, LEMON's network simplex (exact, integer) solves the network
-// instead; it needs no scaling, but its pivots grow faster than the network (106 s at 100k x 10k, where the
-// auction takes about 10 s). Two other ways were tried and dropped: LEMON's cost scaling was no faster than
-// the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on
-// the transportation form of this network (each rung split into a source and a sink) fought price wars
-// along the ladders: 60 million bids on a 1k x 100 batch. Nothing is taken on trust: the tests check every
+// The solve. Two exact engines, the faster of them at each size measured (CondensedEngine::automatic): LEMON's
+// network simplex (exact, integer) up to kSimplexUpToArcs arcs, and beyond that the epsilon-scaling auction
+// with the ladders as its rows (ladder_auction.cpp), where an order's best two offers in a cluster are the
+// two cheapest in a suffix of one ladder, a segment-tree query, so a bid costs a few queries instead of a
+// scan of every pair. The auction's allocation becomes a flow on this network (flow_of below). The simplex
+// needs no scaling and also takes the batches whose prices are too large for the auction's scaled 64-bit
+// arithmetic, but its pivots grow faster than the network: 106 s at 100k x 10k, where the auction takes
+// about 6 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than the simplex
+// (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on the
+// transportation form of this network (each rung split into a source and a sink) fought price wars along
+// the ladders: 60 million bids on a 1k x 100 batch. Nothing is taken on trust: the tests check every
 // condensed clearing, by both engines, with the market's equilibrium check and the bipartite certificate,
 // and against clear_batch.
 //
@@ -537,7 +538,15 @@ std::string out_of_range(const Batch& batch, const FlowNetwork& network) {
 }  // namespace
 
 const char* to_string(CondensedEngine engine) {
-  return engine == CondensedEngine::ladder_auction ? "ladder auction" : "network simplex";
+  switch (engine) {
+    case CondensedEngine::automatic:
+      return "automatic";
+    case CondensedEngine::ladder_auction:
+      return "ladder auction";
+    case CondensedEngine::network_simplex:
+      return "network simplex";
+  }
+  return "?";
 }
 
 std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const Topology& topology,
@@ -571,7 +580,8 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   FlowSolution solution;
   std::vector<Trade> trades;
   std::optional<std::vector<detail::LadderTrade>> auctioned;
-  if (options.engine == CondensedEngine::ladder_auction) {
+  if (options.engine == CondensedEngine::ladder_auction ||
+      (options.engine == CondensedEngine::automatic && stats.arcs > kSimplexUpToArcs)) {
     detail::LadderAuctionStatistics auction;
     auctioned = detail::run_ladder_auction(ladder_market(batch, net), auction);
     stats.auction_phases = auction.phases;

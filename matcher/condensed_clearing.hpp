@@ -12,18 +12,25 @@ namespace ewx {
 
 // Which exact engine solves the condensed network.
 enum class CondensedEngine {
-  // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp): the default, and the
-  // fastest measured at every size (docs/benchmarks.md). Batches whose prices are too large for its scaled
-  // 64-bit arithmetic go to the network simplex instead.
+  // The simplex up to kSimplexUpToArcs arcs, the ladder auction beyond: the faster of the two at each size
+  // measured (docs/benchmarks.md).
+  automatic,
+  // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp). Batches whose prices are
+  // too large for its scaled 64-bit arithmetic go to the network simplex instead.
   ladder_auction,
-  // LEMON's network simplex: no such limit, but its pivots grow faster than the network (106 s at 100k x 10k).
+  // LEMON's network simplex: no such limit, but its pivots grow faster than the network (106 s at 100k x 10k,
+  // where the auction takes about 6 s).
   network_simplex,
 };
+
+// Measured on ewx-gen batches (scripts/bench-condensed): the simplex is 4.6x faster at 2k x 200 (12k arcs),
+// 1.2x at 10k x 1k (89k arcs), and 1.7x slower at 20k x 2k (183k arcs).
+inline constexpr std::uint64_t kSimplexUpToArcs = 100'000;
 
 struct CondensedOptions {
   // Above this many arcs, return nothing, having built only the network (a few percent of the work).
   std::uint64_t most_arcs = std::numeric_limits<std::uint64_t>::max();
-  CondensedEngine engine = CondensedEngine::ladder_auction;
+  CondensedEngine engine = CondensedEngine::automatic;
 };
 
 struct CondensedStatistics {
@@ -32,8 +39,8 @@ struct CondensedStatistics {
   std::uint64_t entries = 0;  // order-to-ladder arcs (one per cluster an order can use)
   std::uint64_t nodes = 0;    // of the whole network
   std::uint64_t arcs = 0;
-  CondensedEngine engine = CondensedEngine::ladder_auction;  // the one that ran
-  std::uint64_t auction_phases = 0;                          // the ladder auction's, when it ran
+  CondensedEngine engine = CondensedEngine::network_simplex;  // the one that ran
+  std::uint64_t auction_phases = 0;                           // the ladder auction's, when it ran
   std::uint64_t auction_bids = 0;
   Units zero_surplus_units = 0;  // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;           // network, solve and prices, for the benchmarks; not part of the result

@@ -41,10 +41,13 @@ batch_objective=$("$solve" m.batch 2>/dev/null | sed -n 's/^objective: //p')
 expect "the condensed network is certified on the bipartite problem" 0 '^certificate: optimal' -- \
   "$solve" m.batch --solver condensed --check
 expect "the CPU solver reaches the same optimum" 0 "^objective: $batch_objective\$" -- "$solve" m.batch --solver cpu
-expect "the condensed network's simplex engine is certified" 0 '^certificate: optimal' -- \
-  "$solve" m.batch --solver condensed --condensed-engine simplex --check
-expect "the simplex engine reaches the same optimum" 0 "^objective: $batch_objective\$" -- \
-  "$solve" m.batch --solver condensed --condensed-engine simplex
+for engine in auction simplex; do
+  expect "the condensed network's $engine engine is certified" 0 '^certificate: optimal' -- \
+    "$solve" m.batch --solver condensed --condensed-engine $engine --check
+  expect "the $engine engine reaches the same optimum" 0 "^objective: $batch_objective\$" -- \
+    "$solve" m.batch --solver condensed --condensed-engine $engine
+done
+expect "a small batch's condensed network goes to the simplex" 0 'arcs; network simplex' -- "$solve" m.batch
 expect "condensed is for batches only" 2 'clears market batches' -- "$solve" small.asn --solver condensed
 expect "DIMACS form has minus the same optimum" 0 "^objective: -$batch_objective\$" -- "$solve" m.min --check
 "$solve" m.batch --flow m.contracts > /dev/null 2>&1

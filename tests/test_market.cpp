@@ -461,6 +461,9 @@ TEST_CASE("the condensed network records no trade worth nothing, and steps aside
   CHECK(result.offer_price == clear_batch(batch, topology).offer_price);
   check_certified_condensed(batch, topology, result);
 
+  CondensedStatistics automatic;
+  REQUIRE(clear_batch_condensed(batch, topology, {}, &automatic).has_value());
+  CHECK(automatic.engine == CondensedEngine::network_simplex);  // far below kSimplexUpToArcs
   CHECK_FALSE(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs - 1}).has_value());
   CHECK(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs}).has_value());
   for (const CondensedEngine engine : kEngines) CHECK(clear_condensed(Batch{}, topology, engine).contracts.empty());

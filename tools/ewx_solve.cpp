@@ -1,6 +1,6 @@
 // ewx-solve: clears one problem file exactly and reports the optimum.
 //
-//   ewx-solve FILE [--solver cpu|parallel|gpu|condensed|auto] [--condensed-engine auction|simplex] [--flow OUT]
+//   ewx-solve FILE [--solver cpu|parallel|gpu|condensed|auto] [--condensed-engine auto|auction|simplex] [--flow OUT]
 //             [--check] [--topology FILE]
 //
 // FILE is a DIMACS `p asn` or bipartite `p min` file, or an ewx batch file. It prints
@@ -41,7 +41,7 @@ struct Options {
   bool no_pricing = false;
   bool report = false;
   std::string engine = "auto";
-  std::string condensed_engine = "auction";
+  std::string condensed_engine = "auto";
   std::string record_dir;
   int repeat = 1;
 };
@@ -210,9 +210,10 @@ int main(int argc, char** argv) {
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
       ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
   app.add_option("--condensed-engine", options.condensed_engine,
-                 "engine of the condensed network: auction (the ladder auction; the simplex where its scaled prices "
-                 "would overflow) or simplex (LEMON's network simplex)")
-      ->check(CLI::IsMember({"auction", "simplex"}));
+                 "engine of the condensed network: auto (the simplex up to 100,000 arcs, the auction beyond), "
+                 "auction (the ladder auction; the simplex where its scaled prices would overflow) or simplex "
+                 "(LEMON's network simplex)")
+      ->check(CLI::IsMember({"auto", "auction", "simplex"}));
   app.add_flag("--no-pricing", options.no_pricing, "solve the whole graph at once instead of pricing candidate arcs");
   app.add_option("--repeat", options.repeat, "solve this many times (warm) and print the median as solve_ms_median")
       ->check(CLI::Range(1, 1000));
@@ -252,8 +253,9 @@ int main(int argc, char** argv) {
   };
   const ewx::tools::BatchClearer clear = ewx::tools::batch_clearer(
       options.solver, *solve,
-      options.condensed_engine == "simplex" ? ewx::CondensedEngine::network_simplex
-                                            : ewx::CondensedEngine::ladder_auction,
+      options.condensed_engine == "simplex"   ? ewx::CondensedEngine::network_simplex
+      : options.condensed_engine == "auction" ? ewx::CondensedEngine::ladder_auction
+                                              : ewx::CondensedEngine::automatic,
       [](const ewx::CondensedStatistics& stats) {
         spdlog::info(
             "condensed network: {} ladders, {} rungs, {} entries, {} nodes, {} arcs; {}{}; build {:.1f} ms, "

@@ -99,7 +99,7 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
 // request. Tells `observer` how each clearing on the condensed network went.
 using BatchClearer = std::function<ClearingResult(const Batch&, const Topology&)>;
 inline BatchClearer batch_clearer(const std::string& requested, TransportationSolver bipartite,
-                                  CondensedEngine engine = CondensedEngine::ladder_auction,
+                                  CondensedEngine engine = CondensedEngine::automatic,
                                   std::function<void(const CondensedStatistics&)> observer = {}) {
   if (requested != "auto" && requested != "condensed") {
     return
