@@ -15,17 +15,18 @@ enum class CondensedEngine {
   // The simplex up to kSimplexUpToArcs arcs, the ladder auction beyond: the faster of the two at each size
   // measured (docs/benchmarks.md).
   automatic,
-  // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp). Batches whose prices are
-  // too large for its scaled 64-bit arithmetic go to the network simplex instead.
+  // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp), one per resource class,
+  // the classes on as many threads as there are cores. Batches whose prices are too large for its scaled
+  // 64-bit arithmetic go to the network simplex instead.
   ladder_auction,
   // LEMON's network simplex: no such limit, but its pivots grow faster than the network (106 s at 100k x 10k,
-  // where the auction takes about 6 s).
+  // where the auction takes about 2 s).
   network_simplex,
 };
 
-// Measured on ewx-gen batches (scripts/bench-condensed): the simplex is 4.6x faster at 2k x 200 (12k arcs),
-// 1.2x at 10k x 1k (89k arcs), and 1.7x slower at 20k x 2k (183k arcs).
-inline constexpr std::uint64_t kSimplexUpToArcs = 100'000;
+// Measured on ewx-gen batches (scripts/bench-condensed, two cores): the two take the same time at 2k x 200
+// (15k arcs, 15 ms), and the auction is 1.7x faster at 5k x 500 (42k arcs).
+inline constexpr std::uint64_t kSimplexUpToArcs = 20'000;
 
 struct CondensedOptions {
   // Above this many arcs, return nothing, having built only the network (a few percent of the work).
@@ -40,7 +41,7 @@ struct CondensedStatistics {
   std::uint64_t nodes = 0;    // of the whole network
   std::uint64_t arcs = 0;
   CondensedEngine engine = CondensedEngine::network_simplex;  // the one that ran
-  std::uint64_t auction_phases = 0;                           // the ladder auction's, when it ran
+  std::uint64_t auction_phases = 0;  // the ladder auction's, when it ran: the most of any class, and all bids
   std::uint64_t auction_bids = 0;
   Units zero_surplus_units = 0;  // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;           // network, solve and prices, for the benchmarks; not part of the result

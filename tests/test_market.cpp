@@ -470,13 +470,17 @@ TEST_CASE("the condensed network records no trade worth nothing, and steps aside
 }
 
 TEST_CASE("the ladder auction hands batches whose prices its scaled arithmetic cannot hold to the simplex") {
-  // Bids near the largest price allowed, on a batch of 660 nodes: (bid + ask + transfer) * K^2 * 16 passes
-  // 2^62, which the auction refuses; the simplex, unscaled, still clears it within the market's limits.
+  // Bids near the largest price allowed, on a batch of 660 nodes all of one class (the auction runs per
+  // class): (bid + ask + transfer) * K^2 * 16 passes 2^62, which the auction refuses; the simplex, unscaled,
+  // still clears it within the market's limits.
   const Topology& topology = default_topology();
   Batch batch = generate_market({.orders = 600, .offers = 60, .seed = 12}, topology);
   for (std::size_t i = 0; i < batch.orders.size(); ++i) batch.orders[i].bid = kMaxPrice - 1000 - static_cast<Fen>(i);
+  for (BuyOrder& order : batch.orders) order.resource_class = 0;
+  for (SellOffer& offer : batch.offers) offer.resource_class = 0;
   CondensedStatistics stats;
-  const std::optional<ClearingResult> result = clear_batch_condensed(batch, topology, {}, &stats);
+  const std::optional<ClearingResult> result =
+      clear_batch_condensed(batch, topology, {.engine = CondensedEngine::ladder_auction}, &stats);
   REQUIRE(result.has_value());
   REQUIRE(result->status == SolveStatus::optimal);
   CHECK(stats.engine == CondensedEngine::network_simplex);

@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
       ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
   app.add_option("--condensed-engine", options.condensed_engine,
-                 "engine of the condensed network: auto (the simplex up to 100,000 arcs, the auction beyond), "
+                 "engine of the condensed network: auto (the simplex up to 20,000 arcs, the auction beyond), "
                  "auction (the ladder auction; the simplex where its scaled prices would overflow) or simplex "
                  "(LEMON's network simplex)")
       ->check(CLI::IsMember({"auto", "auction", "simplex"}));
