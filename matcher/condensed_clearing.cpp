@@ -29,21 +29,21 @@
 // onto orders and offers, is the market's dual. On the default synthetic market the network has about
 // 0.9 million arcs where the bipartite problem of a 100k x 10k batch has 89 million.
 //
-// The solve. Two exact engines, the faster of them at each size measured (CondensedEngine::automatic): LEMON's
-// network simplex (exact, integer) up to kSimplexUpToArcs arcs, and beyond that the epsilon-scaling auction
-// with the ladders as its rows (ladder_auction.cpp), where an order's best two offers in a cluster are the
-// two cheapest in a suffix of one ladder, a segment-tree query, so a bid costs a few queries instead of a
-// scan of every pair. Orders trade only within their resource class, so the auction runs once per class,
-// the classes side by side on the machine's cores (auction_by_class); smaller auctions also need fewer bids
-// and smaller trees, which made it 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The
-// auctions' allocation becomes a flow on this network (flow_of below). The simplex needs no scaling and
-// also takes the batches whose prices are too large for the auction's scaled 64-bit arithmetic, but its
-// pivots grow faster than the network: 106 s at 100k x 10k, where the auction takes about 2 s. Two other
-// ways were tried and dropped: LEMON's cost scaling was no faster than the simplex (6.5 s at 30k x 3k; its
-// StaticDigraph maps also do not compile as C++20), and the auction on the transportation form of this
-// network (each rung split into a source and a sink) fought price wars along the ladders: 60 million bids on
-// a 1k x 100 batch. Nothing is taken on trust: the tests check every condensed clearing, by both engines,
-// with the market's equilibrium check and the bipartite certificate, and against clear_batch.
+// The solve. Two exact engines, the faster of them on each batch measured (CondensedEngine::automatic): LEMON's
+// network simplex (exact, integer) on small networks (simplex_is_faster), and elsewhere the epsilon-scaling auction
+// with the ladders as its rows (ladder_auction.cpp), where an order's best two offers in a cluster are the two
+// cheapest in a suffix of one ladder, a segment-tree query, so a bid costs a few queries instead of a scan of every
+// pair. Orders trade only within their resource class, so the auction runs once per class, the classes side by side
+// on the machine's cores (auction_by_class); smaller auctions also need fewer bids and smaller trees, which made it
+// 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The auctions' allocation becomes a flow on
+// this network (flow_of below). The simplex needs no scaling and also takes the batches whose prices are too large
+// for the auction's scaled 64-bit arithmetic, but its pivots grow faster than the network: 106 s at 100k x 10k,
+// where the auction takes about 2 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than
+// the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on the
+// transportation form of this network (each rung split into a source and a sink) fought price wars along the
+// ladders: 60 million bids on a 1k x 100 batch. Nothing is taken on trust: the tests check every condensed
+// clearing, by both engines, with the market's equilibrium check and the bipartite certificate, and against
+// clear_batch.
 //
 // From flow to contracts. The auction's allocation is already a list of pairs. The simplex's flow is split
 // into pairs by walking each ladder's rungs upward with a first-in first-out queue of the units that entered
@@ -468,6 +468,7 @@ std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& ba
     if (!found[c]) return std::nullopt;
     stats.auction_phases = std::max(stats.auction_phases, seen[c].phases);
     stats.auction_bids += seen[c].bids;
+    stats.auction_lifts += seen[c].lifts;
     for (const detail::LadderTrade& trade : *found[c]) {
       trades.push_back(
           {parts[c].order[trade.order], parts[c].entry[trade.entry], parts[c].position[trade.position], trade.units});
@@ -661,7 +662,8 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   std::vector<Trade> trades;
   std::optional<std::vector<detail::LadderTrade>> auctioned;
   if (options.engine == CondensedEngine::ladder_auction ||
-      (options.engine == CondensedEngine::automatic && stats.arcs > kSimplexUpToArcs)) {
+      (options.engine == CondensedEngine::automatic &&
+       !simplex_is_faster(stats.arcs, batch.orders.size(), batch.offers.size()))) {
     auctioned = auction_by_class(batch, net, stats);
   }
   if (auctioned) {

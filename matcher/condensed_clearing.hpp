@@ -12,8 +12,8 @@ namespace ewx {
 
 // Which exact engine solves the condensed network.
 enum class CondensedEngine {
-  // The simplex up to kSimplexUpToArcs arcs, the ladder auction beyond: the faster of the two at each size
-  // measured (docs/benchmarks.md).
+  // The simplex where simplex_is_faster says so, the ladder auction elsewhere: the faster of the two on
+  // each batch measured (docs/benchmarks.md).
   automatic,
   // The epsilon-scaling auction with the ladders as its rows (ladder_auction.hpp), one per resource class,
   // the classes on as many threads as there are cores. Batches whose prices are too large for its scaled
@@ -24,9 +24,17 @@ enum class CondensedEngine {
   network_simplex,
 };
 
-// Measured on ewx-gen batches (scripts/bench-condensed, two cores): the two take the same time at 2k x 200
-// (15k arcs, 15 ms), and the auction is 1.7x faster at 5k x 500 (42k arcs).
+// Where CondensedEngine::automatic takes the simplex: networks of at most kSimplexUpToArcs arcs, and those of
+// at most kSimplexOfferHeavyUpToArcs where offers are more than half as many as orders. Measured on this
+// machine's two cores: the two engines take the same time on an ewx-gen 2k x 200 batch (15k arcs, 15 ms)
+// and the auction is 1.7x faster at 5k x 500 (42k arcs); but on a batch from ewxd's continuous trading,
+// 1,400 orders against 2,400 resting offers (57k arcs), the simplex took 79 ms and the auction 330 ms, its
+// slack "unsold" source lifting the many offers it holds entirely (ladder_auction.cpp).
 inline constexpr std::uint64_t kSimplexUpToArcs = 20'000;
+inline constexpr std::uint64_t kSimplexOfferHeavyUpToArcs = 100'000;
+inline bool simplex_is_faster(std::uint64_t arcs, std::size_t orders, std::size_t offers) {
+  return arcs <= kSimplexUpToArcs || (arcs <= kSimplexOfferHeavyUpToArcs && 2 * offers > orders);
+}
 
 struct CondensedOptions {
   // Above this many arcs, return nothing, having built only the network (a few percent of the work).
@@ -43,8 +51,9 @@ struct CondensedStatistics {
   CondensedEngine engine = CondensedEngine::network_simplex;  // the one that ran
   std::uint64_t auction_phases = 0;  // the ladder auction's, when it ran: the most of any class, and all bids
   std::uint64_t auction_bids = 0;
-  Units zero_surplus_units = 0;  // routed through a trade worth nothing, and left untraded (see the .cpp)
-  double build_ms = 0;           // network, solve and prices, for the benchmarks; not part of the result
+  std::uint64_t auction_lifts = 0;  // sinks the unsold source held entirely, raised without a bid
+  Units zero_surplus_units = 0;     // routed through a trade worth nothing, and left untraded (see the .cpp)
+  double build_ms = 0;              // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;
   double price_ms = 0;
 };

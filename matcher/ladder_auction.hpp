@@ -43,6 +43,7 @@ struct LadderAuctionStatistics {
   std::uint64_t bids = 0;
   std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of an order that looked at its ladders
   std::uint64_t remembered = 0;      // orders' choices answered by what they remembered, with no query
+  std::uint64_t lifts = 0;           // sinks the unsold source held entirely, raised without a bid
 };
 
 // A maximum-surplus allocation of `market`, one trade per (order, offer) pair that carries units, in order

@@ -412,11 +412,14 @@ TEST_CASE("the condensed network clears tiny markets to the brute-force maximum,
 
 TEST_CASE("generated markets: the condensed network reaches clear_batch's surplus and prices, deterministically") {
   const Topology& topology = default_topology();
-  for (const auto& [orders, offers, seed, engine] : {std::tuple{600u, 60u, 1u, CondensedEngine::ladder_auction},
-                                                     {600u, 60u, 2u, CondensedEngine::ladder_auction},
-                                                     {3000u, 300u, 3u, CondensedEngine::ladder_auction},
-                                                     {600u, 60u, 4u, CondensedEngine::network_simplex},
-                                                     {3000u, 300u, 5u, CondensedEngine::network_simplex}}) {
+  for (const auto& [orders, offers, seed, engine] :
+       {std::tuple{600u, 60u, 1u, CondensedEngine::ladder_auction},
+        {600u, 60u, 2u, CondensedEngine::ladder_auction},
+        {3000u, 300u, 3u, CondensedEngine::ladder_auction},
+        {600u, 60u, 4u, CondensedEngine::network_simplex},
+        {3000u, 300u, 5u, CondensedEngine::network_simplex},
+        // Offers outnumbering orders, as in continuous trading: the unsold source must lift the offers it holds.
+        {400u, 800u, 6u, CondensedEngine::ladder_auction}}) {
     CAPTURE(seed);
     const Batch batch = generate_market({.orders = orders, .offers = offers, .seed = seed}, topology);
     CondensedStatistics stats;
@@ -428,6 +431,7 @@ TEST_CASE("generated markets: the condensed network reaches clear_batch's surplu
     check_certified_condensed(batch, topology, result);
     // Condensed indeed, once orders reach many offers each: far fewer arcs than the pairs that can trade.
     if (orders >= 3000) CHECK(stats.arcs * 3 < bipartite.graph.trade_count());
+    if (offers > orders) CHECK(stats.auction_lifts > 0);
 
     const ClearingResult again = clear_condensed(batch, topology, engine);
     REQUIRE(again.contracts.size() == result.contracts.size());

@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
                  "exact CPU engine: auto (scaled auction, shortest paths where it cannot), auction, shortest-paths")
       ->check(CLI::IsMember({"auto", "auction", "shortest-paths"}));
   app.add_option("--condensed-engine", options.condensed_engine,
-                 "engine of the condensed network: auto (the simplex up to 20,000 arcs, the auction beyond), "
+                 "engine of the condensed network: auto (the simplex on small networks, the auction elsewhere), "
                  "auction (the ladder auction; the simplex where its scaled prices would overflow) or simplex "
                  "(LEMON's network simplex)")
       ->check(CLI::IsMember({"auto", "auction", "simplex"}));
@@ -262,7 +262,8 @@ int main(int argc, char** argv) {
             "solve {:.1f} ms, prices {:.1f} ms",
             stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, ewx::to_string(stats.engine),
             stats.engine == ewx::CondensedEngine::ladder_auction
-                ? fmt::format(" ({} phases, {} bids)", stats.auction_phases, stats.auction_bids)
+                ? fmt::format(" ({} phases, {} bids, {} lifts)", stats.auction_phases, stats.auction_bids,
+                              stats.auction_lifts)
                 : std::string(),
             stats.build_ms, stats.solve_ms, stats.price_ms);
       });
