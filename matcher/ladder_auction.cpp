@@ -18,7 +18,8 @@
 // its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
 // priced below that. Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
 // the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
-// every lot still within its epsilon of the holder's best and re-places the rest.
+// every lot still within its epsilon of the holder's best and re-places the rest. One departure: offers that
+// the unsold source holds entirely are lifted, not bid for (see open_sinks_ below).
 //
 // Which arcs. Through a ladder an order reaches every offer above its entry rung, including offers too dear
 // to give a positive surplus, which the bipartite problem leaves out. Adding arcs worth zero or less
