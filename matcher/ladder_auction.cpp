@@ -18,8 +18,10 @@
 // its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
 // priced below that. Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
 // the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
-// every lot still within its epsilon of the holder's best and re-places the rest. One departure: offers that
-// the unsold source holds entirely are lifted, not bid for (see open_sinks_ below).
+// every lot still within its epsilon of the holder's best and re-places the rest. Two departures: offers that
+// the unsold source holds entirely are lifted, not bid for (see open_sinks_ below), and the scaling stops as
+// soon as a label-correcting search proves the allocation optimal (flow_is_optimal), which on 100k x 10k
+// batches saves about half the phases and more than half the bids.
 //
 // Which arcs. Through a ladder an order reaches every offer above its entry rung, including offers too dear
 // to give a positive surplus, which the bipartite problem leaves out. Adding arcs worth zero or less
@@ -173,8 +175,99 @@ class LadderAuction {
       if (stats_.phases > 1) keep_what_still_fits(epsilon);
       run_phase(epsilon);
       if (epsilon == 1) return;
+      // Epsilon = 1 guarantees optimality, but the allocation is usually optimal phases earlier (on 100k x 10k
+      // batches after 4 to 7 of 11 to 13), and a cheap test can prove it.
+      if (flow_is_optimal()) return;
       epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
     }
+  }
+
+  // Whether the allocation held now is already a maximum-surplus one: whether the residual network of its
+  // flow on the ladders has no negative cycle. That network has the orders, the offers, a no-trade node and
+  // the ladders' positions, each chained to the next (the condensed network with one rung per position).
+  // Its forward arcs form a DAG, so a cycle uses a backward arc, whose tail lies on a path of flow; every
+  // such path is reachable from the no-trade node (offers hang off it, and backward arcs lead from an offer
+  // down its ladder to the orders that bought there). So a label-correcting search from the no-trade node
+  // that settles proves that no negative cycle exists. A search that has not settled after 8 scans per node
+  // proves nothing, and the auction goes on. Measured: searches that settle take about 2.3 scans per node on
+  // ewx-gen batches and 4 to 5 on ewx-loadgen's; a budget of 4 missed the latter, one of 64 cost more in
+  // the searches that fail than it saved.
+  bool flow_is_optimal() {
+    const std::uint32_t n = orders_, m = offers_;
+    const std::uint32_t no_trade = n + m, first_position = n + m + 1;
+    const auto positions = static_cast<std::uint32_t>(market_.position_offer.size());
+    const std::uint32_t nodes = first_position + positions;
+    struct Arc {
+      std::uint32_t from, to;
+      Cost cost;
+      Quantity flow;
+    };
+    std::vector<Arc> arcs;
+    arcs.reserve(n + market_.entries.size() + 2 * positions + m);
+    std::vector<Quantity> entering(positions, 0), leaving(positions, 0), untraded(orders_), left_unsold(offers_);
+    for (std::uint32_t i = 0; i < n; ++i) untraded[i] = supply_[i];
+    for (std::uint32_t j = 0; j < m; ++j) left_unsold[j] = demand_[j];
+    std::vector<Quantity> entry_flow(market_.entries.size(), 0);
+    for (std::uint32_t j = 0; j < m; ++j) {
+      for (const Lot& lot : lots_[j]) {
+        if (lot.holder == unsold()) continue;
+        entry_flow[lot.entry] += lot.units;
+        entering[market_.entries[lot.entry].first] += lot.units;
+        leaving[lot.position] += lot.units;
+        untraded[lot.holder] -= lot.units;
+        left_unsold[j] -= lot.units;
+      }
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      arcs.push_back({i, no_trade, 0, untraded[i]});
+      for (std::uint32_t x = market_.entry_begin[i]; x < market_.entry_begin[i + 1]; ++x) {
+        const LadderMarket::Entry& entry = market_.entries[x];
+        arcs.push_back({i, first_position + entry.first, entry.transfer - market_.order_bid[i], entry_flow[x]});
+      }
+    }
+    for (std::uint32_t j = 0; j < m; ++j) arcs.push_back({no_trade, n + j, 0, left_unsold[j]});
+    for (std::uint32_t l = 0; l + 1 < market_.ladder_begin.size(); ++l) {
+      Quantity carried = 0;
+      for (std::uint32_t p = market_.ladder_begin[l]; p < market_.ladder_begin[l + 1]; ++p) {
+        carried += entering[p] - leaving[p];
+        arcs.push_back({first_position + p, n + market_.position_offer[p], market_.offer_ask[market_.position_offer[p]],
+                        leaving[p]});
+        if (p + 1 < market_.ladder_begin[l + 1])
+          arcs.push_back({first_position + p, first_position + p + 1, 0, carried});
+      }
+    }
+    std::vector<std::uint32_t> begin(nodes + 1, 0);
+    for (const Arc& a : arcs) {
+      ++begin[a.from + 1];
+      if (a.flow > 0) ++begin[a.to + 1];
+    }
+    for (std::uint32_t v = 0; v < nodes; ++v) begin[v + 1] += begin[v];
+    std::vector<std::uint32_t> head(begin.back());
+    std::vector<Cost> length(begin.back());
+    std::vector<std::uint32_t> next(begin.begin(), begin.end() - 1);
+    for (const Arc& a : arcs) {
+      head[next[a.from]] = a.to, length[next[a.from]++] = a.cost;
+      if (a.flow > 0) head[next[a.to]] = a.from, length[next[a.to]++] = -a.cost;
+    }
+    std::vector<Potential> distance(nodes, std::numeric_limits<Potential>::max());
+    std::vector<std::uint8_t> queued(nodes, 0);
+    std::deque<std::uint32_t> queue{no_trade};
+    distance[no_trade] = 0;
+    queued[no_trade] = 1;
+    std::uint64_t budget = 8 * std::uint64_t{nodes};
+    while (!queue.empty()) {
+      if (budget-- == 0) return false;
+      const std::uint32_t v = queue.front();
+      queue.pop_front();
+      queued[v] = 0;
+      for (std::uint32_t a = begin[v]; a < begin[v + 1]; ++a) {
+        if (distance[v] + length[a] < distance[head[a]]) {
+          distance[head[a]] = distance[v] + length[a];
+          if (!queued[head[a]]) queued[head[a]] = 1, queue.push_back(head[a]);
+        }
+      }
+    }
+    return true;
   }
 
   std::vector<LadderTrade> trades() const {

@@ -39,7 +39,7 @@ struct LadderTrade {
 };
 
 struct LadderAuctionStatistics {
-  std::uint64_t phases = 0;
+  std::uint64_t phases = 0;  // run, the last being the one after which the allocation was proven optimal
   std::uint64_t bids = 0;
   std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of an order that looked at its ladders
   std::uint64_t remembered = 0;      // orders' choices answered by what they remembered, with no query
