@@ -38,7 +38,7 @@
 // 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The auctions' allocation becomes a flow on
 // this network (flow_of below). The simplex needs no scaling and also takes the batches whose prices are too large
 // for the auction's scaled 64-bit arithmetic, but its pivots grow faster than the network: 106 s at 100k x 10k,
-// where the auction takes about 2 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than
+// where the auction takes 0.7 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than
 // the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on the
 // transportation form of this network (each rung split into a source and a sink) fought price wars along the
 // ladders: 60 million bids on a 1k x 100 batch. Nothing is taken on trust: the tests check every condensed
