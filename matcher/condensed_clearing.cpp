@@ -79,6 +79,7 @@
 #include <unordered_map>
 
 #include "matcher/ladder_auction.hpp"
+#include "matcher/residual_network.hpp"
 
 namespace ewx {
 namespace {
@@ -220,22 +221,12 @@ class CondensedNetwork {
 //   [n + E, n + E + m)      no-trade -> offer j                     cost 0
 //   then per ladder, the climbs rung k -> k + 1 (cost 0), then per rung its offers rung -> offer (cost ask).
 // Nodes: orders [0, n), offers [n, n + m), no-trade n + m, rungs after it.
-struct FlowNetwork {
-  std::vector<std::uint32_t> from;
-  std::vector<std::uint32_t> to;
-  std::vector<Cost> cost;
+struct FlowNetwork : detail::FlowArcs {
   std::vector<Quantity> supply;          // per node; negative for demand
   std::vector<std::uint32_t> climb_arc;  // per rung: its climbing arc, or kNoArc at a ladder's top
   std::uint32_t first_exit_arc = 0;      // exit arcs follow rung_offers order
   std::uint32_t no_trade = 0;
   std::uint32_t first_rung_node = 0;
-
-  std::uint32_t add(std::uint32_t a, std::uint32_t b, Cost c) {
-    from.push_back(a);
-    to.push_back(b);
-    cost.push_back(c);
-    return static_cast<std::uint32_t>(from.size() - 1);
-  }
 };
 
 FlowNetwork lay_out(const Batch& batch, const CondensedNetwork& net) {
@@ -522,67 +513,37 @@ std::vector<Quantity> flow_of(const Batch& batch, const CondensedNetwork& net, c
 // queue) finds them on the lengths themselves, exact because an optimal flow leaves no negative cycle.
 std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& network, const FlowSolution& solution) {
   const std::size_t nodes = network.supply.size();
-  const std::size_t arcs = network.from.size();
   const bool have_potentials = !solution.potential.empty();
   const auto pi = [&](std::uint32_t v) { return have_potentials ? solution.potential[v] : Potential{0}; };
-  // Residual arcs by tail: every arc forward (no capacities bind), and backward where it carries flow.
-  std::vector<std::uint32_t> begin(nodes + 1, 0);
-  for (std::size_t e = 0; e < arcs; ++e) {
-    ++begin[network.from[e] + 1];
-    if (solution.flow[e] > 0) ++begin[network.to[e] + 1];
-  }
-  for (std::size_t v = 0; v < nodes; ++v) begin[v + 1] += begin[v];
-  std::vector<std::uint32_t> head(begin.back());
-  std::vector<Potential> length(begin.back());
-  {
-    std::vector<std::uint32_t> next(begin.begin(), begin.end() - 1);
-    const auto add = [&](std::uint32_t v, std::uint32_t w, Cost c) {
-      const Potential reduced = c + pi(v) - pi(w);
-      if (reduced < 0 && have_potentials)
-        throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
-      head[next[v]] = w;
-      length[next[v]++] = reduced;
-    };
-    for (std::size_t e = 0; e < arcs; ++e) {
-      add(network.from[e], network.to[e], network.cost[e]);
-      if (solution.flow[e] > 0) add(network.to[e], network.from[e], -network.cost[e]);
-    }
-  }
-  constexpr Potential kUnreached = std::numeric_limits<Potential>::max();
-  std::vector<Potential> distance(nodes, kUnreached);
-  using Reached = std::pair<Potential, std::uint32_t>;
-  std::priority_queue<Reached, std::vector<Reached>, std::greater<>> heap;
-  distance[network.no_trade] = 0;
+  const detail::ResidualNetwork residual = detail::residual_network(nodes, network, solution.flow);
+  std::vector<Potential> distance;
   if (!have_potentials) {
-    std::deque<std::uint32_t> queue{network.no_trade};
-    std::vector<std::uint8_t> queued(nodes, 0);
-    std::vector<std::uint32_t> scans(nodes, 0);
-    queued[network.no_trade] = 1;
-    while (!queue.empty()) {
-      const std::uint32_t v = queue.front();
-      queue.pop_front();
-      queued[v] = 0;
-      // FIFO order scans a node at most once per Bellman-Ford pass, and n - 1 passes settle every distance.
-      if (++scans[v] > nodes) throw std::logic_error("clearing prices: a negative cycle; the flow is not optimal");
-      for (std::uint32_t a = begin[v]; a < begin[v + 1]; ++a) {
-        const Potential through = distance[v] + length[a];
-        if (through < distance[head[a]]) {
-          distance[head[a]] = through;
-          if (!queued[head[a]]) queued[head[a]] = 1, queue.push_back(head[a]);
-        }
+    if (!detail::settle_distances(residual, network.no_trade, (std::uint64_t{nodes} + 1) * nodes, distance))
+      throw std::logic_error("clearing prices: a negative cycle; the flow is not optimal");
+  } else {
+    for (std::uint32_t v = 0; v < nodes; ++v) {
+      for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
+        if (residual.length[a] + pi(v) - pi(residual.head[a]) < 0)
+          throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
       }
     }
-  }
-  if (have_potentials) heap.emplace(0, network.no_trade);
-  while (!heap.empty()) {
-    const auto [d, v] = heap.top();
-    heap.pop();
-    if (d != distance[v]) continue;
-    for (std::uint32_t a = begin[v]; a < begin[v + 1]; ++a) {
-      const Potential through = d + length[a];
-      if (through < distance[head[a]]) {
-        distance[head[a]] = through;
-        heap.emplace(through, head[a]);
+    // Dijkstra on the reduced lengths, which the potentials make non-negative.
+    distance.assign(nodes, std::numeric_limits<Potential>::max());
+    using Reached = std::pair<Potential, std::uint32_t>;
+    std::priority_queue<Reached, std::vector<Reached>, std::greater<>> heap;
+    distance[network.no_trade] = 0;
+    heap.emplace(0, network.no_trade);
+    while (!heap.empty()) {
+      const auto [d, v] = heap.top();
+      heap.pop();
+      if (d != distance[v]) continue;
+      for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
+        const std::uint32_t w = residual.head[a];
+        const Potential through = d + residual.length[a] + pi(v) - pi(w);
+        if (through < distance[w]) {
+          distance[w] = through;
+          heap.emplace(through, w);
+        }
       }
     }
   }

@@ -40,6 +40,9 @@
 #include <limits>
 #include <stdexcept>
 
+#include "matcher/auction_lots.hpp"
+#include "matcher/residual_network.hpp"
+
 namespace ewx::detail {
 namespace {
 
@@ -196,14 +199,6 @@ class LadderAuction {
     const std::uint32_t n = orders_, m = offers_;
     const std::uint32_t no_trade = n + m, first_position = n + m + 1;
     const auto positions = static_cast<std::uint32_t>(market_.position_offer.size());
-    const std::uint32_t nodes = first_position + positions;
-    struct Arc {
-      std::uint32_t from, to;
-      Cost cost;
-      Quantity flow;
-    };
-    std::vector<Arc> arcs;
-    arcs.reserve(n + market_.entries.size() + 2 * positions + m);
     std::vector<Quantity> entering(positions, 0), leaving(positions, 0), untraded(orders_), left_unsold(offers_);
     for (std::uint32_t i = 0; i < n; ++i) untraded[i] = supply_[i];
     for (std::uint32_t j = 0; j < m; ++j) left_unsold[j] = demand_[j];
@@ -218,56 +213,32 @@ class LadderAuction {
         left_unsold[j] -= lot.units;
       }
     }
+    FlowArcs arcs;
+    std::vector<Quantity> flow;
+    const auto add = [&](std::uint32_t from, std::uint32_t to, Cost cost, Quantity units) {
+      arcs.add(from, to, cost);
+      flow.push_back(units);
+    };
     for (std::uint32_t i = 0; i < n; ++i) {
-      arcs.push_back({i, no_trade, 0, untraded[i]});
+      add(i, no_trade, 0, untraded[i]);
       for (std::uint32_t x = market_.entry_begin[i]; x < market_.entry_begin[i + 1]; ++x) {
         const LadderMarket::Entry& entry = market_.entries[x];
-        arcs.push_back({i, first_position + entry.first, entry.transfer - market_.order_bid[i], entry_flow[x]});
+        add(i, first_position + entry.first, entry.transfer - market_.order_bid[i], entry_flow[x]);
       }
     }
-    for (std::uint32_t j = 0; j < m; ++j) arcs.push_back({no_trade, n + j, 0, left_unsold[j]});
+    for (std::uint32_t j = 0; j < m; ++j) add(no_trade, n + j, 0, left_unsold[j]);
     for (std::uint32_t l = 0; l + 1 < market_.ladder_begin.size(); ++l) {
       Quantity carried = 0;
       for (std::uint32_t p = market_.ladder_begin[l]; p < market_.ladder_begin[l + 1]; ++p) {
         carried += entering[p] - leaving[p];
-        arcs.push_back({first_position + p, n + market_.position_offer[p], market_.offer_ask[market_.position_offer[p]],
-                        leaving[p]});
-        if (p + 1 < market_.ladder_begin[l + 1])
-          arcs.push_back({first_position + p, first_position + p + 1, 0, carried});
+        const std::uint32_t offer = market_.position_offer[p];
+        add(first_position + p, n + offer, market_.offer_ask[offer], leaving[p]);
+        if (p + 1 < market_.ladder_begin[l + 1]) add(first_position + p, first_position + p + 1, 0, carried);
       }
     }
-    std::vector<std::uint32_t> begin(nodes + 1, 0);
-    for (const Arc& a : arcs) {
-      ++begin[a.from + 1];
-      if (a.flow > 0) ++begin[a.to + 1];
-    }
-    for (std::uint32_t v = 0; v < nodes; ++v) begin[v + 1] += begin[v];
-    std::vector<std::uint32_t> head(begin.back());
-    std::vector<Cost> length(begin.back());
-    std::vector<std::uint32_t> next(begin.begin(), begin.end() - 1);
-    for (const Arc& a : arcs) {
-      head[next[a.from]] = a.to, length[next[a.from]++] = a.cost;
-      if (a.flow > 0) head[next[a.to]] = a.from, length[next[a.to]++] = -a.cost;
-    }
-    std::vector<Potential> distance(nodes, std::numeric_limits<Potential>::max());
-    std::vector<std::uint8_t> queued(nodes, 0);
-    std::deque<std::uint32_t> queue{no_trade};
-    distance[no_trade] = 0;
-    queued[no_trade] = 1;
-    std::uint64_t budget = 8 * std::uint64_t{nodes};
-    while (!queue.empty()) {
-      if (budget-- == 0) return false;
-      const std::uint32_t v = queue.front();
-      queue.pop_front();
-      queued[v] = 0;
-      for (std::uint32_t a = begin[v]; a < begin[v + 1]; ++a) {
-        if (distance[v] + length[a] < distance[head[a]]) {
-          distance[head[a]] = distance[v] + length[a];
-          if (!queued[head[a]]) queued[head[a]] = 1, queue.push_back(head[a]);
-        }
-      }
-    }
-    return true;
+    const std::uint32_t nodes = first_position + positions;
+    std::vector<Potential> distance;
+    return settle_distances(residual_network(nodes, arcs, flow), no_trade, 8 * std::uint64_t{nodes}, distance);
   }
 
   std::vector<LadderTrade> trades() const {
@@ -476,20 +447,11 @@ class LadderAuction {
     Units taken = std::min(wanted, unsold_[sink]);
     unsold_[sink] -= taken;
     std::vector<Lot>& lots = lots_[sink];
-    while (taken < wanted && !lots.empty() && lots.front().price < offered) {
-      std::pop_heap(lots.begin(), lots.end(), std::greater<>{});
-      Lot& displaced = lots.back();
-      const Units units = std::min(wanted - taken, displaced.units);
-      displaced.units -= units;
+    taken += take_lots_below(lots, offered, wanted - taken, [&](const Lot& displaced, Units units) {
       units_left_[displaced.holder] += units;
       if (displaced.holder == unsold()) own_[sink] -= units;
-      taken += units;
       if (displaced.holder != bidder) enqueue(displaced.holder);
-      if (displaced.units == 0)
-        lots.pop_back();
-      else
-        std::push_heap(lots.begin(), lots.end(), std::greater<>{});
-    }
+    });
     if (taken == 0) throw std::logic_error("ladder auction: a bid took no units");
     if (bidder == unsold()) own_[sink] += taken;
     lots.push_back({offered, bidder, choice.entry, choice.position, taken});

@@ -40,6 +40,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "matcher/auction_lots.hpp"
+
 namespace ewx::detail {
 namespace {
 
@@ -357,20 +359,11 @@ class Auction {
     Quantity taken = std::min(wanted, unsold_[sink]);
     unsold_[sink] -= taken;
     std::vector<Lot>& lots = lots_[sink];
-    while (taken < wanted && !lots.empty() && lots.front().price < offered) {
-      std::pop_heap(lots.begin(), lots.end(), std::greater<>{});
-      Lot& displaced = lots.back();
-      const Quantity units = std::min(wanted - taken, displaced.units);
-      displaced.units -= units;
+    taken += take_lots_below(lots, offered, wanted - taken, [&](const Lot& displaced, Quantity units) {
       flow_[displaced.arc] -= units;
       units_left_[displaced.holder] += units;
-      taken += units;
       if (displaced.holder != bidder) enqueue(displaced.holder);
-      if (displaced.units == 0)
-        lots.pop_back();
-      else
-        std::push_heap(lots.begin(), lots.end(), std::greater<>{});
-    }
+    });
     // A bid always takes something: the bid is above the sink's price, so at least its cheapest level
     // qualifies, and wanted >= 1. Anything else is a bug, and looping on it would never end.
     if (taken == 0) throw std::logic_error("scaled auction: a bid took no units");

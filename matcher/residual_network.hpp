@@ -1,0 +1,45 @@
+// The residual network of a flow whose arcs have no binding capacities, and shortest paths in it: what the
+// condensed clearing needs for its prices (condensed_clearing.cpp) and the ladder auction for its proof of
+// optimality (ladder_auction.cpp), kept in one place so the two read the same network the same way.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "matcher/transportation.hpp"
+
+namespace ewx::detail {
+
+// The arcs of a flow network as parallel arrays, as both callers lay them out.
+struct FlowArcs {
+  std::vector<std::uint32_t> from;
+  std::vector<std::uint32_t> to;
+  std::vector<Cost> cost;
+
+  std::uint32_t add(std::uint32_t a, std::uint32_t b, Cost c) {
+    from.push_back(a);
+    to.push_back(b);
+    cost.push_back(c);
+    return static_cast<std::uint32_t>(from.size() - 1);
+  }
+};
+
+// Residual arcs by tail (compressed rows): every arc forward, since no capacity binds, and backward, at minus
+// its cost, where it carries flow.
+struct ResidualNetwork {
+  std::vector<std::uint32_t> begin;  // node v's arcs: [begin[v], begin[v + 1])
+  std::vector<std::uint32_t> head;
+  std::vector<Cost> length;
+};
+
+ResidualNetwork residual_network(std::size_t nodes, const FlowArcs& arcs, std::span<const Quantity> flow);
+
+// Shortest distances from `source` by a label-correcting search (Bellman-Ford with a FIFO queue) on the
+// lengths themselves, negative ones included. Returns false, with `distance` unfinished, if the search has
+// not settled after `scan_budget` node scans: a negative cycle reachable from `source` never settles, and
+// (nodes + 1) * nodes scans settle any network without one.
+bool settle_distances(const ResidualNetwork& network, std::uint32_t source, std::uint64_t scan_budget,
+                      std::vector<Potential>& distance);
+
+}  // namespace ewx::detail
