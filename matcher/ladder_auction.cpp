@@ -42,76 +42,14 @@
 
 #include "matcher/auction_lots.hpp"
 #include "matcher/residual_network.hpp"
+#include "matcher/two_smallest.hpp"
 
 namespace ewx::detail {
 namespace {
 
 // Far above any price or offer part (see the range check in run_ladder_auction), yet safe to subtract.
-constexpr Potential kClosed = Potential{1} << 62;
+constexpr Potential kClosed = kNoKey;
 constexpr Potential kNone = std::numeric_limits<Potential>::min();
-constexpr std::uint32_t kNoId = std::numeric_limits<std::uint32_t>::max();
-
-// The two smallest keys of a range and whose they are; ties go to the smaller id, so results are
-// deterministic and merging is commutative.
-struct TwoSmallest {
-  Potential key[2] = {kClosed, kClosed};
-  std::uint32_t id[2] = {kNoId, kNoId};
-};
-
-bool before(Potential key_a, std::uint32_t id_a, Potential key_b, std::uint32_t id_b) {
-  return key_a < key_b || (key_a == key_b && id_a < id_b);
-}
-
-TwoSmallest merge(const TwoSmallest& a, const TwoSmallest& b) {
-  TwoSmallest out;
-  const TwoSmallest& first = before(a.key[0], a.id[0], b.key[0], b.id[0]) ? a : b;
-  const TwoSmallest& other = &first == &a ? b : a;
-  out.key[0] = first.key[0];
-  out.id[0] = first.id[0];
-  const bool runner_up_is_other = before(other.key[0], other.id[0], first.key[1], first.id[1]);
-  out.key[1] = runner_up_is_other ? other.key[0] : first.key[1];
-  out.id[1] = runner_up_is_other ? other.id[0] : first.id[1];
-  return out;
-}
-
-// Bottom-up segment trees over contiguous segments of leaves, all in one array: segment s with leaves
-// [begin[s], begin[s + 1]) keeps its tree in nodes [2 begin[s], 2 begin[s + 1]), node 1 of it at the root.
-// A leaf's id is its global index.
-class SegmentForest {
- public:
-  explicit SegmentForest(std::vector<std::uint32_t> begin)
-      : begin_(std::move(begin)), segment_of_(begin_.back()), node_(2 * std::size_t{begin_.back()}) {
-    for (std::uint32_t s = 0; s + 1 < begin_.size(); ++s) {
-      std::fill(segment_of_.begin() + begin_[s], segment_of_.begin() + begin_[s + 1], s);
-    }
-  }
-
-  void set(std::uint32_t leaf, Potential key) {
-    const std::uint32_t s = segment_of_[leaf];
-    const std::size_t base = 2 * std::size_t{begin_[s]};
-    const std::size_t length = begin_[s + 1] - begin_[s];
-    std::size_t at = length + (leaf - begin_[s]);
-    node_[base + at] = TwoSmallest{{key, kClosed}, {leaf, kNoId}};
-    for (at /= 2; at >= 1; at /= 2) node_[base + at] = merge(node_[base + 2 * at], node_[base + 2 * at + 1]);
-  }
-
-  // The two smallest of the leaves from `leaf` to the end of its segment `s`.
-  TwoSmallest suffix(std::uint32_t s, std::uint32_t leaf) const {
-    const std::size_t base = 2 * std::size_t{begin_[s]};
-    const std::size_t length = begin_[s + 1] - begin_[s];
-    TwoSmallest out;
-    for (std::size_t l = length + (leaf - begin_[s]), r = 2 * length; l < r; l /= 2, r /= 2) {
-      if (l & 1) out = merge(out, node_[base + l++]);
-      if (r & 1) out = merge(out, node_[base + --r]);
-    }
-    return out;
-  }
-
- private:
-  std::vector<std::uint32_t> begin_;
-  std::vector<std::uint32_t> segment_of_;
-  std::vector<TwoSmallest> node_;
-};
 
 struct Lot {
   Potential price;
@@ -335,16 +273,16 @@ class LadderAuction {
         sink_stale_[sink] = 0;
       }
       stale_sinks_.clear();
-      const TwoSmallest two = open_sinks_.suffix(0, 0);
+      const TwoSmallest two = open_sinks_.all(0);
       if (two.key[0] < kClosed) {
-        for (TwoSmallest low = own_sinks_.suffix(0, 0); low.key[0] < two.key[0]; low = own_sinks_.suffix(0, 0)) {
+        for (TwoSmallest low = own_sinks_.all(0); low.key[0] < two.key[0]; low = own_sinks_.all(0)) {
           lift(low.id[0], two.key[0]);
         }
       }
       for (int k = 0; k < 2; ++k) {
         if (two.key[k] < kClosed) consider(-two.key[k], two.id[k], kNoId, kNoId);
       }
-      const TwoSmallest own = own_sinks_.suffix(0, 0);
+      const TwoSmallest own = own_sinks_.all(0);
       if (own.key[0] < kClosed) consider(-own.key[0], own.id[0], kNoId, kNoId);
       return choice;
     }

@@ -41,6 +41,7 @@
 #include <stdexcept>
 
 #include "matcher/auction_lots.hpp"
+#include "matcher/two_smallest.hpp"
 
 namespace ewx::detail {
 namespace {
@@ -56,52 +57,8 @@ struct Lot {
   bool operator>(const Lot& other) const { return price > other.price || (price == other.price && arc > other.arc); }
 };
 
-// The two cheapest sinks, kept up to date as prices change: a bidder whose arcs reach every sink at one
-// and the same cost (a market's "unsold" slack source) needs nothing else, so its bids cost O(1) instead of
-// a scan of every sink.
-class CheapestSinks {
- public:
-  struct Pair {
-    Potential price[2];
-    NodeIndex sink[2];
-  };
-  // Far above any price (see the range check in run_scaled_auction) yet safe to subtract from a value.
-  static constexpr Potential kClosed = Potential{1} << 62;
-
-  explicit CheapestSinks(NodeIndex sinks) : leaves_(1) {
-    while (leaves_ < sinks) leaves_ *= 2;
-    tree_.assign(2 * leaves_, Pair{{kClosed, kClosed}, {0, 0}});
-  }
-  void set(NodeIndex sink, Potential price) {
-    std::size_t at = leaves_ + sink;
-    tree_[at] = Pair{{price, kClosed}, {sink, 0}};
-    for (at /= 2; at >= 1; at /= 2) tree_[at] = merge(tree_[2 * at], tree_[2 * at + 1]);
-  }
-  const Pair& top() const { return tree_[1]; }
-
- private:
-  static Pair merge(const Pair& a, const Pair& b) {
-    Pair out{{kClosed, kClosed}, {0, 0}};
-    std::size_t ia = 0, ib = 0;
-    for (int k = 0; k < 2; ++k) {
-      // Lower price first, lower sink index on ties: deterministic.
-      const bool take_a =
-          ia < 2 && (ib >= 2 || a.price[ia] < b.price[ib] || (a.price[ia] == b.price[ib] && a.sink[ia] <= b.sink[ib]));
-      if (take_a) {
-        out.price[k] = a.price[ia];
-        out.sink[k] = a.sink[ia];
-        ++ia;
-      } else {
-        out.price[k] = b.price[ib];
-        out.sink[k] = b.sink[ib];
-        ++ib;
-      }
-    }
-    return out;
-  }
-  std::size_t leaves_;
-  std::vector<Pair> tree_;
-};
+// Far above any price (see the range check in run_scaled_auction), yet safe to subtract from a value.
+constexpr Potential kClosed = kNoKey;
 
 class Auction {
  public:
@@ -117,8 +74,8 @@ class Auction {
         queued_(problem.source_count(), 0),
         uniform_row_(problem.source_count(), 0),
         unbounded_row_(problem.source_count(), 0),
-        quoted_(problem.sink_count(), CheapestSinks::kClosed),
-        cheapest_(problem.sink_count()) {
+        quoted_(problem.sink_count(), kClosed),
+        cheapest_(std::vector<std::uint32_t>{0, static_cast<std::uint32_t>(problem.sink_count())}) {
     for (NodeIndex i = 0; i < problem.source_count(); ++i) {
       uniform_row_[i] = reaches_every_sink_alike(problem, i);
       bool unbounded = true;
@@ -155,7 +112,7 @@ class Auction {
   // Every change to a sink's lots or unsold units ends here, so quoted_ always holds the current price
   // (or kClosed for a sink that sells nothing), which is all a row scan needs to read per arc.
   void reprice(NodeIndex sink) {
-    const Potential now = problem_.demand[sink] > 0 ? price(sink) : CheapestSinks::kClosed;
+    const Potential now = problem_.demand[sink] > 0 ? price(sink) : kClosed;
     if (now == quoted_[sink] && !stale_quotes_) return;
     quoted_[sink] = now;
     cheapest_.set(sink, now);
@@ -208,8 +165,8 @@ class Auction {
       Potential second = std::numeric_limits<Potential>::min();
       ArcIndex arc = 0;
       if (uniform_row_[i]) {
-        const CheapestSinks::Pair& two = cheapest_.top();
-        if (two.price[0] != CheapestSinks::kClosed) best[i] = value(problem_.row_begin[i]) - two.price[0];
+        const TwoSmallest two = cheapest_.all(0);
+        if (two.key[0] != kClosed) best[i] = value(problem_.row_begin[i]) - two.key[0];
       } else if (!best_from_cache(i, best[i], second, arc)) {
         rescan(i, best[i], second, arc);
       }
@@ -294,7 +251,7 @@ class Auction {
     const bool unbounded = unbounded_row_[bidder];
     for (ArcIndex e = begin; e < end; ++e) {
       const Potential profit = value(e) - quoted_[problem_.arc_sink[e]];
-      if (profit <= -CheapestSinks::kClosed / 2) continue;  // a closed sink
+      if (profit <= -kClosed / 2) continue;  // a closed sink
       if (unbounded || usable(e)) {
         if (profit > best) {
           second = best;
@@ -335,13 +292,13 @@ class Auction {
     Potential best = kNone, second = kNone;
     ArcIndex best_arc = 0;
     if (uniform_row_[bidder]) {
-      const CheapestSinks::Pair& two = cheapest_.top();
+      const TwoSmallest two = cheapest_.all(0);
       const Potential v = value(problem_.row_begin[bidder]);
-      if (two.price[0] != CheapestSinks::kClosed) {
-        best = v - two.price[0];
-        best_arc = problem_.row_begin[bidder] + two.sink[0];
+      if (two.key[0] != kClosed) {
+        best = v - two.key[0];
+        best_arc = problem_.row_begin[bidder] + two.id[0];
       }
-      if (two.price[1] != CheapestSinks::kClosed) second = v - two.price[1];
+      if (two.key[1] != kClosed) second = v - two.key[1];
     } else if (!best_from_cache(bidder, best, second, best_arc)) {
       rescan(bidder, best, second, best_arc);
     }
@@ -390,7 +347,10 @@ class Auction {
   std::vector<std::uint8_t> unbounded_row_;  // no arc of the row has a capacity that binds
   std::vector<Potential> quoted_;            // per sink: price(), or kClosed
   bool stale_quotes_ = true;                 // until the first full repricing
-  CheapestSinks cheapest_;
+  // The two cheapest sinks, kept up to date as prices change: a bidder whose arcs reach every sink at one
+  // and the same cost (a market's "unsold" slack source) needs nothing else, so its bids cost O(1) instead of
+  // a scan of every sink.
+  SegmentForest cheapest_;
   static constexpr std::uint32_t kCached = 6;
   static constexpr std::uint32_t kStale = std::numeric_limits<std::uint32_t>::max();
   std::vector<ArcIndex> cache_;
