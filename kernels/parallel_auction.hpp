@@ -26,6 +26,10 @@ struct ParallelStatistics {
   std::uint64_t potential_passes = 0;  // of the exact-dual recovery
   std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
   double device_ms = 0;                // on the GPU: the solve as CUDA events time it (copies included)
+  // Where the time went, by the host's clock (each part ends at a point where the system has finished it):
+  // the problem's upload and columns, the Jacobi rounds (with each phase's warm start), the sequential
+  // tails (with their copies to and from the host on the GPU), and the exact duals (with the download).
+  double setup_ms = 0, rounds_ms = 0, tail_ms = 0, duals_ms = 0;
 };
 
 // Bytes the solver holds on its system for `problem`, an upper bound: 128 per arc and 128 per node (the

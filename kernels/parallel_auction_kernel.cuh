@@ -42,13 +42,16 @@
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
 #include <thrust/functional.h>
+#include <thrust/gather.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/scatter.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
 #include <thrust/unique.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -318,12 +321,15 @@ struct CountUnsold {
 // takes unsold units, then the cheapest lots below it, exactly as a sink decides in a round; each sink's
 // lots are in a min-heap by (price, arc), whose entries go stale when a lot is emptied or repriced and are
 // dropped when they surface.
+//
+// It reads the lots from `held` (the arcs that carry flow) rather than from every column, and records the
+// arcs its bids won in `won`: so the GPU's copy of the state is the lots and the node arrays, not every arc
+// (on the H100, copying flows and prices of every arc both ways made the tails 5.7 of a 7.5 s solve of the
+// dense n = 4096 assignment).
 struct SequentialTail {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
   const std::uint32_t* arc_source;
-  const Index* col_begin;
-  const Index* col_arc;
   const Potential* value;
   const Quantity* demand;
   const Potential* base;
@@ -334,9 +340,12 @@ struct SequentialTail {
   Potential* lot_price;
   Quantity* unsold;
   Potential* quote;
+  const Index* held;  // the arcs that carry flow when the tail starts; flow is 0 on every other arc
+  Index held_count;
 
   using Entry = std::pair<Potential, Index>;  // (price, arc); std::greater makes the heaps min-heaps
   std::vector<std::vector<Entry>> lots;
+  std::vector<Index> won;  // the arc of every bid, in order (an arc may repeat)
 
   bool current(const Entry& entry) const { return flow[entry.second] > 0 && lot_price[entry.second] == entry.first; }
   // The sink's cheapest current lot, after dropping stale entries; nothing when it has none.
@@ -362,11 +371,9 @@ struct SequentialTail {
   // Returns the number of bids, or nothing when a bidder is stuck (the problem is infeasible).
   std::optional<std::uint64_t> run() {
     lots.assign(sinks, {});
-    for (std::uint32_t j = 0; j < sinks; ++j) {
-      for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k)
-        if (flow[col_arc[k]] > 0) lots[j].push_back({lot_price[col_arc[k]], col_arc[k]});
-      std::make_heap(lots[j].begin(), lots[j].end(), std::greater<>{});
-    }
+    for (Index k = 0; k < held_count; ++k)
+      if (flow[held[k]] > 0) lots[arc_sink[held[k]]].push_back({lot_price[held[k]], held[k]});
+    for (std::vector<Entry>& heap : lots) std::make_heap(heap.begin(), heap.end(), std::greater<>{});
     std::uint64_t bids = 0;
     for (bool any = true; any;) {
       any = false;
@@ -394,6 +401,7 @@ struct SequentialTail {
           if (flow[best_arc] == 0 || lot_price[best_arc] < offered) lot_price[best_arc] = offered;
           flow[best_arc] += got;
           left[i] -= got;
+          won.push_back(best_arc);
           lots[j].push_back({lot_price[best_arc], best_arc});
           std::push_heap(lots[j].begin(), lots[j].end(), std::greater<>{});
           requote(j);
@@ -465,6 +473,105 @@ struct FloorDivide {
   EWX_HOST_DEVICE Potential operator()(Potential a) const { return a / by - ((a % by != 0) && (a < 0)); }
 };
 
+// The GPU's tail on the host (SequentialTail). The host keeps its own copy of what the tail only reads
+// (sources and values of the arcs, made from the problem on the host) and full flow and price arrays, of
+// which only the lots are brought up to date: the flows it last wrote are cleared, and the device's lots
+// (gathered into short arrays) written in. Afterwards only the arcs that were lots or won bids go back.
+template <template <typename...> class Vector>
+struct HostTail {
+  std::vector<std::uint32_t> arc_source;
+  std::vector<Potential> value, base, quote, lot_price, lot_price_part;
+  std::vector<Quantity> left, unsold, flow, flow_part;
+  std::vector<Index> lots;  // the arcs on which `flow` may be nonzero
+  Vector<Index> changed;
+  Vector<Quantity> changed_flow;
+  Vector<Potential> changed_price;
+
+  template <typename V>
+  static void download(const V& from, std::size_t count, std::vector<typename V::value_type>& to) {
+    to.resize(count);
+    th::copy(from.begin(), from.begin() + count, to.begin());
+  }
+
+  template <typename Policy>
+  std::optional<std::uint64_t> run_tail(Policy policy, const TransportationProblem& p, Potential scale,
+                                        Potential epsilon, Potential price_limit, const Vector<Potential>& base_d,
+                                        Vector<Quantity>& left_d, Vector<Quantity>& unsold_d,
+                                        Vector<Potential>& quote_d, Vector<Quantity>& flow_d,
+                                        Vector<Potential>& lot_price_d, const Vector<Index>& held_d, Index held_count) {
+    const Index arcs = p.arc_count();
+    if (arc_source.empty()) {
+      arc_source.resize(arcs);
+      value.resize(arcs);
+      for (std::uint32_t i = 0; i < p.source_count(); ++i)
+        for (Index e = p.row_begin[i]; e < p.row_begin[i + 1]; ++e) arc_source[e] = i;
+      for (Index e = 0; e < arcs; ++e) value[e] = -p.arc_cost[e] * scale;
+      flow.assign(arcs, 0);
+      lot_price.assign(arcs, 0);
+    }
+    // The device's lots, gathered into short arrays and copied up.
+    changed_flow.resize(held_count);
+    changed_price.resize(held_count);
+    th::gather(policy, held_d.begin(), held_d.begin() + held_count, flow_d.begin(), changed_flow.begin());
+    th::gather(policy, held_d.begin(), held_d.begin() + held_count, lot_price_d.begin(), changed_price.begin());
+    for (const Index e : lots) flow[e] = 0;
+    download(held_d, held_count, lots);
+    download(changed_flow, held_count, flow_part);
+    download(changed_price, held_count, lot_price_part);
+    for (Index k = 0; k < held_count; ++k) {
+      flow[lots[k]] = flow_part[k];
+      lot_price[lots[k]] = lot_price_part[k];
+    }
+    download(base_d, base_d.size(), base);
+    download(left_d, left_d.size(), left);
+    download(unsold_d, unsold_d.size(), unsold);
+    download(quote_d, quote_d.size(), quote);
+
+    SequentialTail tail{p.row_begin.data(),
+                        p.arc_sink.data(),
+                        arc_source.data(),
+                        value.data(),
+                        p.demand.data(),
+                        base.data(),
+                        epsilon,
+                        price_limit,
+                        p.source_count(),
+                        p.sink_count(),
+                        left.data(),
+                        flow.data(),
+                        lot_price.data(),
+                        unsold.data(),
+                        quote.data(),
+                        lots.data(),
+                        held_count,
+                        {},
+                        {}};
+    const std::optional<std::uint64_t> bids = tail.run();
+    if (!bids) return bids;
+
+    // Every arc whose flow or price the tail may have changed goes back: the old lots and the bids' arcs.
+    lots.insert(lots.end(), tail.won.begin(), tail.won.end());
+    std::sort(lots.begin(), lots.end());
+    lots.erase(std::unique(lots.begin(), lots.end()), lots.end());
+    flow_part.resize(lots.size());
+    lot_price_part.resize(lots.size());
+    for (std::size_t k = 0; k < lots.size(); ++k) {
+      flow_part[k] = flow[lots[k]];
+      lot_price_part[k] = lot_price[lots[k]];
+    }
+    changed.assign(lots.begin(), lots.end());
+    changed_flow.assign(flow_part.begin(), flow_part.end());
+    changed_price.assign(lot_price_part.begin(), lot_price_part.end());
+    th::scatter(policy, changed_flow.begin(), changed_flow.end(), changed.begin(), flow_d.begin());
+    th::scatter(policy, changed_price.begin(), changed_price.end(), changed.begin(), lot_price_d.begin());
+    th::copy(left.begin(), left.end(), left_d.begin());
+    th::copy(unsold.begin(), unsold.end(), unsold_d.begin());
+    th::copy(quote.begin(), quote.end(), quote_d.begin());
+    std::erase_if(lots, [&](Index e) { return flow[e] == 0; });
+    return bids;
+  }
+};
+
 // Runs the auction with Thrust execution policy `policy` on vectors `Vector` of that system. `scale` is
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
 // `tail_in_place`: the system's memory is the host's (Thrust's OpenMP system), so the sequential tail runs
@@ -472,6 +579,13 @@ struct FloorDivide {
 // faster than one GPU thread, and back.
 template <typename Policy, template <typename...> class Vector, bool tail_in_place>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
+  // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
+  auto lap_start = std::chrono::steady_clock::now();
+  const auto lap = [&](double& part) {
+    const auto now = std::chrono::steady_clock::now();
+    part += std::chrono::duration<double, std::milli>(now - lap_start).count();
+    lap_start = now;
+  };
   const std::uint32_t sources = p.source_count(), sinks = p.sink_count();
   const Index arcs = p.arc_count();
   auto ptr = [](auto& v) { return th::raw_pointer_cast(v.data()); };
@@ -510,16 +624,13 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<Index> held(arcs), held_next(arcs);  // the arcs that carry flow, in no particular order
   Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
   Index held_count = 0;
-  struct HostTail {
-    std::vector<std::uint32_t> arc_source;
-    std::vector<Index> col_begin, col_arc;
-    std::vector<Potential> value, base, lot_price, quote;
-    std::vector<Quantity> left, flow, unsold;
-  } host;
+  HostTail<Vector> host;
   // Below this many bidders a phase finishes sequentially (SequentialTail).
   const Index tail_bidders = std::max<Index>(16, sources / 64);
   Vector<int> flag(1, 0);
   out.statistics.device_bytes = parallel_working_set(p);
+  flag[0] = 0;  // a copy to the system, which waits for the uploads and the columns
+  lap(out.statistics.setup_ms);
 
   for (Potential epsilon = std::max<Potential>(1, largest / 4);; epsilon = std::max<Potential>(1, epsilon / 4)) {
     ++out.statistics.phases;
@@ -550,60 +661,18 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       const Index active = static_cast<Index>(bidders_end - bidders.begin());
       if (active == 0) break;
       if (active <= tail_bidders) {
+        lap(out.statistics.rounds_ms);
         std::optional<std::uint64_t> tail_bids;
         if constexpr (tail_in_place) {
           tail_bids =
-              SequentialTail{ptr(row_begin), ptr(arc_sink), ptr(arc_source), ptr(col_begin), ptr(col_arc), ptr(value),
-                             ptr(demand),    ptr(base),     epsilon,         price_limit,    sources,      sinks,
-                             ptr(left),      ptr(flow),     ptr(lot_price),  ptr(unsold),    ptr(quote),   {}}
+              SequentialTail{
+                  ptr(row_begin), ptr(arc_sink), ptr(arc_source), ptr(value), ptr(demand), ptr(base),      epsilon,
+                  price_limit,    sources,       sinks,           ptr(left),  ptr(flow),   ptr(lot_price), ptr(unsold),
+                  ptr(quote),     ptr(held),     held_count,      {},         {}}
                   .run();
         } else {
-          if (host.arc_source.empty()) {  // what the tail only reads, copied once
-            host.arc_source.resize(arcs);
-            host.col_begin.resize(sinks + 1);
-            host.col_arc.resize(arcs);
-            host.value.resize(arcs);
-            th::copy(arc_source.begin(), arc_source.end(), host.arc_source.begin());
-            th::copy(col_begin.begin(), col_begin.end(), host.col_begin.begin());
-            th::copy(col_arc.begin(), col_arc.end(), host.col_arc.begin());
-            th::copy(value.begin(), value.end(), host.value.begin());
-          }
-          host.base.resize(sinks);
-          host.left.resize(sources);
-          host.flow.resize(arcs);
-          host.lot_price.resize(arcs);
-          host.unsold.resize(sinks);
-          host.quote.resize(sinks);
-          th::copy(base.begin(), base.end(), host.base.begin());
-          th::copy(left.begin(), left.end(), host.left.begin());
-          th::copy(flow.begin(), flow.end(), host.flow.begin());
-          th::copy(lot_price.begin(), lot_price.end(), host.lot_price.begin());
-          th::copy(unsold.begin(), unsold.end(), host.unsold.begin());
-          th::copy(quote.begin(), quote.end(), host.quote.begin());
-          tail_bids = SequentialTail{
-              p.row_begin.data(),
-              p.arc_sink.data(),
-              host.arc_source.data(),
-              host.col_begin.data(),
-              host.col_arc.data(),
-              host.value.data(),
-              p.demand.data(),
-              host.base.data(),
-              epsilon,
-              price_limit,
-              sources,
-              sinks,
-              host.left.data(),
-              host.flow.data(),
-              host.lot_price.data(),
-              host.unsold.data(),
-              host.quote.data(),
-              {}}.run();
-          th::copy(host.left.begin(), host.left.end(), left.begin());
-          th::copy(host.flow.begin(), host.flow.end(), flow.begin());
-          th::copy(host.lot_price.begin(), host.lot_price.end(), lot_price.begin());
-          th::copy(host.unsold.begin(), host.unsold.end(), unsold.begin());
-          th::copy(host.quote.begin(), host.quote.end(), quote.begin());
+          tail_bids = host.run_tail(policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price,
+                                    held, held_count);
         }
         if (tail_bids) out.statistics.bids += *tail_bids;
         if (!tail_bids) {
@@ -616,6 +685,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         held_count = static_cast<Index>(
             th::copy_if(policy, arc_ids, arc_ids + arcs, held.begin(), CarriesFlow{ptr(flow)}) - held.begin());
         th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
+        flag[0] = 0;
+        lap(out.statistics.tail_ms);
         break;
       }
       ++out.statistics.rounds;
@@ -685,6 +756,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     }
     if (epsilon == 1) break;
   }
+  lap(out.statistics.rounds_ms);
 
   // Exact duals from the scaled prices.
   Vector<Potential> beta(sinks), alpha(sources, std::numeric_limits<Potential>::max());
@@ -725,6 +797,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   th::copy(flow.begin(), flow.end(), out.flow.begin());
   th::copy(alpha.begin(), alpha.end(), out.alpha.begin());
   th::copy(beta.begin(), beta.end(), out.beta.begin());
+  lap(out.statistics.duals_ms);
   out.status = SolveStatus::optimal;
 }
 

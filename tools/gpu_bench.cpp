@@ -4,26 +4,40 @@
 //                                        the CPU solver: the same optimum, certified, and the same flows on
 //                                        both systems; exit 1 on any difference (--small: the quick set, for
 //                                        compute-sanitizer)
-//   ewx-gpu-bench time [--repeats R] [--npy DIR] [--cpu-arcs N]
-//                                        the instances, a markdown table on stdout
+//   ewx-gpu-bench time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME]
+//                                        the instances (those whose name contains one of NAME's comma-separated
+//                                        parts), two markdown tables on stdout, and where each solve's time went on
+//                                        stderr
 //
-// It needs only the matcher and the kernels (standard C++, Thrust and the CUDA runtime), because the GPU
-// machines have none of ewx's Debian libraries. Without a GPU, `check` runs the CPU system alone and says so.
+// It needs only the matcher and the kernels (standard C++, Thrust, the CUDA runtime and LEMON's headers,
+// which scripts/gpu-bench carries), because the GPU machines have none of ewx's Debian libraries. Without a
+// GPU, `check` runs the CPU system alone and says so.
+//
 // Timings: one warm-up solve, then R timed ones; the median of the CUDA-event times (the whole solve on the
 // device, uploads and downloads included) and of the wall-clock times. The CPU solver runs once where the
 // problem has at most --cpu-arcs arcs. With --npy, the assignment matrices are also written there for the
 // script's scipy peer.
+//
+// Market batches get a second table: the GPU's whole path (building the bipartite problem on the host, then
+// the solve) beside the condensed network's clearing on this machine's CPU cores (condensed_clearing.hpp),
+// which is what ewxd runs without a GPU. The two must reach the same surplus. That comparison decides
+// kCondensedBeforeGpuArcs. The 500k x 20k batch's bipartite problem has about 0.9 billion arcs (some 25 GB on
+// the host, over 100 GB of working set on the device); it is built only with --huge, and the condensed
+// clearing runs on it either way.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/device_probe.hpp"
 #include "kernels/parallel_auction.hpp"
 #include "matcher/batch_builder.hpp"
 #include "matcher/certificate.hpp"
+#include "matcher/condensed_clearing.hpp"
 #include "matcher/cpu_solver.hpp"
 #include "matcher/market_generator.hpp"
 #include "tools/npy.hpp"
@@ -35,8 +49,23 @@ using kernels::ParallelSystem;
 
 struct Instance {
   std::string name;
-  TransportationProblem problem;
+  TransportationProblem problem;  // empty for a market batch whose bipartite problem was not built
+  std::optional<Batch> batch;     // market batches
+  double build_ms = 0;            // building the bipartite problem from the batch, on the host
 };
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+std::string milliseconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, ms < 1000 ? "%.1f ms" : "%.2f s", ms < 1000 ? ms : ms / 1000);
+  return text;
+}
 
 // Dense n x n assignment, costs uniform in [0, 10n): the same matrix as `ewx-gen assignment --n n --seed s`.
 Instance assignment(NodeIndex n, std::uint64_t seed, const std::string& npy_dir) {
@@ -64,16 +93,23 @@ Instance assignment(NodeIndex n, std::uint64_t seed, const std::string& npy_dir)
   }
   p.row_begin[n] = std::uint64_t{n} * n;
   if (npy) std::fclose(npy);
-  return {"dense assignment n = " + std::to_string(n), std::move(p)};
+  return {"dense assignment n = " + std::to_string(n), std::move(p), std::nullopt};
 }
 
-Instance market(std::uint64_t orders, std::uint64_t offers, std::uint64_t seed) {
+Instance market(std::uint64_t orders, std::uint64_t offers, std::uint64_t seed, bool bipartite = true) {
   MarketShape shape;
   shape.orders = orders;
   shape.offers = offers;
   shape.seed = seed;
-  return {"market batch " + std::to_string(orders) + " x " + std::to_string(offers),
-          build_market_graph(generate_market(shape, default_topology()), default_topology()).problem};
+  Instance instance{"market batch " + std::to_string(orders) + " x " + std::to_string(offers),
+                    {},
+                    generate_market(shape, default_topology())};
+  if (bipartite) {
+    const auto start = std::chrono::steady_clock::now();
+    instance.problem = build_market_graph(*instance.batch, default_topology()).problem;
+    instance.build_ms = ms_since(start);
+  }
+  return instance;
 }
 
 Instance random_transportation(SeededRandom& random, NodeIndex sources, NodeIndex sinks) {
@@ -86,15 +122,7 @@ Instance random_transportation(SeededRandom& random, NodeIndex sources, NodeInde
     for (NodeIndex j = 0; j < sinks; ++j)
       if (random.between(1, 100) <= 60) arcs.push_back({i, j, kUnboundedCapacity, random.between(-1000, 1000)});
   return {"random " + std::to_string(sources) + " x " + std::to_string(sinks),
-          make_transportation_problem(std::move(supply), std::move(demand), arcs)};
-}
-
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
+          make_transportation_problem(std::move(supply), std::move(demand), arcs), std::nullopt};
 }
 
 int check(bool small) {
@@ -141,7 +169,30 @@ int check(bool small) {
   return failures ? 1 : 0;
 }
 
-int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs) {
+// One market batch's row of the second table.
+struct MarketRow {
+  std::string name;
+  std::uint64_t bipartite_arcs = 0;
+  double build_ms = 0;
+  std::string gpu = "not built";  // the solve's median, or why there is none
+  double gpu_path_ms = 0;         // build + solve
+  std::uint64_t condensed_arcs = 0;
+  std::string condensed_engine;
+  double condensed_ms = 0;
+  std::string same = "-";
+};
+
+int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool huge, const std::string& only) {
+  // `only`: comma-separated parts of instance names; empty for all.
+  const auto chosen = [&](const std::string& name) {
+    if (only.empty()) return true;
+    for (std::size_t at = 0; at <= only.size();) {
+      const std::size_t comma = std::min(only.find(',', at), only.size());
+      if (name.find(only.substr(at, comma - at)) != std::string::npos) return true;
+      at = comma + 1;
+    }
+    return false;
+  };
   const kernels::DeviceProbe probe = kernels::probe_device();
   if (!probe.usable || !kernels::built_with_cuda()) {
     std::fprintf(stderr, "ewx-gpu-bench time needs a GPU: %s\n", probe.reason.c_str());
@@ -149,42 +200,115 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs) {
   }
   std::printf("GPU: %s, compute capability %d.%d; %d timed solves after one warm-up\n\n", probe.name.c_str(),
               probe.compute_capability / 10, probe.compute_capability % 10, repeats);
-  std::printf("| instance | arcs | GPU, CUDA events (median) | GPU, wall (median) | rounds | CPU solver | same optimum |\n");
+  std::printf(
+      "| instance | arcs | GPU, CUDA events (median) | GPU, wall (median) | rounds | CPU solver | same optimum |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---|\n");
   std::fflush(stdout);
-  const auto run = [&](Instance instance) {
+
+  // The GPU's solves of one problem; returns the solution of the last, with the medians in `row`.
+  const auto run = [&](const Instance& instance, MarketRow* row) {
     const TransportationProblem& p = instance.problem;
     std::vector<double> events, wall;
     kernels::ParallelStatistics stats;
-    TransportationSolution device;
-    for (int k = 0; k <= repeats; ++k) {
+    TransportationSolution device = kernels::solve_parallel(p, ParallelSystem::cuda, &stats);  // the warm-up
+    for (int k = 0; k < repeats && device.status == SolveStatus::optimal; ++k) {
       const auto start = std::chrono::steady_clock::now();
       device = kernels::solve_parallel(p, ParallelSystem::cuda, &stats);
-      if (k == 0) continue;  // the warm-up
       wall.push_back(ms_since(start));
       events.push_back(stats.device_ms);
     }
+    std::fprintf(stderr,
+                 "%s: %llu phases, %llu rounds, %llu bids, %llu dual passes; last solve: setup %.1f ms, rounds %.1f "
+                 "ms, tails %.1f ms, duals %.1f ms\n",
+                 instance.name.c_str(), static_cast<unsigned long long>(stats.phases),
+                 static_cast<unsigned long long>(stats.rounds), static_cast<unsigned long long>(stats.bids),
+                 static_cast<unsigned long long>(stats.potential_passes), stats.setup_ms, stats.rounds_ms,
+                 stats.tail_ms, stats.duals_ms);
     std::string cpu = "not run (over " + std::to_string(cpu_arcs) + " arcs)", same = "-";
     if (device.status != SolveStatus::optimal) same = "GPU: " + device.detail;
     if (p.arc_count() <= cpu_arcs) {
       const auto start = std::chrono::steady_clock::now();
       const TransportationSolution oracle = solve_on_cpu(p);
-      char text[64];
-      std::snprintf(text, sizeof text, "%.1f ms", ms_since(start));
-      cpu = text;
+      cpu = milliseconds(ms_since(start));
       if (device.status == SolveStatus::optimal)
         same = device.objective == oracle.objective ? "yes (" + to_string(oracle.objective) + ")" : "NO";
     } else if (device.status == SolveStatus::optimal) {
       same = check_certificate(p, device).optimal ? "certified" : "CERTIFICATE FAILS";
     }
-    std::printf("| %s | %llu | %.1f ms | %.1f ms | %llu | %s | %s |\n", instance.name.c_str(),
-                static_cast<unsigned long long>(p.arc_count()), median(events), median(wall),
-                static_cast<unsigned long long>(stats.rounds), cpu.c_str(), same.c_str());
+    std::printf("| %s | %llu | %s | %s | %llu | %s | %s |\n", instance.name.c_str(),
+                static_cast<unsigned long long>(p.arc_count()), milliseconds(median(events)).c_str(),
+                milliseconds(median(wall)).c_str(), static_cast<unsigned long long>(stats.rounds), cpu.c_str(),
+                same.c_str());
     std::fflush(stdout);
+    if (row) {
+      row->bipartite_arcs = p.arc_count();
+      row->build_ms = instance.build_ms;
+      row->gpu = device.status == SolveStatus::optimal ? milliseconds(median(events)) : "refused: " + device.detail;
+      row->gpu_path_ms = instance.build_ms + median(events);
+    }
+    return device;
   };
-  for (const NodeIndex n : {4096u, 8192u, 16384u}) run(assignment(n, 1, n <= 8192 ? npy_dir : ""));
-  run(market(50'000, 5'000, 1));
-  run(market(500'000, 20'000, 1));
+
+  // The condensed clearing of the same batch on the CPU, as ewxd runs it without a GPU.
+  const auto condensed = [&](const Instance& instance, MarketRow& row) {
+    std::vector<double> wall;
+    CondensedStatistics stats;
+    std::optional<ClearingResult> result;
+    for (int k = 0; k <= repeats; ++k) {
+      const auto start = std::chrono::steady_clock::now();
+      result = clear_batch_condensed(*instance.batch, default_topology(), {}, &stats);
+      if (k > 0) wall.push_back(ms_since(start));
+    }
+    row.condensed_arcs = stats.arcs;
+    row.condensed_engine = to_string(stats.engine);
+    row.condensed_ms = median(wall);
+    std::fprintf(stderr, "%s: condensed network %llu arcs, %s, %s\n", instance.name.c_str(),
+                 static_cast<unsigned long long>(stats.arcs), row.condensed_engine.c_str(),
+                 milliseconds(row.condensed_ms).c_str());
+    return result;
+  };
+
+  for (const NodeIndex n : {4096u, 8192u, 16384u})
+    if (chosen("dense assignment n = " + std::to_string(n))) run(assignment(n, 1, n <= 8192 ? npy_dir : ""), nullptr);
+
+  std::vector<MarketRow> rows;
+  const struct {
+    std::uint64_t orders, offers;
+    bool bipartite;
+  } batches[] = {{50'000, 5'000, true}, {100'000, 10'000, true}, {500'000, 20'000, huge}};
+  for (const auto& shape : batches) {
+    if (!chosen("market batch " + std::to_string(shape.orders) + " x " + std::to_string(shape.offers))) continue;
+    const Instance instance = market(shape.orders, shape.offers, 1, shape.bipartite);
+    MarketRow row;
+    row.name = instance.name;
+    std::optional<TransportationSolution> device;
+    if (shape.bipartite) device = run(instance, &row);
+    const std::optional<ClearingResult> cleared = condensed(instance, row);
+    if (!cleared || cleared->status != SolveStatus::optimal) {
+      row.same = "condensed: " + (cleared ? cleared->detail : std::string("not cleared"));
+    } else if (device && device->status == SolveStatus::optimal) {
+      row.same =
+          -device->objective == cleared->total_surplus ? "yes (" + to_string(cleared->total_surplus) + ")" : "NO";
+    } else {
+      row.same = "surplus " + to_string(cleared->total_surplus);
+    }
+    rows.push_back(row);
+  }
+
+  std::printf(
+      "\n| market batch | bipartite arcs | build them (host) | GPU solve | GPU path | condensed arcs | "
+      "condensed clearing (%u CPU threads) | same surplus |\n",
+      std::thread::hardware_concurrency());
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
+  for (const MarketRow& row : rows) {
+    const bool built = row.bipartite_arcs > 0;
+    std::printf("| %s | %s | %s | %s | %s | %llu | %s (%s) | %s |\n", row.name.c_str(),
+                built ? std::to_string(row.bipartite_arcs).c_str() : "not built",
+                built ? milliseconds(row.build_ms).c_str() : "-", row.gpu.c_str(),
+                built ? milliseconds(row.gpu_path_ms).c_str() : "-",
+                static_cast<unsigned long long>(row.condensed_arcs), milliseconds(row.condensed_ms).c_str(),
+                row.condensed_engine.c_str(), row.same.c_str());
+  }
   return 0;
 }
 
@@ -196,6 +320,8 @@ int main(int argc, char** argv) {
   int repeats = 5;
   std::string npy_dir;
   std::uint64_t cpu_arcs = 70'000'000;
+  bool huge = false;
+  std::string only;
   for (int k = 2; k < argc; ++k) {
     const std::string arg = argv[k];
     if (arg == "--small") {
@@ -204,6 +330,10 @@ int main(int argc, char** argv) {
       repeats = std::max(1, std::atoi(argv[++k]));
     } else if (arg == "--npy" && k + 1 < argc) {
       npy_dir = argv[++k];
+    } else if (arg == "--only" && k + 1 < argc) {
+      only = argv[++k];
+    } else if (arg == "--huge") {
+      huge = true;
     } else if (arg == "--cpu-arcs" && k + 1 < argc) {
       cpu_arcs = std::strtoull(argv[++k], nullptr, 10);
     } else {
@@ -212,7 +342,9 @@ int main(int argc, char** argv) {
     }
   }
   if (command == "check") return check(small);
-  if (command == "time") return time(repeats, npy_dir, cpu_arcs);
-  std::fprintf(stderr, "usage: ewx-gpu-bench check [--small] | time [--repeats R] [--npy DIR] [--cpu-arcs N]\n");
+  if (command == "time") return time(repeats, npy_dir, cpu_arcs, huge, only);
+  std::fprintf(
+      stderr,
+      "usage: ewx-gpu-bench check [--small] | time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME]\n");
   return 2;
 }
