@@ -60,11 +60,6 @@ struct CondensedStatistics {
 
 const char* to_string(CondensedEngine engine);
 
-// Where a GPU is usable, batches whose condensed network has more arcs than this go to the GPU's bipartite
-// auction under --solver auto (tools/solver_choice.hpp). Without one the condensed network serves every size:
-// the ladder auction clears it faster than the bipartite CPU auction at every size measured (4x at 100k x 10k).
-inline constexpr std::uint64_t kCondensedBeforeGpuArcs = 200'000;
-
 // Clears `batch` exactly, with the same total surplus and the same buyer-optimal prices as clear_batch; where
 // several allocations reach that surplus, the contracts may be another of them. `graph` and `solution` in
 // the result stay empty: there is no bipartite problem. The status is optimal except for batches outside

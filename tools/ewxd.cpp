@@ -77,8 +77,8 @@ Options parse_options(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_option("--solver", o.solver,
-                 "where to clear: auto (the condensed network for batches up to its size limit, else the GPU for "
-                 "large batches when usable, else the CPU), condensed, cpu, parallel or gpu")
+                 "where to clear: auto (the condensed network, the fastest measured, with or without a GPU), "
+                 "condensed, cpu, parallel or gpu (the GPU's bipartite auction, when usable)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "condensed", "cpu", "parallel", "gpu"}));
   app.add_option("--metrics", o.metrics, "address:port for Prometheus /metrics over HTTP (\"off\": none)")

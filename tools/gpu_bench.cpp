@@ -20,8 +20,8 @@
 //
 // Market batches get a second table: the GPU's whole path (building the bipartite problem on the host, then
 // the solve) beside the condensed network's clearing on this machine's CPU cores (condensed_clearing.hpp),
-// which is what ewxd runs without a GPU. The two must reach the same surplus. That comparison decides
-// kCondensedBeforeGpuArcs. The 500k x 20k batch's bipartite problem has about 0.9 billion arcs (some 25 GB on
+// which is what ewxd runs. The two must reach the same surplus. That comparison decides what --solver auto
+// takes (tools/solver_choice.hpp). The 500k x 20k batch's bipartite problem has about 0.9 billion arcs (some 25 GB on
 // the host, over 100 GB of working set on the device); it is built only with --huge, and the condensed
 // clearing runs on it either way.
 #include <algorithm>
