@@ -265,6 +265,40 @@ struct Quote {
   }
 };
 
+// 4b. The quote of a sink that got bids, after the round: the same as Quote, but read from the sink's lots
+// at the round's start and its winners' arcs, which hold every unit it has sold after the round, instead of
+// its whole column. A column has an arc for every source that can buy there (thousands, on the GPU a
+// gather each, in one thread), its lots are a few.
+struct Requote {
+  const Index* bid_begin;
+  const std::uint32_t* sorted_bidder;
+  const Quantity* taken;
+  const Index* bid_arc;
+  const Index* lot_begin;
+  const Index* sorted_lot;
+  const Quantity* unsold;
+  const Quantity* flow;
+  const Potential* lot_price;
+  const Potential* base;
+  Potential* quote;
+  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+    if (unsold[j] > 0) {  // a sink with bids sells something, so its quote is not kClosed
+      quote[j] = base[j];
+      return;
+    }
+    Potential cheapest = kClosed;
+    for (Index k = lot_begin[j]; k < lot_begin[j + 1]; ++k) {
+      const Index e = sorted_lot[k];
+      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
+    }
+    for (Index k = bid_begin[j]; k < bid_begin[j + 1] && taken[sorted_bidder[k]] > 0; ++k) {
+      const Index e = bid_arc[sorted_bidder[k]];
+      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
+    }
+    quote[j] = cheapest;
+  }
+};
+
 // The warm start of a finer phase (the CPU engine's keep_what_still_fits): each source's best profit at the
 // quoted prices; a lot stays, repriced to its sink's quote (which changes no quote), only if it is within
 // the new epsilon of its holder's best; every other lot goes back to its holder to be bid again.
@@ -740,8 +774,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::for_each(policy, affected.begin(), affected_unique,
                    CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
       th::for_each(policy, touched.begin(), touched.begin() + touched_count,
-                   Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
-                         ptr(quote)});
+                   Requote{ptr(bid_begin), ptr(bidders), ptr(taken), ptr(bid_arc), ptr(lot_begin), ptr(lots),
+                           ptr(unsold), ptr(flow), ptr(lot_price), ptr(base), ptr(quote)});
       // The list of lots: emptied ones leave, new winners' arcs join.
       th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
       auto kept_end =
