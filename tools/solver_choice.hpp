@@ -7,8 +7,8 @@
 //   auto      the fastest exact solver measured for the problem: market batches on the condensed network
 //             (batch_clearer), everything else on the CPU solver. A usable GPU is reported but not taken:
 //             on an H100 the parallel auction was slower than the CPU at every size measured (dense
-//             assignment n = 4,096: 2.86 s against the CPU solver's 0.41 s; the 50k x 5k market batch: 48 s
-//             against 0.32 s on the condensed network; docs/benchmarks.md). Where a GPU build ever wins, the
+//             assignment n = 4,096: 2.18 s against the CPU solver's 0.36 s; the 50k x 5k market batch: 29 s
+//             against 0.26 s on the condensed network; docs/benchmarks.md). Where a GPU build ever wins, the
 //             size from which it does belongs here, measured by scripts/gpu-bench;
 //   condensed for market batches only: the condensed network (matcher/condensed_clearing.hpp) whatever its
 //             size, the CPU solver for other problems.
