@@ -16,8 +16,8 @@
 //      bid that takes nothing waits for the next round. The highest bid at a sink always takes something,
 //      because it exceeds the price the round started from, so every round makes progress;
 //   4. recount the units left of the bidders and of the holders of lots where bids landed, and the quotes
-//      of those sinks. The arcs that carry flow are kept in a list, so a round's passes are over what it
-//      touches and the lots, never over every arc.
+//      of those sinks (from their lots and winners, not their columns). The arcs that carry flow are kept in
+//      a list, so a round's passes are over what it touches and the lots, never over every arc.
 // When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
 // sequential auction finishes it on the same state (SequentialTail; on the host for the GPU).
 // Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
@@ -516,7 +516,7 @@ struct HostTail {
   std::vector<std::uint32_t> arc_source;
   std::vector<Potential> value, base, quote, lot_price, lot_price_part;
   std::vector<Quantity> left, unsold, flow, flow_part;
-  std::vector<Index> lots;  // the arcs on which `flow` may be nonzero
+  std::vector<Index> lot_arcs;  // the arcs on which `flow` may be nonzero
   Vector<Index> changed;
   Vector<Quantity> changed_flow;
   Vector<Potential> changed_price;
@@ -543,18 +543,18 @@ struct HostTail {
       flow.assign(arcs, 0);
       lot_price.assign(arcs, 0);
     }
-    // The device's lots, gathered into short arrays and copied up.
+    // The device's lot_arcs, gathered into short arrays and copied up.
     changed_flow.resize(held_count);
     changed_price.resize(held_count);
     th::gather(policy, held_d.begin(), held_d.begin() + held_count, flow_d.begin(), changed_flow.begin());
     th::gather(policy, held_d.begin(), held_d.begin() + held_count, lot_price_d.begin(), changed_price.begin());
-    for (const Index e : lots) flow[e] = 0;
-    download(held_d, held_count, lots);
+    for (const Index e : lot_arcs) flow[e] = 0;
+    download(held_d, held_count, lot_arcs);
     download(changed_flow, held_count, flow_part);
     download(changed_price, held_count, lot_price_part);
     for (Index k = 0; k < held_count; ++k) {
-      flow[lots[k]] = flow_part[k];
-      lot_price[lots[k]] = lot_price_part[k];
+      flow[lot_arcs[k]] = flow_part[k];
+      lot_price[lot_arcs[k]] = lot_price_part[k];
     }
     download(base_d, base_d.size(), base);
     download(left_d, left_d.size(), left);
@@ -576,24 +576,24 @@ struct HostTail {
                         lot_price.data(),
                         unsold.data(),
                         quote.data(),
-                        lots.data(),
+                        lot_arcs.data(),
                         held_count,
                         {},
                         {}};
     const std::optional<std::uint64_t> bids = tail.run();
     if (!bids) return bids;
 
-    // Every arc whose flow or price the tail may have changed goes back: the old lots and the bids' arcs.
-    lots.insert(lots.end(), tail.won.begin(), tail.won.end());
-    std::sort(lots.begin(), lots.end());
-    lots.erase(std::unique(lots.begin(), lots.end()), lots.end());
-    flow_part.resize(lots.size());
-    lot_price_part.resize(lots.size());
-    for (std::size_t k = 0; k < lots.size(); ++k) {
-      flow_part[k] = flow[lots[k]];
-      lot_price_part[k] = lot_price[lots[k]];
+    // Every arc whose flow or price the tail may have changed goes back: the old lot_arcs and the bids' arcs.
+    lot_arcs.insert(lot_arcs.end(), tail.won.begin(), tail.won.end());
+    std::sort(lot_arcs.begin(), lot_arcs.end());
+    lot_arcs.erase(std::unique(lot_arcs.begin(), lot_arcs.end()), lot_arcs.end());
+    flow_part.resize(lot_arcs.size());
+    lot_price_part.resize(lot_arcs.size());
+    for (std::size_t k = 0; k < lot_arcs.size(); ++k) {
+      flow_part[k] = flow[lot_arcs[k]];
+      lot_price_part[k] = lot_price[lot_arcs[k]];
     }
-    changed.assign(lots.begin(), lots.end());
+    changed.assign(lot_arcs.begin(), lot_arcs.end());
     changed_flow.assign(flow_part.begin(), flow_part.end());
     changed_price.assign(lot_price_part.begin(), lot_price_part.end());
     th::scatter(policy, changed_flow.begin(), changed_flow.end(), changed.begin(), flow_d.begin());
@@ -601,7 +601,7 @@ struct HostTail {
     th::copy(left.begin(), left.end(), left_d.begin());
     th::copy(unsold.begin(), unsold.end(), unsold_d.begin());
     th::copy(quote.begin(), quote.end(), quote_d.begin());
-    std::erase_if(lots, [&](Index e) { return flow[e] == 0; });
+    std::erase_if(lot_arcs, [&](Index e) { return flow[e] == 0; });
     return bids;
   }
 };
