@@ -238,6 +238,12 @@ struct CountLeft {
     left[i] = supply[i] - placed;
   }
 };
+// A sink's quote once it has sold out is its cheapest lot: `cheapest` lowered to arc e's price if e holds one.
+EWX_HOST_DEVICE inline void lower_to_lot(Potential& cheapest, Index e, const Quantity* flow,
+                                         const Potential* lot_price) {
+  if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
+}
+
 struct Quote {
   const Index* col_begin;
   const Index* col_arc;
@@ -257,10 +263,7 @@ struct Quote {
       return;
     }
     Potential cheapest = kClosed;
-    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
-      const Index e = col_arc[k];
-      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
-    }
+    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) lower_to_lot(cheapest, col_arc[k], flow, lot_price);
     quote[j] = cheapest;
   }
 };
@@ -287,14 +290,9 @@ struct Requote {
       return;
     }
     Potential cheapest = kClosed;
-    for (Index k = lot_begin[j]; k < lot_begin[j + 1]; ++k) {
-      const Index e = sorted_lot[k];
-      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
-    }
-    for (Index k = bid_begin[j]; k < bid_begin[j + 1] && taken[sorted_bidder[k]] > 0; ++k) {
-      const Index e = bid_arc[sorted_bidder[k]];
-      if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
-    }
+    for (Index k = lot_begin[j]; k < lot_begin[j + 1]; ++k) lower_to_lot(cheapest, sorted_lot[k], flow, lot_price);
+    for (Index k = bid_begin[j]; k < bid_begin[j + 1] && taken[sorted_bidder[k]] > 0; ++k)
+      lower_to_lot(cheapest, bid_arc[sorted_bidder[k]], flow, lot_price);
     quote[j] = cheapest;
   }
 };
