@@ -460,6 +460,7 @@ std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& ba
     stats.auction_phases = std::max(stats.auction_phases, seen[c].phases);
     stats.auction_bids += seen[c].bids;
     stats.auction_lifts += seen[c].lifts;
+    stats.auction_refreshed += seen[c].refreshed;
     for (const detail::LadderTrade& trade : *found[c]) {
       trades.push_back(
           {parts[c].order[trade.order], parts[c].entry[trade.entry], parts[c].position[trade.position], trade.units});

@@ -237,13 +237,36 @@ class LadderAuction {
     publish(sink);
   }
 
+  // The ladders learn of a price at once only when it is the first or a fall (which the auction never makes);
+  // a rise waits until a query meets the offer's old key (cheapest_two).
   void publish(std::uint32_t sink) {
     const Potential now = demand_[sink] > 0 ? price(sink) : kClosed;
-    if (now == quoted_[sink]) return;
+    const Potential before = quoted_[sink];
+    if (now == before) return;
     quoted_[sink] = now;
-    if (sink == unfilled()) return;
+    if (sink == unfilled() || (before != kNone && now > before)) return;
     for (std::uint32_t k = position_begin_[sink]; k < position_begin_[sink + 1]; ++k) {
       ladders_.set(positions_[k], key(sink));
+    }
+  }
+
+  // The two cheapest offers from position `first` up `ladder`, at the current prices. A ladder's tree may
+  // hold an offer's key from before its price last rose (publish): each offer's at most 15 or so positions
+  // are then written only where a query finds them, and most never are. A stale key is lower than the real
+  // one, so when the two smallest the tree returns are both current, no other offer can be cheaper (nor
+  // tie with a smaller position); otherwise they are corrected and the ladder asked again.
+  TwoSmallest cheapest_two(std::uint32_t ladder, std::uint32_t first) {
+    for (;;) {
+      const TwoSmallest two = ladders_.suffix(ladder, first);
+      bool stale = false;
+      for (int k = 0; k < 2 && two.key[k] < kClosed; ++k) {
+        const Potential now = key(market_.position_offer[two.id[k]]);
+        if (now == two.key[k]) continue;
+        ladders_.set(two.id[k], now);
+        ++stats_.refreshed;
+        stale = true;
+      }
+      if (!stale) return two;
     }
   }
 
@@ -307,7 +330,7 @@ class LadderAuction {
     }
     for (std::uint32_t x = market_.entry_begin[bidder]; x < market_.entry_begin[bidder + 1]; ++x) {
       const LadderMarket::Entry& entry = market_.entries[x];
-      const TwoSmallest two = ladders_.suffix(entry.ladder, entry.first);
+      const TwoSmallest two = cheapest_two(entry.ladder, entry.first);
       const Potential base = (bid - entry.transfer) * scale_;
       for (int k = 0; k < 2 && two.key[k] < kClosed; ++k) {
         consider(base - two.key[k], market_.position_offer[two.id[k]], x, two.id[k]);
@@ -411,7 +434,7 @@ class LadderAuction {
   const std::uint32_t offers_;
   Potential largest_value_ = 0;
   Potential price_limit_ = 0;
-  SegmentForest ladders_;  // per ladder, its offers' ask * K + price by position
+  SegmentForest ladders_;  // per ladder, its offers' ask * K + price by position, or less (see publish)
   // The unsold source's view of the sinks. It values them all at zero, so wherever it holds every unit of a
   // sink, taking more there gains it nothing; left to bid, it would outbid itself there, raising the sink to
   // the next cheapest, and sweep every sink it holds up by about epsilon at a time until they pass the
