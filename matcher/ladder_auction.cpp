@@ -255,9 +255,14 @@ class LadderAuction {
   // are then written only where a query finds them, and most never are. A stale key is lower than the real
   // one, so when the two smallest the tree returns are both current, no other offer can be cheaper (nor
   // tie with a smaller position); otherwise they are corrected and the ladder asked again.
+  //
+  // Many orders enter a ladder at the same position, and with rises written lazily a ladder's tree changes far
+  // less often than its prices: so the tree's answer is kept per position, with the ladder's version.
   TwoSmallest cheapest_two(std::uint32_t ladder, std::uint32_t first) {
     for (;;) {
-      const TwoSmallest two = ladders_.suffix(ladder, first);
+      Suffix& known = suffixes_[first];
+      if (known.version != ladders_.version(ladder)) known = {ladders_.version(ladder), ladders_.suffix(ladder, first)};
+      const TwoSmallest two = known.two;
       bool stale = false;
       for (int k = 0; k < 2 && two.key[k] < kClosed; ++k) {
         const Potential now = key(market_.position_offer[two.id[k]]);
@@ -435,6 +440,11 @@ class LadderAuction {
   Potential largest_value_ = 0;
   Potential price_limit_ = 0;
   SegmentForest ladders_;  // per ladder, its offers' ask * K + price by position, or less (see publish)
+  struct Suffix {
+    std::uint64_t version = std::numeric_limits<std::uint64_t>::max();  // the ladder's, when `two` was read
+    TwoSmallest two;
+  };
+  std::vector<Suffix> suffixes_ = std::vector<Suffix>(market_.position_offer.size());  // by first position
   // The unsold source's view of the sinks. It values them all at zero, so wherever it holds every unit of a
   // sink, taking more there gains it nothing; left to bid, it would outbid itself there, raising the sink to
   // the next cheapest, and sweep every sink it holds up by about epsilon at a time until they pass the

@@ -45,7 +45,10 @@ inline TwoSmallest merge(const TwoSmallest& a, const TwoSmallest& b) {
 class SegmentForest {
  public:
   explicit SegmentForest(std::vector<std::uint32_t> begin)
-      : begin_(std::move(begin)), segment_of_(begin_.back()), node_(2 * std::size_t{begin_.back()}) {
+      : begin_(std::move(begin)),
+        segment_of_(begin_.back()),
+        node_(2 * std::size_t{begin_.back()}),
+        version_(begin_.size() - 1, 0) {
     for (std::uint32_t s = 0; s + 1 < begin_.size(); ++s) {
       std::fill(segment_of_.begin() + begin_[s], segment_of_.begin() + begin_[s + 1], s);
     }
@@ -58,7 +61,11 @@ class SegmentForest {
     std::size_t at = length + (leaf - begin_[s]);
     node_[base + at] = TwoSmallest{{key, kNoKey}, {leaf, kNoId}};
     for (at /= 2; at >= 1; at /= 2) node_[base + at] = merge(node_[base + 2 * at], node_[base + 2 * at + 1]);
+    ++version_[s];
   }
+
+  // How many times segment `s` has been written: a query's answer stands while this stays the same.
+  std::uint64_t version(std::uint32_t s) const { return version_[s]; }
 
   // The two smallest leaves of segment `s`: its root, since merging is commutative.
   TwoSmallest all(std::uint32_t s) const {
@@ -81,6 +88,7 @@ class SegmentForest {
   std::vector<std::uint32_t> begin_;
   std::vector<std::uint32_t> segment_of_;
   std::vector<TwoSmallest> node_;
+  std::vector<std::uint64_t> version_;  // per segment
 };
 
 }  // namespace ewx::detail
