@@ -236,9 +236,7 @@ FlowNetwork lay_out(const Batch& batch, const CondensedNetwork& net) {
   flow.no_trade = n + m;
   flow.first_rung_node = n + m + 1;
   const std::size_t arcs = n + net.entries().size() + m + 2 * net.rung_count() + net.rung_offer_count();
-  flow.from.reserve(arcs);
-  flow.to.reserve(arcs);
-  flow.cost.reserve(arcs);
+  flow.reserve(arcs);
 
   for (std::uint32_t i = 0; i < n; ++i) flow.add(i, flow.no_trade, 0);
   for (const Entry& entry : net.entries()) {

@@ -153,8 +153,12 @@ class LadderAuction {
         left_unsold[j] -= lot.units;
       }
     }
+    // Grown arc by arc, these arrays of millions would spend more on copying and page faults than the search.
+    const std::size_t arc_count = std::size_t{n} + market_.entries.size() + m + 2 * std::size_t{positions};
     FlowArcs arcs;
+    arcs.reserve(arc_count);
     std::vector<Quantity> flow;
+    flow.reserve(arc_count);
     const auto add = [&](std::uint32_t from, std::uint32_t to, Cost cost, Quantity units) {
       arcs.add(from, to, cost);
       flow.push_back(units);

@@ -17,6 +17,12 @@ struct FlowArcs {
   std::vector<std::uint32_t> to;
   std::vector<Cost> cost;
 
+  void reserve(std::size_t arcs) {
+    from.reserve(arcs);
+    to.reserve(arcs);
+    cost.reserve(arcs);
+  }
+
   std::uint32_t add(std::uint32_t a, std::uint32_t b, Cost c) {
     from.push_back(a);
     to.push_back(b);
