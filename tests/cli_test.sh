@@ -89,7 +89,7 @@ expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data
 # The daemon and the trading commands: ewxd on a free port with its default participants file, trading
 # through ewx, a graceful stop on SIGTERM, and a restart that still knows every client order id.
 start_daemon() {
-  "$ewxd" --data-dir daemon --listen 127.0.0.1:0 --metrics 127.0.0.1:0 > ewxd.log 2>&1 &
+  "$ewxd" --data-dir daemon --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --batch-interval 3600000 > ewxd.log 2>&1 &
   daemon=$!
   for _ in $(seq 200); do grep -q 'event=started' ewxd.log && break; sleep 0.05; done
   port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
@@ -121,12 +121,12 @@ expect "after a restart, still a resend" 0 '^accepted: order 1, a resend of it' 
 expect "ids go on" 0 '^accepted: order 2 ' -- "${trade[@]}" bid --participant enterprise-001 --hub yrd --class gpu.h100 \
   --units 1 --price 100
 kill -TERM "$daemon"; wait "$daemon"
-printf 'listen = "127.0.0.1:0"\nmetrics = "off"\nbatch-interval = 250\nsolver = "parallel"\n' > ewxd.ini
+printf 'listen = "127.0.0.1:0"\nmetrics = "off"\nbatch-interval = 250000\nsolver = "parallel"\n' > ewxd.ini
 "$ewxd" --config ewxd.ini --data-dir daemon > ewxd-config.log 2>&1 &
 daemon=$!
 for _ in $(seq 200); do grep -q 'event=started' ewxd-config.log && break; sleep 0.05; done
 kill -TERM "$daemon"; wait "$daemon"
-expect "a config file sets the options" 0 'batch_interval_ms=250' -- cat ewxd-config.log
+expect "a config file sets the options" 0 'batch_interval_ms=250000' -- cat ewxd-config.log
 expect "a config file: metrics off, the parallel solver" 0 'metrics=off .*|parallel auction on this machine' -- \
   grep -E 'event=started|solver:' ewxd-config.log
 expect "the daemon's ledger verifies" 0 '^verified: 0 contracts in 0 batches, 4 journal entries' -- \
