@@ -38,7 +38,6 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -509,9 +508,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
 
   BatchInputs inputs;
   inputs.topology = format_topology(topology);
-  std::ostringstream text;
-  write_batch(text, batch, topology);
-  inputs.batch = text.str();
+  inputs.batch = format_batch(batch, topology);
   const std::string input_bytes = encode(inputs);
   write.Put(families_[kInputs], u64_key(batch.number), input_bytes).PermitUncheckedError();
 

@@ -24,17 +24,22 @@ namespace ewx::ledger {
 namespace {
 
 // One digest context per thread, reset for each hash: creating one per call costs more than hashing a
-// contract.
+// contract. The algorithm is fetched once too: handed EVP_sha256(), OpenSSL 3 looks the implementation up
+// in its provider store on every init, which cost as much as the hashing of a batch's contracts.
 Hash digest(std::initializer_list<std::span<const std::uint8_t>> parts) {
   struct Context {
+    EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_MD_CTX* context = EVP_MD_CTX_new();
-    ~Context() { EVP_MD_CTX_free(context); }
+    ~Context() {
+      EVP_MD_CTX_free(context);
+      EVP_MD_free(sha256);
+    }
   };
   thread_local Context reusable;
   EVP_MD_CTX* context = reusable.context;
   Hash out{};
   unsigned int length = 0;
-  bool ok = context && EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1;
+  bool ok = context && reusable.sha256 && EVP_DigestInit_ex(context, reusable.sha256, nullptr) == 1;
   for (const auto& part : parts) ok = ok && EVP_DigestUpdate(context, part.data(), part.size()) == 1;
   ok = ok && EVP_DigestFinal_ex(context, out.data(), &length) == 1;
   if (!ok || length != out.size()) throw std::runtime_error("OpenSSL SHA-256 failed");

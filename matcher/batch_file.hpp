@@ -15,6 +15,8 @@ namespace ewx {
 // malformed throw InputError naming the line.
 Batch parse_batch(std::string_view text, const std::string& name, const Topology& topology);
 
+// The batch as parse_batch reads it back: `format_batch` returns the text, `write_batch` writes it.
+std::string format_batch(const Batch& batch, const Topology& topology);
 void write_batch(std::ostream& out, const Batch& batch, const Topology& topology);
 
 // True when `text` starts (after comments) with the batch file header.
