@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <future>
 #include <map>
+#include <set>
 
 #include "exchange/batch_cycle.hpp"
 #include "exchange/exchange.hpp"
@@ -199,11 +200,24 @@ TEST_CASE("the batch cycle clears the open book exactly, records it, and reports
       CHECK(tick.contracts[c].price == result.contracts[c].price);
       CHECK(tick.contracts[c].batch == batch.number);
     }
-    // Each fill is what the batch's contracts traded, with what is left of the order afterwards.
+    // One fill for each order and offer that traded, orders then offers, each in id order.
+    std::set<std::pair<bool, std::uint64_t>> traded_ids;
+    for (const auto& c : tick.contracts) traded_ids.insert({false, c.order}), traded_ids.insert({true, c.offer});
+    REQUIRE(tick.fills.size() == traded_ids.size());
+    auto expected_id = traded_ids.begin();
+    for (const auto& f : tick.fills) {
+      CHECK(f.offer == expected_id->first);
+      CHECK(f.id == expected_id->second);
+      ++expected_id;
+    }
+    // Each fill is what the batch's contracts traded, by its owner, with what is left of it afterwards.
     for (const auto& f : tick.fills) {
       Units traded = 0;
-      for (const auto& c : tick.contracts)
-        if ((f.offer ? c.offer : c.order) == f.id) traded += c.units;
+      for (const auto& c : tick.contracts) {
+        if ((f.offer ? c.offer : c.order) != f.id) continue;
+        traded += c.units;
+        CHECK(f.participant == (f.offer ? c.seller : c.buyer));
+      }
       CHECK(f.units == traded);
       auto& total = f.offer ? sold[f.id] : bought[f.id];
       total += f.units;
