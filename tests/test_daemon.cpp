@@ -69,7 +69,10 @@ class Daemon {
         break;
       }
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "ewxd did not start:\n" << text);
-      REQUIRE_MESSAGE(::waitpid(pid_, nullptr, WNOHANG) == 0, "ewxd exited at start:\n" << text);
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;  // reaped: the destructor must not signal a pid the system may hand to another process
+        FAIL("ewxd exited at start:\n" << text);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
