@@ -35,8 +35,7 @@
 // cheapest in a suffix of one ladder, a segment-tree query, so a bid costs a few queries instead of a scan of every
 // pair. Orders trade only within their resource class, so the auction runs once per class, the classes side by side
 // on the machine's cores (auction_by_class); smaller auctions also need fewer bids and smaller trees, which made it
-// 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The auctions' allocation becomes a flow on
-// this network (flow_of below). The simplex needs no scaling and also takes the batches whose prices are too large
+// 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The simplex needs no scaling and also takes the batches whose prices are too large
 // for the auction's scaled 64-bit arithmetic, but its pivots grow faster than the network: 106 s at 100k x 10k,
 // where the auction takes 0.7 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than
 // the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on the
@@ -57,9 +56,13 @@
 // network of the optimal flow, as clearing_prices.cpp derives for the bipartite graph; the set of optimal
 // duals does not depend on which optimal flow gives the residual network, so the premiums are the same as
 // clear_batch's, whichever engine ran. After the simplex, its potentials make every residual length
-// non-negative and one Dijkstra suffices; after the auction, a label-correcting search runs on the lengths
-// themselves (a few milliseconds at 100k x 10k). A negative reduced length, or a negative cycle, would mean
-// a solver bug and throws std::logic_error.
+// non-negative and one Dijkstra suffices. The auction finds them itself, class by class: its search for a
+// negative cycle, the proof that ends it, leaves exactly these distances on a network with a node per ladder
+// position instead of per rung (ladder_auction.cpp), and a shortest path from the no-trade node to an offer
+// never leaves the offer's class (it would have to pass the no-trade node again). That took the prices of an
+// ewx-loadgen 100k x 10k batch from a search of the whole network after the auction, about 180 ms here, to
+// nothing. A negative reduced length, or a negative cycle, would mean a solver bug and throws
+// std::logic_error.
 #include "matcher/condensed_clearing.hpp"
 
 #include <lemon/network_simplex.h>
@@ -369,6 +372,7 @@ struct ClassMarket {
   std::vector<std::uint32_t> order;
   std::vector<std::uint32_t> entry;
   std::vector<std::uint32_t> position;
+  std::vector<std::uint32_t> offer;  // the batch's offer for each of the market's
 };
 
 std::vector<ClassMarket> class_markets(const Batch& batch, const CondensedNetwork& net) {
@@ -381,6 +385,7 @@ std::vector<ClassMarket> class_markets(const Batch& batch, const CondensedNetwor
   for (std::uint32_t j = 0; j < batch.offers.size(); ++j) {
     detail::LadderMarket& market = parts[batch.offers[j].resource_class].market;
     local_offer[j] = static_cast<std::uint32_t>(market.offer_units.size());
+    parts[batch.offers[j].resource_class].offer.push_back(j);
     market.offer_units.push_back(batch.offers[j].units);
     market.offer_ask.push_back(batch.offers[j].ask);
   }
@@ -419,11 +424,17 @@ std::vector<ClassMarket> class_markets(const Batch& batch, const CondensedNetwor
   return parts;
 }
 
+// The auction's clearing in the batch's numbering: trades, and each offer's buyer-optimal premium.
+struct Auctioned {
+  std::vector<detail::LadderTrade> trades;
+  std::vector<Fen> premium;
+};
+
 // The ladder auction on every class's part, largest first, on as many threads as there are cores (and
 // classes). Nothing when some part's prices are out of the auction's range. Deterministic: each part's
-// auction is, whatever thread runs it.
-std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& batch, const CondensedNetwork& net,
-                                                                 CondensedStatistics& stats) {
+// auction is, whatever thread runs it. An offer of a class where no order can reach any offer trades nothing
+// and has no dearer alternative for a buyer: premium zero, as the no-trade arc gives it.
+std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNetwork& net, CondensedStatistics& stats) {
   const std::vector<ClassMarket> parts = class_markets(batch, net);
   std::vector<std::size_t> queue;
   for (std::size_t c = 0; c < parts.size(); ++c) {
@@ -432,7 +443,7 @@ std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& ba
   std::stable_sort(queue.begin(), queue.end(), [&](std::size_t a, std::size_t b) {
     return parts[a].market.entries.size() > parts[b].market.entries.size();
   });
-  std::vector<std::optional<std::vector<detail::LadderTrade>>> found(parts.size());
+  std::vector<std::optional<detail::LadderClearing>> found(parts.size());
   std::vector<detail::LadderAuctionStatistics> seen(parts.size());
   std::vector<std::exception_ptr> failure(parts.size());
   std::atomic<std::size_t> next{0};
@@ -451,7 +462,8 @@ std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& ba
     for (std::size_t w = 1; w < workers; ++w) helpers.emplace_back(work);
     work();
   }
-  std::vector<detail::LadderTrade> trades;
+  Auctioned auctioned;
+  auctioned.premium.assign(batch.offers.size(), 0);
   for (const std::size_t c : queue) {
     if (failure[c]) std::rethrow_exception(failure[c]);
     if (!found[c]) return std::nullopt;
@@ -459,90 +471,44 @@ std::optional<std::vector<detail::LadderTrade>> auction_by_class(const Batch& ba
     stats.auction_bids += seen[c].bids;
     stats.auction_lifts += seen[c].lifts;
     stats.auction_refreshed += seen[c].refreshed;
-    for (const detail::LadderTrade& trade : *found[c]) {
-      trades.push_back(
+    for (const detail::LadderTrade& trade : found[c]->trades) {
+      auctioned.trades.push_back(
           {parts[c].order[trade.order], parts[c].entry[trade.entry], parts[c].position[trade.position], trade.units});
     }
+    for (std::size_t j = 0; j < parts[c].offer.size(); ++j)
+      auctioned.premium[parts[c].offer[j]] = found[c]->offer_premium[j];
   }
-  return trades;
+  return auctioned;
 }
 
-// The auction's allocation as a flow on the condensed network: each trade enters at its order's rung,
-// climbs to its offer's rung and leaves there; what an order or offer does not trade passes the no-trade
-// node. The flow costs minus the allocation's surplus, so it is a minimum-cost flow when the allocation is
-// a maximum-surplus one.
-std::vector<Quantity> flow_of(const Batch& batch, const CondensedNetwork& net, const FlowNetwork& network,
-                              std::span<const detail::LadderTrade> trades) {
-  const auto n = static_cast<std::uint32_t>(batch.orders.size());
-  const auto entries = static_cast<std::uint32_t>(net.entries().size());
-  std::vector<std::uint32_t> rung_of_position(net.rung_offer_count());
-  for (std::uint32_t k = 0; k < net.rung_count(); ++k) {
-    std::fill(rung_of_position.begin() + net.first_offer_position(k),
-              rung_of_position.begin() + net.first_offer_position(k + 1), k);
-  }
-  std::vector<Quantity> flow(network.from.size(), 0);
-  std::vector<Quantity> climbing(net.rung_count(), 0);  // units entering minus units leaving, per rung
-  std::vector<Units> unfilled(batch.orders.size());
-  std::vector<Units> unsold(batch.offers.size());
-  for (std::uint32_t i = 0; i < n; ++i) unfilled[i] = batch.orders[i].units;
-  for (std::uint32_t j = 0; j < batch.offers.size(); ++j) unsold[j] = batch.offers[j].units;
-  for (const detail::LadderTrade& trade : trades) {
-    flow[n + trade.entry] += trade.units;
-    flow[network.first_exit_arc + trade.position] += trade.units;
-    climbing[net.entries()[trade.entry].rung] += trade.units;
-    climbing[rung_of_position[trade.position]] -= trade.units;
-    unfilled[trade.order] -= trade.units;
-    unsold[net.offer_at_position()[trade.position]] -= trade.units;
-  }
-  for (const Ladder& ladder : net.ladders()) {
-    Quantity carried = 0;
-    for (std::uint32_t k = ladder.first_rung; k < ladder.first_rung + ladder.rung_count; ++k) {
-      carried += climbing[k];
-      if (network.climb_arc[k] != kNoArc) flow[network.climb_arc[k]] = carried;
-    }
-  }
-  for (std::uint32_t i = 0; i < n; ++i) flow[i] = unfilled[i];
-  for (std::uint32_t j = 0; j < batch.offers.size(); ++j) flow[n + entries + j] = unsold[j];
-  return flow;
-}
-
-// Buyer-optimal premiums: v_j = -dist(no-trade -> offer j) in the residual network (see the essay). With the
-// simplex's potentials every reduced length is non-negative and Dijkstra finds the distances. The auction
-// gives no potentials (solution.potential empty); then a label-correcting search (Bellman-Ford with a FIFO
-// queue) finds them on the lengths themselves, exact because an optimal flow leaves no negative cycle.
+// Buyer-optimal premiums after the simplex: v_j = -dist(no-trade -> offer j) in the residual network (see
+// the essay). The simplex's potentials make every reduced length non-negative, so Dijkstra finds the
+// distances; one that is negative means the duals are not optimal.
 std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& network, const FlowSolution& solution) {
   const std::size_t nodes = network.supply.size();
-  const bool have_potentials = !solution.potential.empty();
-  const auto pi = [&](std::uint32_t v) { return have_potentials ? solution.potential[v] : Potential{0}; };
+  const auto pi = [&](std::uint32_t v) { return solution.potential[v]; };
   const detail::ResidualNetwork residual = detail::residual_network(nodes, network, solution.flow);
-  std::vector<Potential> distance;
-  if (!have_potentials) {
-    if (!detail::settle_distances(residual, network.no_trade, (std::uint64_t{nodes} + 1) * nodes, distance))
-      throw std::logic_error("clearing prices: a negative cycle; the flow is not optimal");
-  } else {
-    for (std::uint32_t v = 0; v < nodes; ++v) {
-      for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
-        if (residual.length[a] + pi(v) - pi(residual.head[a]) < 0)
-          throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
-      }
+  for (std::uint32_t v = 0; v < nodes; ++v) {
+    for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
+      if (residual.length[a] + pi(v) - pi(residual.head[a]) < 0)
+        throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
     }
-    // Dijkstra on the reduced lengths, which the potentials make non-negative.
-    distance.assign(nodes, std::numeric_limits<Potential>::max());
-    using Reached = std::pair<Potential, std::uint32_t>;
-    std::priority_queue<Reached, std::vector<Reached>, std::greater<>> heap;
-    distance[network.no_trade] = 0;
-    heap.emplace(0, network.no_trade);
-    while (!heap.empty()) {
-      const auto [d, v] = heap.top();
-      heap.pop();
-      if (d != distance[v]) continue;
-      for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
-        const std::uint32_t w = residual.head[a];
-        const Potential through = d + residual.length[a] + pi(v) - pi(w);
-        if (through < distance[w]) {
-          distance[w] = through;
-          heap.emplace(through, w);
-        }
+  }
+  std::vector<Potential> distance(nodes, std::numeric_limits<Potential>::max());
+  using Reached = std::pair<Potential, std::uint32_t>;
+  std::priority_queue<Reached, std::vector<Reached>, std::greater<>> heap;
+  distance[network.no_trade] = 0;
+  heap.emplace(0, network.no_trade);
+  while (!heap.empty()) {
+    const auto [d, v] = heap.top();
+    heap.pop();
+    if (d != distance[v]) continue;
+    for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
+      const std::uint32_t w = residual.head[a];
+      const Potential through = d + residual.length[a] + pi(v) - pi(w);
+      if (through < distance[w]) {
+        distance[w] = through;
+        heap.emplace(through, w);
       }
     }
   }
@@ -618,9 +584,9 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   }
 
   const auto solving = Clock::now();
-  FlowSolution solution;
   std::vector<Trade> trades;
-  std::optional<std::vector<detail::LadderTrade>> auctioned;
+  std::vector<Fen> premium;
+  std::optional<Auctioned> auctioned;
   if (options.engine == CondensedEngine::ladder_auction ||
       (options.engine == CondensedEngine::automatic &&
        !simplex_is_faster(stats.arcs, batch.orders.size(), batch.offers.size()))) {
@@ -628,23 +594,24 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   }
   if (auctioned) {
     stats.engine = CondensedEngine::ladder_auction;
-    solution.flow = flow_of(batch, net, network, *auctioned);
-    for (const detail::LadderTrade& trade : *auctioned) {
+    for (const detail::LadderTrade& trade : auctioned->trades) {
       trades.push_back(
           {trade.order, net.offer_at_position()[trade.position], trade.units, net.entries()[trade.entry].transfer});
     }
+    premium = std::move(auctioned->premium);  // the auction's own proof of optimality priced it
+    stats.solve_ms = milliseconds_since(solving);
   } else {
     stats.engine = CondensedEngine::network_simplex;
-    solution = solve_min_cost_flow(network);
+    const FlowSolution solution = solve_min_cost_flow(network);
     trades = decompose(batch, net, network, solution);
+    stats.solve_ms = milliseconds_since(solving);
+    const auto pricing = Clock::now();
+    premium = buyer_optimal_premiums(batch, network, solution);
+    stats.price_ms = milliseconds_since(pricing);
   }
-  stats.solve_ms = milliseconds_since(solving);
 
-  const auto pricing = Clock::now();
-  const std::vector<Fen> premium = buyer_optimal_premiums(batch, network, solution);
   result.offer_price.resize(batch.offers.size());
   for (std::size_t j = 0; j < batch.offers.size(); ++j) result.offer_price[j] = batch.offers[j].ask + premium[j];
-  stats.price_ms = milliseconds_since(pricing);
 
   std::sort(trades.begin(), trades.end(),
             [](const Trade& a, const Trade& b) { return a.order != b.order ? a.order < b.order : a.offer < b.offer; });

@@ -56,7 +56,7 @@ struct CondensedStatistics {
   Units zero_surplus_units = 0;         // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;                  // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;
-  double price_ms = 0;
+  double price_ms = 0;                  // the simplex's prices; the auction's come with its solve
 };
 
 const char* to_string(CondensedEngine engine);

@@ -29,9 +29,13 @@
 // optimal allocation carries units on an arc worth less than zero: the units could go unfilled and unsold
 // instead, for more. Arcs have no capacities; the order's and offer's units bound every flow.
 //
-// What it returns. Only the allocation: the caller turns it into a flow on the condensed network and takes
-// exact buyer-optimal prices from that network's residual graph, as for the network simplex, so nothing of
-// the auction's epsilon-optimal prices reaches a contract.
+// What it returns. The allocation, and each offer's buyer-optimal premium over its ask, exact: minus the
+// shortest distance from the no-trade node to the offer in the residual network of the final allocation (the
+// search that proves it optimal, see flow_is_optimal). Nothing of the auction's epsilon-optimal prices
+// reaches a contract. The network here has one node per ladder position where condensed_clearing.cpp's has
+// one per rung, but both carry the same transportation problem, every order reaching the same offers at the
+// same transfer through uncapacitated arcs, so their optimal duals for orders and offers are the same set
+// and the extremal one, the buyer-optimal prices, is the same.
 #include "matcher/ladder_auction.hpp"
 
 #include <algorithm>
@@ -115,12 +119,17 @@ class LadderAuction {
       ++stats_.phases;
       if (stats_.phases > 1) keep_what_still_fits(epsilon);
       run_phase(epsilon);
-      if (epsilon == 1) return;
+      if (epsilon == 1) {
+        // Optimal by the scaling argument, so the search settles; one that does not is a defect.
+        if (!flow_is_optimal(std::numeric_limits<std::uint64_t>::max()))
+          throw std::logic_error("ladder auction: a negative cycle after the last phase; the allocation is not optimal");
+        return;
+      }
       // Epsilon = 1 guarantees optimality, but the allocation is usually optimal phases earlier (on 100k x 10k
       // batches after 4 to 7 of 11 to 13), and a cheap test can prove it. Not before epsilon, unscaled, is
       // down to a few fen (kProveFromEpsilonFen), where money's granularity makes an optimal allocation likely:
       // on ewx-loadgen batches every test at a coarser epsilon failed, and each cost a quarter of a phase.
-      if (epsilon <= kProveFromEpsilonFen * scale_ && flow_is_optimal()) return;
+      if (epsilon <= kProveFromEpsilonFen * scale_ && flow_is_optimal(kProofScansPerNode)) return;
       epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
     }
   }
@@ -134,8 +143,8 @@ class LadderAuction {
   // that settles proves that no negative cycle exists. A search that has not settled after 8 scans per node
   // proves nothing, and the auction goes on. Measured: searches that settle take about 2.3 scans per node on
   // ewx-gen batches and 4 to 5 on ewx-loadgen's; a budget of 4 missed the latter, one of 64 cost more in
-  // the searches that fail than it saved.
-  bool flow_is_optimal() {
+  // the searches that fail than it saved. The distances a settled search leaves are the prices (premiums()).
+  bool flow_is_optimal(std::uint64_t scans_per_node) {
     const std::uint32_t n = orders_, m = offers_;
     const std::uint32_t no_trade = n + m, first_position = n + m + 1;
     const auto positions = static_cast<std::uint32_t>(market_.position_offer.size());
@@ -180,9 +189,19 @@ class LadderAuction {
         if (p + 1 < market_.ladder_begin[l + 1]) add(first_position + p, first_position + p + 1, 0, carried);
       }
     }
-    const std::uint32_t nodes = first_position + positions;
-    std::vector<Potential> distance;
-    return settle_distances(residual_network(nodes, arcs, flow), no_trade, 8 * std::uint64_t{nodes}, distance);
+    const std::uint64_t nodes = first_position + positions;
+    const std::uint64_t budget = scans_per_node > std::numeric_limits<std::uint64_t>::max() / nodes
+                                     ? std::numeric_limits<std::uint64_t>::max()
+                                     : scans_per_node * nodes;
+    return settle_distances(residual_network(nodes, arcs, flow), no_trade, budget, distance_);
+  }
+
+  // Each offer's buyer-optimal premium over its ask: minus its distance from the no-trade node, which the
+  // direct no-trade arc bounds by zero. Valid once run() has returned.
+  std::vector<Fen> premiums() const {
+    std::vector<Fen> premium(offers_);
+    for (std::uint32_t j = 0; j < offers_; ++j) premium[j] = -distance_[orders_ + j];
+    return premium;
   }
 
   std::vector<LadderTrade> trades() const {
@@ -227,6 +246,8 @@ class LadderAuction {
   // batch, which a bound of 16 let through for 4 % of its auction (ewx-gen's batches of 2k to 100k took the
   // same phases with either bound).
   static constexpr Potential kProveFromEpsilonFen = 4;
+  // The label-correcting search's budget when it tries to prove optimality early (see flow_is_optimal).
+  static constexpr std::uint64_t kProofScansPerNode = 8;
 
   std::uint32_t unfilled() const { return offers_; }
   std::uint32_t unsold() const { return orders_; }
@@ -503,11 +524,12 @@ class LadderAuction {
     Potential runner_up = kNone;
   };
   std::vector<Remembered> remembered_ = std::vector<Remembered>(orders_);
+  std::vector<Potential> distance_;  // from the no-trade node, left by the last settled search
 };
 
 }  // namespace
 
-std::optional<std::vector<LadderTrade>> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats) {
+std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats) {
   const Potential nodes = static_cast<Potential>(market.order_units.size() + market.offer_units.size()) + 2;
   const Potential scale = nodes + 1;
   // Every value, key and price is within a few times (largest bid + transfer + ask) * K * nodes.
@@ -522,7 +544,7 @@ std::optional<std::vector<LadderTrade>> run_ladder_auction(const LadderMarket& m
 
   LadderAuction auction(market, stats, scale);
   auction.run();
-  return auction.trades();
+  return LadderClearing{auction.trades(), auction.premiums()};
 }
 
 }  // namespace ewx::detail

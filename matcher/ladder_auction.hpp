@@ -47,11 +47,18 @@ struct LadderAuctionStatistics {
   std::uint64_t refreshed = 0;       // ladder keys brought up to a risen price when a query met them
 };
 
-// A maximum-surplus allocation of `market`, one trade per (order, offer) pair that carries units, in order
-// then position order. Trades worth exactly zero may appear (the caller decides whether to record them); none
-// worth less. Deterministic. Returns nothing when prices scaled by the node count could overflow 64 bits
+// What the auction clears: the trades, and each offer's exact buyer-optimal premium over its ask (the
+// offer's clearing price is ask + premium), indexed like the market's offers.
+struct LadderClearing {
+  std::vector<LadderTrade> trades;
+  std::vector<Fen> offer_premium;
+};
+
+// A maximum-surplus allocation of `market` with its buyer-optimal prices. One trade per (order, offer) pair
+// that carries units, in order then position order. Trades worth exactly zero may appear (the caller decides
+// whether to record them); none worth less. Deterministic. Returns nothing when prices scaled by the node count could overflow 64 bits
 // (bids, asks and transfer charges beyond about 2^62 / (8 (orders + offers)^2) fen), so that the caller
 // can use an engine without that limit.
-std::optional<std::vector<LadderTrade>> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats);
+std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats);
 
 }  // namespace ewx::detail
