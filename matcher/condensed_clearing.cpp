@@ -377,9 +377,31 @@ struct ClassMarket {
 
 std::vector<ClassMarket> class_markets(const Batch& batch, const CondensedNetwork& net) {
   std::vector<ClassMarket> parts(batch.resource_classes.size());
-  for (ClassMarket& part : parts) {
+  // Sized first: grown entry by entry, the million entries of a 100k x 10k batch cost a third more.
+  struct Sizes {
+    std::size_t orders = 0, entries = 0, offers = 0, positions = 0;
+  };
+  std::vector<Sizes> sizes(parts.size());
+  for (const BuyOrder& order : batch.orders) ++sizes[order.resource_class].orders;
+  for (const Entry& entry : net.entries()) ++sizes[batch.orders[entry.order].resource_class].entries;
+  for (const SellOffer& offer : batch.offers) ++sizes[offer.resource_class].offers;
+  for (std::uint32_t p = 0; p < net.rung_offer_count(); ++p)
+    ++sizes[batch.offers[net.offer_at_position()[p]].resource_class].positions;
+  for (std::size_t c = 0; c < parts.size(); ++c) {
+    ClassMarket& part = parts[c];
     part.market.ladder_begin.push_back(0);
+    part.market.entry_begin.reserve(sizes[c].orders + 1);
     part.market.entry_begin.push_back(0);
+    part.market.order_units.reserve(sizes[c].orders);
+    part.market.order_bid.reserve(sizes[c].orders);
+    part.order.reserve(sizes[c].orders);
+    part.market.entries.reserve(sizes[c].entries);
+    part.entry.reserve(sizes[c].entries);
+    part.market.offer_units.reserve(sizes[c].offers);
+    part.market.offer_ask.reserve(sizes[c].offers);
+    part.offer.reserve(sizes[c].offers);
+    part.position.reserve(sizes[c].positions);
+    part.market.position_offer.reserve(sizes[c].positions);
   }
   std::vector<std::uint32_t> local_offer(batch.offers.size());
   for (std::uint32_t j = 0; j < batch.offers.size(); ++j) {
