@@ -97,7 +97,7 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
     }
     const Hash leaf = leaf_hash(value);
     for (const NewNode& node : frontier.append(leaf)) {
-      if (node.level > 0 && ledger.merkle_node(node.level, node.index) != node.hash) {
+      if (node.level >= kFirstStoredMerkleLevel && ledger.merkle_node(node.level, node.index) != node.hash) {
         const std::uint64_t first = node.index << node.level, last = first + (std::uint64_t{1} << node.level) - 1;
         failure = "contracts " + std::to_string(first) + ".." + std::to_string(last) +
                   " do not hash to the stored Merkle node (" + std::to_string(node.level) + ", " +

@@ -59,6 +59,10 @@ struct ContractPage {
 
 enum class ContractIndex { buyer, seller, hub, cluster };
 
+// The Merkle log stores the hashes of its perfect subtrees from this level up (16 contracts and more); the
+// nodes below are hashed from the contracts when read (see ledger.cpp).
+inline constexpr std::uint8_t kFirstStoredMerkleLevel = 4;
+
 class Ledger {
  public:
   ~Ledger();
@@ -78,6 +82,7 @@ class Ledger {
   enum class Stored { journal, contracts, batches };
   // Visits every stored value of one kind in key order until `visit` returns false.
   Status scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const;
+  // A node of the Merkle log: stored from kFirstStoredMerkleLevel up, hashed from the contracts below.
   std::optional<Hash> merkle_node(std::uint8_t level, std::uint64_t index) const;
   std::string stored_public_key() const;
 

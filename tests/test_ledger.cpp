@@ -224,9 +224,26 @@ TEST_CASE("offline verification and batch audits pass on an honest ledger and ca
     });
     const VerifyReport report = verify_data_dir(dir.path);
     CHECK_FALSE(report.ok);
-    // The first stored node above it is the one over the victim and its neighbour.
-    const std::uint64_t pair = victim & ~std::uint64_t{1};
-    CHECK(report.first_problem.find("contracts " + std::to_string(pair) + ".." + std::to_string(pair + 1) + " ") == 0);
+    // The first stored node above it is the one over its 16 (ledger.cpp stores levels 4 and up).
+    const std::uint64_t group = victim & ~std::uint64_t{15};
+    REQUIRE(group + 16 <= size);
+    CHECK_MESSAGE(report.first_problem.find("contracts " + std::to_string(group) + ".." + std::to_string(group + 15) +
+                                            " do not hash to the stored Merkle node (4, " +
+                                            std::to_string(group / 16) + ")") == 0,
+                  report.first_problem);
+  }
+  SUBCASE("one flipped byte in the last contract, under no stored Merkle node") {
+    REQUIRE(size % 16 != 0);  // the last contracts make up no level-4 node, only the signed root covers them
+    tamper(dir.path, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* contracts) {
+      std::string value;
+      REQUIRE(db.Get(rocksdb::ReadOptions(), contracts, contract_key(size - 1), &value).ok());
+      value[60] ^= 0x01;
+      REQUIRE(db.Put(rocksdb::WriteOptions(), contracts, contract_key(size - 1), value).ok());
+    });
+    const VerifyReport report = verify_data_dir(dir.path);
+    CHECK_FALSE(report.ok);
+    CHECK_MESSAGE(report.first_problem == "batch record 3: the contracts do not hash to the log root it signed",
+                  report.first_problem);
   }
   SUBCASE("one contract removed") {
     const std::uint64_t victim = size / 3;
