@@ -464,38 +464,52 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   Frontier frontier = frontier_;
   rocksdb::WriteBatch write;
   std::uint64_t sequence = journal_next_;
-  std::unordered_map<OrderId, Units> order_taken;
-  std::unordered_map<OfferId, Units> offer_taken;
   std::vector<ContractRecord> fills;
+  fills.reserve(result.contracts.size());
   std::map<std::pair<char, std::uint64_t>, std::vector<std::uint64_t>> index;
   std::unordered_map<OrderId, std::size_t> order_at;
   std::unordered_map<OfferId, std::size_t> offer_at;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) order_at.emplace(batch.orders[i].id, i);
   for (std::size_t j = 0; j < batch.offers.size(); ++j) offer_at.emplace(batch.offers[j].id, j);
+  // Per batch order and offer: the units this batch takes, and each offer's place in the open book, found
+  // once (an offer has a few contracts on average, an order about one).
+  std::vector<Units> order_taken(batch.orders.size(), 0), offer_taken(batch.offers.size(), 0);
+  std::vector<const OpenOffer*> offer_open(batch.offers.size(), nullptr);
 
   BatchRecord record;
   record.number = batch.number;
   record.cleared_at = cleared_at;
   record.first_contract = frontier.size();
   for (const Contract& c : result.contracts) {
+    const auto at_order = order_at.find(c.order);
+    const auto at_offer = offer_at.find(c.offer);
+    if (at_order == order_at.end() || at_offer == offer_at.end()) {
+      return Status::error(Status::Code::invalid_argument,
+                           "a contract between order " + std::to_string(c.order) + " and offer " +
+                               std::to_string(c.offer) + " names one that is not in batch " +
+                               std::to_string(batch.number));
+    }
+    const std::size_t i = at_order->second, j = at_offer->second;
     const auto open_order = book_.orders.find(c.order);
-    const auto open_offer = book_.offers.find(c.offer);
-    if (open_order == book_.orders.end() || open_order->second.remaining < (order_taken[c.order] += c.units)) {
+    if (open_order == book_.orders.end() || open_order->second.remaining < (order_taken[i] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
-    if (open_offer == book_.offers.end() || open_offer->second.remaining < (offer_taken[c.offer] += c.units)) {
+    if (!offer_open[j]) {
+      if (const auto it = book_.offers.find(c.offer); it != book_.offers.end()) offer_open[j] = &it->second;
+    }
+    if (!offer_open[j] || offer_open[j]->remaining < (offer_taken[j] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
-    const BuyOrder& order = batch.orders[order_at.at(c.order)];
-    const SellOffer& offer = batch.offers[offer_at.at(c.offer)];
+    const BuyOrder& order = batch.orders[i];
+    const SellOffer& offer = batch.offers[j];
     ContractRecord contract{frontier.size(),
                             batch.number,
                             c.order,
                             c.offer,
                             open_order->second.participant,
-                            open_offer->second.participant,
+                            offer_open[j]->participant,
                             c.units,
                             c.price,
                             c.transfer_charge,

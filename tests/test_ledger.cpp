@@ -355,6 +355,49 @@ TEST_CASE("the journal refuses duplicate ids, unknown cancels and direct fills, 
   CHECK_FALSE(ledger->commit_batch(late, default_topology(), clear_batch(late, default_topology()), 0).is_ok());
 }
 
+TEST_CASE("a batch commit refuses contracts outside the batch or beyond what is open, and records nothing") {
+  TempDir dir;
+  auto ledger = open_ledger(dir.path);
+  Batch batch = testing::workload_market(0);
+  REQUIRE(ledger->journal(testing::workload_entries(batch)).is_ok());
+  const ClearingResult cleared = clear_batch(batch, default_topology());
+  REQUIRE(cleared.contracts.size() >= 2);
+  const Contract& first = cleared.contracts[0];
+  const auto refusal = [&](const Batch& b, const ClearingResult& r) {
+    const auto record = ledger->commit_batch(b, default_topology(), r, 1'775'000'000);
+    REQUIRE_FALSE(record.is_ok());
+    CHECK(record.status().code() == Status::Code::invalid_argument);
+    return record.status().message();
+  };
+
+  ClearingResult stranger = cleared;
+  stranger.contracts[1].order = 888'888'888;
+  CHECK(refusal(batch, stranger) == "a contract between order 888888888 and offer " +
+                                        std::to_string(stranger.contracts[1].offer) +
+                                        " names one that is not in batch 1");
+
+  ClearingResult overdrawn = cleared;
+  overdrawn.contracts[0].units += 1'000'000;
+  CHECK(refusal(batch, overdrawn) == "order " + std::to_string(first.order) + " is not open for " +
+                                         std::to_string(first.units + 1'000'000) + " units");
+
+  // An offer in the batch that was never journalled is not open.
+  Batch with_unknown = batch;
+  SellOffer unknown = batch.offers[0];
+  unknown.id = 777'777'777;
+  with_unknown.offers.push_back(unknown);
+  ClearingResult unjournalled = cleared;
+  unjournalled.offer_price.push_back(unknown.ask);
+  unjournalled.contracts[0].offer = unknown.id;
+  CHECK(refusal(with_unknown, unjournalled) ==
+        "offer 777777777 is not open for " + std::to_string(first.units) + " units");
+
+  CHECK(ledger->log_size() == 0);
+  CHECK(ledger->batch_count() == 0);
+  REQUIRE(ledger->commit_batch(batch, default_topology(), cleared, 1'775'000'000).is_ok());
+  CHECK(ledger->log_size() == cleared.contracts.size());
+}
+
 TEST_CASE("journal_each writes the admissible entries of a group and says why each other one was refused") {
   TempDir dir;
   auto ledger = open_ledger(dir.path);
