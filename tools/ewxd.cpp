@@ -27,6 +27,7 @@
 #include "gateway/server.hpp"
 #include "matcher/line_scanner.hpp"
 #include "matcher/topology.hpp"
+#include "tools/allocator.hpp"
 #include "tools/read_file.hpp"
 #include "tools/solver_choice.hpp"
 
@@ -303,12 +304,13 @@ int serve(const Options& options) {
     throw Failure{3, e.what()};
   }
   cycle.start();
+  const ewx::tools::AllocatorInfo allocator = ewx::tools::allocator_info();
   spdlog::info(
       "event=started listen={}:{} metrics={} data_dir={} participants={} hubs={} clusters={} batch_interval_ms={} "
-      "batch_size={}",
+      "batch_size={} allocator={}/{} thp={}",
       config.address, server.port(), metrics ? fmt::format("{}:{}", metrics_at->host, metrics->port()) : "off",
       options.data_dir, participants.size(), topology.hubs.size(), topology.clusters.size(), options.batch_interval_ms,
-      options.batch_size);
+      options.batch_size, allocator.name, allocator.version, allocator.thp);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
