@@ -493,6 +493,7 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNet
     stats.auction_bids += seen[c].bids;
     stats.auction_lifts += seen[c].lifts;
     stats.auction_refreshed += seen[c].refreshed;
+    stats.auction_shortlisted += seen[c].shortlisted;
     for (const detail::LadderTrade& trade : found[c]->trades) {
       auctioned.trades.push_back(
           {parts[c].order[trade.order], parts[c].entry[trade.entry], parts[c].position[trade.position], trade.units});

@@ -53,6 +53,7 @@ struct CondensedStatistics {
   std::uint64_t auction_bids = 0;
   std::uint64_t auction_lifts = 0;      // sinks the unsold source held entirely, raised without a bid
   std::uint64_t auction_refreshed = 0;  // ladder keys written when a query met them after a price rise
+  std::uint64_t auction_shortlisted = 0;  // orders' choices answered by their group's shortlist
   Units zero_surplus_units = 0;         // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;                  // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;

@@ -42,7 +42,7 @@ struct LadderAuctionStatistics {
   std::uint64_t phases = 0;  // run, the last being the one after which the allocation was proven optimal
   std::uint64_t bids = 0;
   std::uint64_t ladder_queries = 0;  // suffix queries, one per entry of an order that looked at its ladders
-  std::uint64_t remembered = 0;      // orders' choices answered by what they remembered, with no query
+  std::uint64_t shortlisted = 0;     // orders' choices answered by their group's shortlist, with no query
   std::uint64_t lifts = 0;           // sinks the unsold source held entirely, raised without a bid
   std::uint64_t refreshed = 0;       // ladder keys brought up to a risen price when a query met them
 };

@@ -15,6 +15,7 @@
 #include "matcher/equilibrium_check.hpp"
 #include "matcher/line_scanner.hpp"
 #include "matcher/market_generator.hpp"
+#include "matcher/two_smallest.hpp"
 
 using namespace ewx;
 
@@ -386,6 +387,47 @@ void check_certified_condensed(const Batch& batch, const Topology& topology, con
 
 }  // namespace
 
+TEST_CASE("two-smallest queries answer the same from trees, from scanned leaves and by brute force") {
+  // The ladder auction scans short ladders and walks trees for long ones; the same ties must fall the same way.
+  SeededRandom random(41);
+  std::vector<std::uint32_t> begin{0};
+  for (int s = 0; s < 30; ++s) begin.push_back(begin.back() + static_cast<std::uint32_t>(random.between(0, 40)));
+  detail::SegmentForest trees(begin), scanned(begin, 1000);
+  std::vector<Potential> key(begin.back(), detail::kNoKey);
+  const auto brute = [&](std::uint32_t s, std::uint32_t from) {
+    detail::TwoSmallest out;
+    for (std::uint32_t leaf = from; leaf < begin[s + 1]; ++leaf)
+      out = detail::merge(out, detail::TwoSmallest{{key[leaf], detail::kNoKey}, {leaf, detail::kNoId}});
+    return out;
+  };
+  const auto same = [](const detail::TwoSmallest& a, const detail::TwoSmallest& b) {
+    return a.key[0] == b.key[0] && a.key[1] == b.key[1] && (a.key[0] == detail::kNoKey || a.id[0] == b.id[0]) &&
+           (a.key[1] == detail::kNoKey || a.id[1] == b.id[1]);
+  };
+  int compared = 0;
+  for (int step = 0; step < 4000; ++step) {
+    const auto s = static_cast<std::uint32_t>(random.between(0, 29));
+    if (begin[s + 1] == begin[s]) continue;
+    const auto leaf = begin[s] + static_cast<std::uint32_t>(random.between(0, begin[s + 1] - begin[s] - 1));
+    if (random.between(0, 1) == 0) {
+      key[leaf] = random.between(0, 12);  // a narrow range, so ties are common
+      const std::uint64_t before = trees.version(s);
+      trees.set(leaf, key[leaf]);
+      scanned.set(leaf, key[leaf]);
+      CHECK(trees.version(s) == before + 1);
+      CHECK(scanned.version(s) == trees.version(s));
+    } else {
+      const detail::TwoSmallest expected = brute(s, leaf);
+      CHECK(same(trees.suffix(s, leaf), expected));
+      CHECK(same(scanned.suffix(s, leaf), expected));
+      CHECK(same(trees.all(s), brute(s, begin[s])));
+      CHECK(same(scanned.all(s), brute(s, begin[s])));
+      ++compared;
+    }
+  }
+  CHECK(compared > 1500);
+}
+
 TEST_CASE("the condensed network clears tiny markets to the brute-force maximum, at minimal prices") {
   // tiny_batch draws offer starts before and after order starts, any green share and colliding prices, so
   // every ladder threshold and tie is exercised.
@@ -434,6 +476,8 @@ TEST_CASE("generated markets: the condensed network reaches clear_batch's surplu
     if (offers > orders) CHECK(stats.auction_lifts > 0);
     // Prices rose under the ladders' trees, and queries met the old keys: the lazy path is the one tested.
     if (engine == CondensedEngine::ladder_auction) CHECK(stats.auction_refreshed > 0);
+    // Orders with the same entries chose from their group's shortlist: that path is tested too.
+    if (engine == CondensedEngine::ladder_auction) CHECK(stats.auction_shortlisted > 0);
 
     const ClearingResult again = clear_condensed(batch, topology, engine);
     REQUIRE(again.contracts.size() == result.contracts.size());

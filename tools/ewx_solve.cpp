@@ -266,8 +266,9 @@ int main(int argc, char** argv) {
             "solve {:.1f} ms, prices {:.1f} ms",
             stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, ewx::to_string(stats.engine),
             stats.engine == ewx::CondensedEngine::ladder_auction
-                ? fmt::format(" ({} phases, {} bids, {} lifts, {} keys refreshed)", stats.auction_phases,
-                              stats.auction_bids, stats.auction_lifts, stats.auction_refreshed)
+                ? fmt::format(" ({} phases, {} bids, {} lifts, {} keys refreshed, {} choices shortlisted)",
+                              stats.auction_phases, stats.auction_bids, stats.auction_lifts, stats.auction_refreshed,
+                              stats.auction_shortlisted)
                 : std::string(),
             stats.build_ms, stats.solve_ms, stats.price_ms);
       });
