@@ -609,9 +609,10 @@ class LadderAuction {
   // fall into about 100 groups, on ewx-gen's into about 1,000. Measured on an ewx-loadgen 100k x 10k batch,
   // against a list of one per order: 2.7 million ladder queries instead of 18.8 million, for 2.06 million
   // bids instead of 1.87 (the bound stands in for more seconds); the time went to the keys the rarer looks
-  // find stale, until short ladders were scanned (kScannedBelow): together 745 to 610 ms for that batch,
-  // 350 to 308 ms for ewx-gen's 100k x 10k, 103 to 100 ms at 30k x 3k (medians of 3, alternated, this
-  // machine). The allocation may differ from the old one's; its surplus and prices do not.
+  // find stale, until short ladders were scanned (kScannedBelow): together 745 to 610 ms for that batch;
+  // on ewx-gen's, with groups of 15 to 20 orders, 350 to 308 ms for one 100k x 10k batch but 364 to 378 ms
+  // for bench-condensed's (seed 1), and 103 to 100 ms at 30k x 3k (medians of 3, alternated, this machine).
+  // The allocation may differ from the old one's; its surplus and prices do not.
   static constexpr int kShortlisted = 4;
   struct Candidate {
     Potential transfer_part = 0;  // transfer * K
