@@ -446,17 +446,12 @@ std::vector<ClassMarket> class_markets(const Batch& batch, const CondensedNetwor
   return parts;
 }
 
-// The auction's clearing in the batch's numbering: trades, and each offer's buyer-optimal premium.
-struct Auctioned {
-  std::vector<detail::LadderTrade> trades;
-  std::vector<Fen> premium;
-};
-
 // The ladder auction on every class's part, largest first, on as many threads as there are cores (and
-// classes). Nothing when some part's prices are out of the auction's range. Deterministic: each part's
+// classes), its clearing put back in the batch's numbering: orders, entries, positions and offers. Nothing
+// when some part's prices are out of the auction's range. Deterministic: each part's
 // auction is, whatever thread runs it. An offer of a class where no order can reach any offer trades nothing
 // and has no dearer alternative for a buyer: premium zero, as the no-trade arc gives it.
-std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNetwork& net, CondensedStatistics& stats) {
+std::optional<detail::LadderClearing> auction_by_class(const Batch& batch, const CondensedNetwork& net, CondensedStatistics& stats) {
   const std::vector<ClassMarket> parts = class_markets(batch, net);
   std::vector<std::size_t> queue;
   for (std::size_t c = 0; c < parts.size(); ++c) {
@@ -484,8 +479,8 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNet
     for (std::size_t w = 1; w < workers; ++w) helpers.emplace_back(work);
     work();
   }
-  Auctioned auctioned;
-  auctioned.premium.assign(batch.offers.size(), 0);
+  detail::LadderClearing auctioned;
+  auctioned.offer_premium.assign(batch.offers.size(), 0);
   for (const std::size_t c : queue) {
     if (failure[c]) std::rethrow_exception(failure[c]);
     if (!found[c]) return std::nullopt;
@@ -499,7 +494,7 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNet
           {parts[c].order[trade.order], parts[c].entry[trade.entry], parts[c].position[trade.position], trade.units});
     }
     for (std::size_t j = 0; j < parts[c].offer.size(); ++j)
-      auctioned.premium[parts[c].offer[j]] = found[c]->offer_premium[j];
+      auctioned.offer_premium[parts[c].offer[j]] = found[c]->offer_premium[j];
   }
   return auctioned;
 }
@@ -509,11 +504,11 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, const CondensedNet
 // distances; one that is negative means the duals are not optimal.
 std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& network, const FlowSolution& solution) {
   const std::size_t nodes = network.supply.size();
-  const auto pi = [&](std::uint32_t v) { return solution.potential[v]; };
+  const std::vector<Potential>& pi = solution.potential;
   const detail::ResidualNetwork residual = detail::residual_network(nodes, network, solution.flow);
   for (std::uint32_t v = 0; v < nodes; ++v) {
     for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
-      if (residual.length[a] + pi(v) - pi(residual.head[a]) < 0)
+      if (residual.length[a] + pi[v] - pi[residual.head[a]] < 0)
         throw std::logic_error("clearing prices: negative reduced length; the duals are not optimal");
     }
   }
@@ -528,7 +523,7 @@ std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& n
     if (d != distance[v]) continue;
     for (std::uint32_t a = residual.begin[v]; a < residual.begin[v + 1]; ++a) {
       const std::uint32_t w = residual.head[a];
-      const Potential through = d + residual.length[a] + pi(v) - pi(w);
+      const Potential through = d + residual.length[a] + pi[v] - pi[w];
       if (through < distance[w]) {
         distance[w] = through;
         heap.emplace(through, w);
@@ -536,12 +531,12 @@ std::vector<Fen> buyer_optimal_premiums(const Batch& batch, const FlowNetwork& n
     }
   }
   const auto n = static_cast<std::uint32_t>(batch.orders.size());
-  const Potential origin = pi(network.no_trade);
+  const Potential origin = pi[network.no_trade];
   std::vector<Fen> premium(batch.offers.size());
   for (std::uint32_t j = 0; j < batch.offers.size(); ++j) {
     // Reduced distances telescope: dist = reduced dist - pi(no-trade) + pi(j). The no-trade -> j arc bounds
     // it by zero, so every offer is reached and every premium is >= 0.
-    premium[j] = -(distance[n + j] - origin + pi(n + j));
+    premium[j] = -(distance[n + j] - origin + pi[n + j]);
   }
   return premium;
 }
@@ -622,7 +617,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   const auto solving = Clock::now();
   std::vector<Trade> trades;
   std::vector<Fen> premium;
-  std::optional<Auctioned> auctioned;
+  std::optional<detail::LadderClearing> auctioned;
   if (options.engine == CondensedEngine::ladder_auction ||
       (options.engine == CondensedEngine::automatic &&
        !simplex_is_faster(stats.arcs, batch.orders.size(), batch.offers.size()))) {
@@ -634,7 +629,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
       trades.push_back(
           {trade.order, net.offer_at_position()[trade.position], trade.units, net.entries()[trade.entry].transfer});
     }
-    premium = std::move(auctioned->premium);  // the auction's own proof of optimality priced it
+    premium = std::move(auctioned->offer_premium);  // the auction's own proof of optimality priced it
     stats.solve_ms = milliseconds_since(solving);
   } else {
     stats.engine = CondensedEngine::network_simplex;

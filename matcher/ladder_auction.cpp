@@ -413,29 +413,18 @@ class LadderAuction {
     const std::uint32_t first_entry = market_.entry_begin[bidder];
     Shortlist& shortlist = shortlists_[group_of_[bidder]];
     if (shortlist.count > 0) {
-      // The shortlisted offers' current worth; everything else is worth at most the bound.
-      int at = -1;
-      Potential best = kNone, second = kNone;
+      // The shortlisted offers at their current worth; everything else is worth at most the bound.
       for (int k = 0; k < shortlist.count; ++k) {
         const Candidate& c = shortlist.candidate[k];
-        const Potential worth = -(c.transfer_part + key(c.offer));
-        if (at < 0 || worth > best || (worth == best && c.position < shortlist.candidate[at].position)) {
-          second = best;
-          best = worth;
-          at = k;
-        } else if (worth > second) {
-          second = worth;
-        }
+        consider(own_part - (c.transfer_part + key(c.offer)), c.offer, first_entry + c.entry, c.position);
       }
-      if (best >= shortlist.bound) {
-        const Candidate& c = shortlist.candidate[at];
-        consider(own_part + best, c.offer, first_entry + c.entry, c.position);
+      if (shortlist.bound == kNone || choice.best - own_part >= shortlist.bound) {
         consider(-quoted_[unfilled()], unfilled(), kNoId, kNoId);
-        second = std::max(second, shortlist.bound);
-        if (second != kNone) choice.second = std::max(choice.second, own_part + second);
+        if (shortlist.bound != kNone) choice.second = std::max(choice.second, own_part + shortlist.bound);
         ++stats_.shortlisted;
         return choice;
       }
+      choice = Choice{};
     }
     // A full look: each entry's two cheapest offers, which also make the group's new shortlist.
     Candidate found[kShortlisted + 1];  // by worth, highest first

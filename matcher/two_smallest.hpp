@@ -52,12 +52,15 @@ class SegmentForest {
       : begin_(std::move(begin)),
         scanned_below_(scanned_below),
         segment_of_(begin_.back()),
-        key_(begin_.back(), kNoKey),
-        node_(2 * std::size_t{begin_.back()}),
         version_(begin_.size() - 1, 0) {
+    bool any_scanned = false, any_tree = false;
     for (std::uint32_t s = 0; s + 1 < begin_.size(); ++s) {
       std::fill(segment_of_.begin() + begin_[s], segment_of_.begin() + begin_[s + 1], s);
+      (begin_[s + 1] - begin_[s] < scanned_below_ ? any_scanned : any_tree) = true;
     }
+    // Each kind of storage only where some segment uses it: the trees are indexed by leaf, so all or none.
+    if (any_scanned) key_.assign(begin_.back(), kNoKey);
+    if (any_tree) node_.resize(2 * std::size_t{begin_.back()});
   }
 
   void set(std::uint32_t leaf, Potential key) {
