@@ -75,33 +75,81 @@ using Index = std::uint64_t;
 inline constexpr Potential kNone = std::numeric_limits<Potential>::min();
 inline constexpr Potential kClosed = Potential{1} << 62;  // the quote of a sink that sells nothing
 
-// A bidder's bid: its best arc at the quoted prices (ties to the lower arc) and the price at which that arc
-// is exactly as good as its best other arc, plus epsilon. Not placed when the bidder has nowhere to go or
-// would bid past any feasible price: the problem is infeasible. Shared by the rounds and the tail.
+// Reductions over a row (or a column). Most passes of a round and of a phase read one row per source or one
+// column per sink: a bidder's best arc, a source's units placed, a sink's cheapest lot. Each is written as a
+// reduction, so that the system's row launcher decides how many threads share a row: on the GPU a warp, whose
+// 32 lanes read consecutive arcs (one thread walking a row of thousands of arcs reads one arc per memory
+// transaction and leaves the device nearly idle); on the CPU one thread, as before. A reduction `R` has
+//   R::Part part(i, lane, lanes)      the fold of arcs lane, lane + lanes, ... of row i;
+//   static R::Part merge(Part, Part)  two parts combined, with the same answer in any grouping, so that the
+//                                     result does not depend on the number of lanes: the GPU and the CPU
+//                                     agree to the bit;
+//   void finish(i, Part)              the whole row's answer written.
+// `RowsOnOneThread` runs them on any Thrust system; parallel_auction.cu has the GPU's warp launcher.
+template <typename R>
+struct WholeRow {
+  R reduction;
+  EWX_HOST_DEVICE void operator()(std::uint32_t i) const { reduction.finish(i, reduction.part(i, 0, 1)); }
+};
+struct RowsOnOneThread {
+  // Row i for each i in rows[0, count), or in [0, count) when rows is null.
+  template <typename Policy, typename R>
+  static void run(Policy policy, const std::uint32_t* rows, Index count, const R& reduction) {
+    if (rows == nullptr) {
+      const th::counting_iterator<std::uint32_t> all(0);
+      th::for_each(policy, all, all + count, WholeRow<R>{reduction});
+    } else {
+      th::for_each(policy, rows, rows + count, WholeRow<R>{reduction});
+    }
+  }
+};
+
+// A row's best profit (ties to the lower arc) and the second best (equal to the best when two arcs tie).
+struct BestTwo {
+  Potential best = kNone, second = kNone;
+  Index arc = 0;
+};
+EWX_HOST_DEVICE inline void consider(BestTwo& two, Potential profit, Index e) {
+  if (profit > two.best) {  // arcs come in increasing order within a part, so a tie keeps the lower one
+    two.second = two.best;
+    two.best = profit;
+    two.arc = e;
+  } else if (profit > two.second) {
+    two.second = profit;
+  }
+}
+EWX_HOST_DEVICE inline BestTwo merge_best_two(const BestTwo& a, const BestTwo& b) {
+  const bool a_wins = a.best > b.best || (a.best == b.best && a.arc < b.arc);
+  BestTwo two = a_wins ? a : b;
+  const Potential loser = a_wins ? b.best : a.best;
+  const Potential seconds = a.second > b.second ? a.second : b.second;
+  two.second = loser > seconds ? loser : seconds;
+  return two;
+}
+EWX_HOST_DEVICE inline BestTwo best_two(const Index* row_begin, const std::uint32_t* arc_sink, const Potential* value,
+                                        const Potential* quote, std::uint32_t i, unsigned lane, unsigned lanes) {
+  BestTwo two;
+  for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) {
+    const Potential q = quote[arc_sink[e]];
+    if (q != kClosed) consider(two, value[e] - q, e);
+  }
+  return two;
+}
+
+// A bidder's bid: its best arc at the quoted prices and the price at which that arc is exactly as good as its
+// best other arc, plus epsilon. Not placed when the bidder has nowhere to go or would bid past any feasible
+// price: the problem is infeasible. Shared by the rounds and the tail.
 struct Offer {
   Index arc = 0;
   Potential price = 0;
   bool placed = false;
 };
-EWX_HOST_DEVICE inline Offer best_offer(const Index* row_begin, const std::uint32_t* arc_sink, const Potential* value,
-                                        const Potential* quote, std::uint32_t i, Potential epsilon,
-                                        Potential price_limit) {
-  Potential best = kNone, second = kNone;
+EWX_HOST_DEVICE inline Offer offer_from(const BestTwo& two, const std::uint32_t* arc_sink, const Potential* value,
+                                        const Potential* quote, Potential epsilon, Potential price_limit) {
   Offer offer;
-  for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
-    const Potential q = quote[arc_sink[e]];
-    if (q == kClosed) continue;
-    const Potential profit = value[e] - q;
-    if (profit > best) {
-      second = best;
-      best = profit;
-      offer.arc = e;
-    } else if (profit > second) {
-      second = profit;
-    }
-  }
-  if (best == kNone) return offer;
-  offer.price = second == kNone ? quote[arc_sink[offer.arc]] + epsilon : value[offer.arc] - second + epsilon;
+  if (two.best == kNone) return offer;
+  offer.arc = two.arc;
+  offer.price = two.second == kNone ? quote[arc_sink[two.arc]] + epsilon : value[two.arc] - two.second + epsilon;
   offer.placed = offer.price <= price_limit;
   return offer;
 }
@@ -112,14 +160,19 @@ struct Bid {
   const std::uint32_t* arc_sink;
   const Potential* value;
   const Potential* quote;
-  const Quantity* left;
   Potential epsilon, price_limit;
   Potential* bid_price;
   Index* bid_arc;
   std::uint32_t* bid_sink;
   int* stuck;  // set when a bidder has nowhere to go or would bid past any feasible price: infeasible
-  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
-    const Offer offer = best_offer(row_begin, arc_sink, value, quote, i, epsilon, price_limit);
+
+  using Part = BestTwo;
+  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
+    return best_two(row_begin, arc_sink, value, quote, i, lane, lanes);
+  }
+  EWX_HOST_DEVICE static Part merge(const Part& a, const Part& b) { return merge_best_two(a, b); }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, const Part& two) const {
+    const Offer offer = offer_from(two, arc_sink, value, quote, epsilon, price_limit);
     if (!offer.placed) {
       *stuck = 1;
       return;
@@ -232,12 +285,17 @@ struct CountLeft {
   const Quantity* supply;
   const Quantity* flow;
   Quantity* left;
-  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+
+  using Part = Quantity;
+  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
     Quantity placed = 0;
-    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) placed += flow[e];
-    left[i] = supply[i] - placed;
+    for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) placed += flow[e];
+    return placed;
   }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, Part placed) const { left[i] = supply[i] - placed; }
 };
+EWX_HOST_DEVICE inline Potential lower(Potential a, Potential b) { return a < b ? a : b; }
 // A sink's quote once it has sold out is its cheapest lot: `cheapest` lowered to arc e's price if e holds one.
 EWX_HOST_DEVICE inline void lower_to_lot(Potential& cheapest, Index e, const Quantity* flow,
                                          const Potential* lot_price) {
@@ -253,18 +311,18 @@ struct Quote {
   const Potential* lot_price;
   const Potential* base;
   Potential* quote;
-  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
-    if (demand[j] == 0) {
-      quote[j] = kClosed;
-      return;
-    }
-    if (unsold[j] > 0) {
-      quote[j] = base[j];
-      return;
-    }
+  // The cheapest lot, read only when the quote is a lot's: the sink sells something and has sold out.
+  using Part = Potential;
+  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
     Potential cheapest = kClosed;
-    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) lower_to_lot(cheapest, col_arc[k], flow, lot_price);
-    quote[j] = cheapest;
+    if (demand[j] == 0 || unsold[j] > 0) return cheapest;
+    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes)
+      lower_to_lot(cheapest, col_arc[k], flow, lot_price);
+    return cheapest;
+  }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return lower(a, b); }
+  EWX_HOST_DEVICE void finish(std::uint32_t j, Part cheapest) const {
+    quote[j] = demand[j] == 0 ? kClosed : unsold[j] > 0 ? base[j] : cheapest;
   }
 };
 
@@ -306,14 +364,18 @@ struct BestProfit {
   const Potential* value;
   const Potential* quote;
   Potential* best;
-  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+
+  using Part = Potential;
+  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
     Potential b = kNone;
-    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
+    for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) {
       const Potential q = quote[arc_sink[e]];
       if (q != kClosed && value[e] - q > b) b = value[e] - q;
     }
-    best[i] = b;
+    return b;
   }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a > b ? a : b; }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, Part b) const { best[i] = b; }
 };
 struct KeepWhatFits {
   const std::uint32_t* arc_source;
@@ -339,11 +401,15 @@ struct CountUnsold {
   const Quantity* demand;
   const Quantity* flow;
   Quantity* unsold;
-  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+
+  using Part = Quantity;
+  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
     Quantity sold = 0;
-    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) sold += flow[col_arc[k]];
-    unsold[j] = demand[j] - sold;
+    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes) sold += flow[col_arc[k]];
+    return sold;
   }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
+  EWX_HOST_DEVICE void finish(std::uint32_t j, Part sold) const { unsold[j] = demand[j] - sold; }
 };
 
 // A phase's tail. When few bidders are left, a round of several passes does the work of a few bids: the
@@ -413,7 +479,8 @@ struct SequentialTail {
         while (left[i] > 0) {
           any = true;
           ++bids;
-          const Offer offer = best_offer(row_begin, arc_sink, value, quote, i, epsilon, price_limit);
+          const Offer offer = offer_from(best_two(row_begin, arc_sink, value, quote, i, 0, 1), arc_sink, value,
+                                         quote, epsilon, price_limit);
           if (!offer.placed) return std::nullopt;
           const Index best_arc = offer.arc;
           const Potential offered = offer.price;
@@ -453,12 +520,15 @@ struct LowerAlpha {
   const Potential* beta;
   Potential* alpha;
   int* changed;
-  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
+
+  using Part = Potential;
+  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
     Potential a = alpha[i];
-    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) {
-      const Potential bound = beta[arc_sink[e]] + cost[e];
-      if (bound < a) a = bound;
-    }
+    for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) a = lower(a, beta[arc_sink[e]] + cost[e]);
+    return a;
+  }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return lower(a, b); }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, Part a) const {
     if (a != alpha[i]) {
       alpha[i] = a;
       *changed = 1;
@@ -474,14 +544,18 @@ struct LowerBeta {
   const Potential* alpha;
   Potential* beta;
   int* changed;
-  EWX_HOST_DEVICE void operator()(std::uint32_t j) const {
+
+  using Part = Potential;
+  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
     Potential b = beta[j];
-    for (Index k = col_begin[j]; k < col_begin[j + 1]; ++k) {
+    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes) {
       const Index e = col_arc[k];
-      if (flow[e] == 0) continue;
-      const Potential bound = alpha[arc_source[e]] - cost[e];
-      if (bound < b) b = bound;
+      if (flow[e] > 0) b = lower(b, alpha[arc_source[e]] - cost[e]);
     }
+    return b;
+  }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return lower(a, b); }
+  EWX_HOST_DEVICE void finish(std::uint32_t j, Part b) const {
     if (b != beta[j]) {
       beta[j] = b;
       *changed = 1;
@@ -608,8 +682,9 @@ struct HostTail {
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
 // `tail_in_place`: the system's memory is the host's (Thrust's OpenMP system), so the sequential tail runs
 // on it directly; otherwise (the GPU) the tail's state is copied to the host, which runs sequential work far
-// faster than one GPU thread, and back.
-template <typename Policy, template <typename...> class Vector, bool tail_in_place>
+// faster than one GPU thread, and back. `Rows` runs the row and column reductions (RowsOnOneThread, or the
+// GPU's warp per row).
+template <typename Policy, template <typename...> class Vector, bool tail_in_place, typename Rows = RowsOnOneThread>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
   // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
   auto lap_start = std::chrono::steady_clock::now();
@@ -668,8 +743,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     ++out.statistics.phases;
     // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
-    th::for_each(policy, source_ids, source_ids + sources,
-                 BestProfit{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys)});
+    Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys)});
     th::for_each(policy, held.begin(), held.begin() + held_count,
                  KeepWhatFits{ptr(arc_source), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys), epsilon,
                               ptr(flow), ptr(lot_price)});
@@ -679,13 +753,11 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         held_next.begin());
     held.swap(held_next);
     th::copy(policy, quote.begin(), quote.end(), base.begin());
-    th::for_each(policy, sink_ids, sink_ids + sinks,
-                 CountUnsold{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(flow), ptr(unsold)});
-    th::for_each(policy, source_ids, source_ids + sources,
-                 CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
-    th::for_each(policy, sink_ids, sink_ids + sinks,
-                 Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
-                       ptr(quote)});
+    Rows::run(policy, nullptr, sinks, CountUnsold{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(flow), ptr(unsold)});
+    Rows::run(policy, nullptr, sources, CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
+    Rows::run(policy, nullptr, sinks,
+              Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
+                    ptr(quote)});
     for (;;) {
       // The bidders of this round, in source order.
       const auto bidders_end =
@@ -724,9 +796,9 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       ++out.statistics.rounds;
       out.statistics.bids += active;
       flag[0] = 0;
-      th::for_each(policy, bidders.begin(), bidders_end,
-                   Bid{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(left), epsilon, price_limit,
-                       ptr(bid_price), ptr(bid_arc), ptr(bid_sink), ptr(flag)});
+      Rows::run(policy, ptr(bidders), active,
+                Bid{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), epsilon, price_limit, ptr(bid_price),
+                    ptr(bid_arc), ptr(bid_sink), ptr(flag)});
       if (flag[0] != 0) {
         out.status = SolveStatus::infeasible;
         out.detail = "the parallel auction found no way to place some supply";
@@ -769,8 +841,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::for_each(policy, touched.begin(), touched.begin() + touched_count,
                    Decide{ptr(bid_begin), ptr(bidders), ptr(bid_price), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                           ptr(left), ptr(flow), ptr(lot_price), ptr(unsold), ptr(taken)});
-      th::for_each(policy, affected.begin(), affected_unique,
-                   CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
+      Rows::run(policy, ptr(affected), static_cast<Index>(affected_unique - affected.begin()),
+                CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
       th::for_each(policy, touched.begin(), touched.begin() + touched_count,
                    Requote{ptr(bid_begin), ptr(bidders), ptr(taken), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                            ptr(unsold), ptr(flow), ptr(lot_price), ptr(base), ptr(quote)});
@@ -811,11 +883,11 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   for (std::uint64_t pass = 0; pass < pass_limit && !settled; ++pass) {
     ++out.statistics.potential_passes;
     flag[0] = 0;
-    th::for_each(policy, source_ids, source_ids + sources,
-                 LowerAlpha{ptr(row_begin), ptr(arc_sink), ptr(cost), ptr(beta), ptr(alpha), ptr(flag)});
-    th::for_each(policy, sink_ids, sink_ids + sinks,
-                 LowerBeta{ptr(col_begin), ptr(col_arc), ptr(arc_source), ptr(cost), ptr(flow), ptr(alpha), ptr(beta),
-                           ptr(flag)});
+    Rows::run(policy, nullptr, sources,
+              LowerAlpha{ptr(row_begin), ptr(arc_sink), ptr(cost), ptr(beta), ptr(alpha), ptr(flag)});
+    Rows::run(policy, nullptr, sinks,
+              LowerBeta{ptr(col_begin), ptr(col_arc), ptr(arc_source), ptr(cost), ptr(flow), ptr(alpha), ptr(beta),
+                        ptr(flag)});
     settled = flag[0] == 0 && pass > 0;
   }
   if (!settled) {

@@ -1,0 +1,136 @@
+// The parallel auction's row reductions (kernels/parallel_auction_kernel.cuh) split across lanes. On the GPU
+// a warp of 32 lanes shares each row and combines its parts by shuffles; on the CPU one thread reads the
+// whole row. The GPU and the CPU agree to the bit only if every reduction's answer is the same however the
+// row is split and the parts merged. This checks that on the CPU, without a GPU: each reduction's parts for
+// 2, 4, 8 and 32 lanes merged in the order the warp's shuffles merge them, and for 3 and 5 lanes merged left
+// to right, against the whole row read by one thread. Rows are short, long and empty; values repeat, so
+// that best and second best tie often; some sinks are closed.
+//
+// Built with Thrust's OpenMP system in the kernels' own Thrust namespace, as parallel_auction_host.cpp is.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "kernels/parallel_auction_kernel.cuh"
+#include "matcher/market_generator.hpp"
+
+using namespace ewx;
+using namespace ewx::kernels::detail;
+
+namespace {
+
+// One row's part per lane, merged as reduce_rows (parallel_auction.cu) merges them: lane l takes lane
+// l + offset's part (its own where that lane is past the warp) for offset = lanes / 2, ..., 1. Lane 0's is
+// the row's answer.
+template <typename R>
+typename R::Part warp_fold(const R& reduction, std::uint32_t i, unsigned lanes) {
+  std::vector<typename R::Part> parts;
+  for (unsigned lane = 0; lane < lanes; ++lane) parts.push_back(reduction.part(i, lane, lanes));
+  for (unsigned offset = lanes / 2; offset > 0; offset /= 2) {
+    std::vector<typename R::Part> next = parts;
+    for (unsigned lane = 0; lane < lanes; ++lane)
+      next[lane] = R::merge(parts[lane], lane + offset < lanes ? parts[lane + offset] : parts[lane]);
+    parts = next;
+  }
+  return parts[0];
+}
+template <typename R>
+typename R::Part left_fold(const R& reduction, std::uint32_t i, unsigned lanes) {
+  typename R::Part whole = reduction.part(i, 0, lanes);
+  for (unsigned lane = 1; lane < lanes; ++lane) whole = R::merge(whole, reduction.part(i, lane, lanes));
+  return whole;
+}
+
+// Runs `make(outputs)`'s reduction over every row, whole and split every way, and checks the outputs match.
+template <typename Output, typename Make>
+void check_every_split(std::uint32_t rows, std::size_t output_size, Make make) {
+  std::vector<Output> whole(output_size, Output{});
+  const auto reduction = make(whole.data());
+  for (std::uint32_t i = 0; i < rows; ++i) reduction.finish(i, reduction.part(i, 0, 1));
+  for (const unsigned lanes : {2u, 3u, 4u, 5u, 8u, 32u}) {
+    CAPTURE(lanes);
+    std::vector<Output> split(output_size, Output{});
+    const auto split_reduction = make(split.data());
+    const bool warp = (lanes & (lanes - 1)) == 0;
+    for (std::uint32_t i = 0; i < rows; ++i)
+      split_reduction.finish(i, warp ? warp_fold(split_reduction, i, lanes) : left_fold(split_reduction, i, lanes));
+    CHECK(split == whole);
+  }
+}
+
+struct Rows {
+  std::vector<Index> row_begin{0};
+  std::vector<std::uint32_t> arc_sink;
+  std::vector<Potential> value, quote;
+  std::vector<Quantity> flow, supply;
+};
+
+Rows random_rows(SeededRandom& random, std::uint32_t rows, std::uint32_t sinks) {
+  Rows r;
+  for (std::uint32_t j = 0; j < sinks; ++j)
+    r.quote.push_back(random.between(0, 9) == 0 ? kClosed : static_cast<Potential>(random.between(0, 4)));
+  for (std::uint32_t i = 0; i < rows; ++i) {
+    const int length = random.between(0, 4) == 0 ? 0 : random.between(1, random.between(0, 1) ? 6 : 150);
+    for (int k = 0; k < length; ++k) {
+      r.arc_sink.push_back(static_cast<std::uint32_t>(random.between(0, static_cast<int>(sinks) - 1)));
+      r.value.push_back(random.between(0, 5));  // few values: ties for best and second best are common
+      r.flow.push_back(random.between(0, 2) == 0 ? random.between(1, 9) : 0);
+    }
+    r.row_begin.push_back(r.arc_sink.size());
+    r.supply.push_back(100);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("row reductions: every split of a row across lanes gives the whole row's answer") {
+  SeededRandom random(2026);
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    const std::uint32_t rows = 60, sinks = 40;
+    Rows r = random_rows(random, rows, sinks);
+
+    // The bid: best arc, ties to the lower arc, and the price from the second best.
+    std::vector<Index> bid_arc(rows, 0);
+    std::vector<std::uint32_t> bid_sink(rows, 0);
+    int stuck_whole = 0;
+    check_every_split<Potential>(rows, rows, [&](Potential* bid_price) {
+      return Bid{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+                 bid_price,          bid_arc.data(),   bid_sink.data(), &stuck_whole};
+    });
+    // The arcs the bids chose, compared through the bid's own finish: a split that picked another arc of the
+    // same profit would write another bid_arc.
+    for (const unsigned lanes : {2u, 8u, 32u}) {
+      std::vector<Potential> price_whole(rows, 0), price_split(rows, 0);
+      std::vector<Index> arc_whole(rows, 0), arc_split(rows, 0);
+      int stuck = 0;
+      const Bid whole{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+                      price_whole.data(), arc_whole.data(),  bid_sink.data(), &stuck};
+      const Bid split{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+                      price_split.data(), arc_split.data(),  bid_sink.data(), &stuck};
+      for (std::uint32_t i = 0; i < rows; ++i) {
+        whole.finish(i, whole.part(i, 0, 1));
+        split.finish(i, warp_fold(split, i, lanes));
+      }
+      CHECK(arc_split == arc_whole);
+      CHECK(price_split == price_whole);
+    }
+    CHECK(stuck_whole == 1);  // empty rows, or rows whose every sink is closed, have nowhere to bid
+
+    check_every_split<Potential>(rows, rows, [&](Potential* best) {
+      return BestProfit{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), best};
+    });
+    check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
+      return CountLeft{r.row_begin.data(), r.supply.data(), r.flow.data(), left};
+    });
+    std::vector<Potential> beta(sinks);
+    for (Potential& b : beta) b = random.between(-5, 5);
+    int changed = 0;
+    check_every_split<Potential>(rows, rows, [&](Potential* alpha) {
+      for (std::uint32_t i = 0; i < rows; ++i) alpha[i] = 3;
+      return LowerAlpha{r.row_begin.data(), r.arc_sink.data(), r.value.data(), beta.data(), alpha, &changed};
+    });
+    CHECK(changed == 1);
+  }
+}
