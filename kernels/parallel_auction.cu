@@ -78,7 +78,7 @@ void solve_on_cuda_system(const TransportationProblem& problem, Potential scale,
     check(cudaEventCreate(&start));
     check(cudaEventCreate(&stop));
     check(cudaEventRecord(start));
-    run_parallel_auction<decltype(th::cuda::par), th::device_vector, false, RowsOnWarps>(th::cuda::par, problem, scale, out);
+    run_parallel_auction<decltype(th::cuda::par), th::device_vector, RowsOnWarps>(th::cuda::par, problem, scale, out);
     check(cudaGetLastError());
     check(cudaEventRecord(stop));
     check(cudaEventSynchronize(stop));

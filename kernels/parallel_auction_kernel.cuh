@@ -56,6 +56,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,15 @@ namespace th = THRUST_NS_QUALIFIER;
 using Index = std::uint64_t;
 inline constexpr Potential kNone = std::numeric_limits<Potential>::min();
 inline constexpr Potential kClosed = Potential{1} << 62;  // the quote of a sink that sells nothing
+
+// What a unit on arc e is worth to its source at scale: -cost * (n + 1). Computed where it is read rather
+// than kept per arc: a multiply is free beside the load, and an array would be 8 more bytes per arc on the
+// device and, for the GPU's tail, on the host.
+struct Values {
+  const Cost* cost;
+  Potential scale;
+  EWX_HOST_DEVICE Potential operator[](Index e) const { return -cost[e] * scale; }
+};
 
 // Reductions over a row (or a column). Most passes of a round and of a phase read one row per source or one
 // column per sink: a bidder's best arc, a source's units placed, a sink's cheapest lot. Each is written as a
@@ -126,7 +136,7 @@ EWX_HOST_DEVICE inline BestTwo merge_best_two(const BestTwo& a, const BestTwo& b
   two.second = loser > seconds ? loser : seconds;
   return two;
 }
-EWX_HOST_DEVICE inline BestTwo best_two(const Index* row_begin, const std::uint32_t* arc_sink, const Potential* value,
+EWX_HOST_DEVICE inline BestTwo best_two(const Index* row_begin, const std::uint32_t* arc_sink, Values value,
                                         const Potential* quote, std::uint32_t i, unsigned lane, unsigned lanes) {
   BestTwo two;
   for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) {
@@ -144,7 +154,7 @@ struct Offer {
   Potential price = 0;
   bool placed = false;
 };
-EWX_HOST_DEVICE inline Offer offer_from(const BestTwo& two, const std::uint32_t* arc_sink, const Potential* value,
+EWX_HOST_DEVICE inline Offer offer_from(const BestTwo& two, const std::uint32_t* arc_sink, Values value,
                                         const Potential* quote, Potential epsilon, Potential price_limit) {
   Offer offer;
   if (two.best == kNone) return offer;
@@ -158,7 +168,7 @@ EWX_HOST_DEVICE inline Offer offer_from(const BestTwo& two, const std::uint32_t*
 struct Bid {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
-  const Potential* value;
+  Values value;
   const Potential* quote;
   Potential epsilon, price_limit;
   Potential* bid_price;
@@ -361,7 +371,7 @@ struct Requote {
 struct BestProfit {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
-  const Potential* value;
+  Values value;
   const Potential* quote;
   Potential* best;
 
@@ -380,7 +390,7 @@ struct BestProfit {
 struct KeepWhatFits {
   const std::uint32_t* arc_source;
   const std::uint32_t* arc_sink;
-  const Potential* value;
+  Values value;
   const Potential* quote;
   const Potential* best;
   Potential epsilon;
@@ -415,40 +425,47 @@ struct CountUnsold {
 // A phase's tail. When few bidders are left, a round of several passes does the work of a few bids: the
 // displacement chains at the end of a phase (a bid displaces a holder, whose bid displaces another) are
 // sequential by nature. So the tail is run as the sequential auction (Gauss-Seidel: each bid sees every bid
-// before it) on the host, on the same state: in place on the OpenMP system, on a copy for the GPU. Each bid
+// before it) on the host, on a copy of the state (HostTail, below): the lots and the node arrays. Each bid
 // takes unsold units, then the cheapest lots below it, exactly as a sink decides in a round; each sink's
 // lots are in a min-heap by (price, arc), whose entries go stale when a lot is emptied or repriced and are
 // dropped when they surface.
 //
-// It reads the lots from `held` (the arcs that carry flow) rather than from every column, and records the
-// arcs its bids won in `won`: so the GPU's copy of the state is the lots and the node arrays, not every arc
-// (on the H100, copying flows and prices of every arc both ways made the tails 5.7 of a 7.5 s solve of the
-// dense n = 4096 assignment).
+// The lots' flows and prices are kept in a map of the arcs that are or become lots (LotMap): a tail touches a
+// few thousand arcs, and per-arc host arrays were 1.9 GB to fill at n = 8,192 (on the H100, copying flows and
+// prices of every arc both ways had made the tails 5.7 of a 7.5 s solve at n = 4,096). The CPU build runs
+// the very same copy and map, so that CI tests the GPU's tail too.
+struct LotMap {
+  struct Lot {
+    Quantity flow = 0;
+    Potential price = 0;
+  };
+  std::unordered_map<Index, Lot> at;  // every arc the tail read or wrote; flow 0 on any arc it does not hold
+  Quantity& flow(Index e) { return at[e].flow; }
+  Potential& price(Index e) { return at[e].price; }
+};
+
 struct SequentialTail {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
-  const std::uint32_t* arc_source;
-  const Potential* value;
+  Values value;
   const Quantity* demand;
   const Potential* base;
   Potential epsilon, price_limit;
   std::uint32_t sources, sinks;
   Quantity* left;
-  Quantity* flow;
-  Potential* lot_price;
+  LotMap& lot;
   Quantity* unsold;
   Potential* quote;
   const Index* held;  // the arcs that carry flow when the tail starts; flow is 0 on every other arc
   Index held_count;
 
   using Entry = std::pair<Potential, Index>;  // (price, arc); std::greater makes the heaps min-heaps
-  std::vector<std::vector<Entry>> lots;
-  std::vector<Index> won;  // the arc of every bid, in order (an arc may repeat)
+  std::vector<std::vector<Entry>> heaps;
 
-  bool current(const Entry& entry) const { return flow[entry.second] > 0 && lot_price[entry.second] == entry.first; }
+  bool current(const Entry& entry) { return lot.flow(entry.second) > 0 && lot.price(entry.second) == entry.first; }
   // The sink's cheapest current lot, after dropping stale entries; nothing when it has none.
   const Entry* cheapest(std::uint32_t j) {
-    std::vector<Entry>& heap = lots[j];
+    std::vector<Entry>& heap = heaps[j];
     while (!heap.empty() && !current(heap.front())) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
       heap.pop_back();
@@ -461,17 +478,20 @@ struct SequentialTail {
     } else if (unsold[j] > 0) {
       quote[j] = base[j];
     } else {
-      const Entry* lot = cheapest(j);
-      quote[j] = lot ? lot->first : kClosed;
+      const Entry* cheapest_lot = cheapest(j);
+      quote[j] = cheapest_lot ? cheapest_lot->first : kClosed;
     }
+  }
+  std::uint32_t source_of(Index e) const {  // displacements only: a binary search beats an array per arc
+    return static_cast<std::uint32_t>(std::upper_bound(row_begin, row_begin + sources + 1, e) - row_begin - 1);
   }
 
   // Returns the number of bids, or nothing when a bidder is stuck (the problem is infeasible).
   std::optional<std::uint64_t> run() {
-    lots.assign(sinks, {});
+    heaps.assign(sinks, {});
     for (Index k = 0; k < held_count; ++k)
-      if (flow[held[k]] > 0) lots[arc_sink[held[k]]].push_back({lot_price[held[k]], held[k]});
-    for (std::vector<Entry>& heap : lots) std::make_heap(heap.begin(), heap.end(), std::greater<>{});
+      if (lot.flow(held[k]) > 0) heaps[arc_sink[held[k]]].push_back({lot.price(held[k]), held[k]});
+    for (std::vector<Entry>& heap : heaps) std::make_heap(heap.begin(), heap.end(), std::greater<>{});
     std::uint64_t bids = 0;
     for (bool any = true; any;) {
       any = false;
@@ -489,20 +509,19 @@ struct SequentialTail {
           Quantity got = std::min(wanted, unsold[j]);
           unsold[j] -= got;
           while (got < wanted) {
-            const Entry* lot = cheapest(j);
-            if (!lot || lot->first >= offered) break;
-            const Index e = lot->second;
-            const Quantity units = std::min(wanted - got, flow[e]);
-            flow[e] -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
-            left[arc_source[e]] += units;
+            const Entry* cheapest_lot = cheapest(j);
+            if (!cheapest_lot || cheapest_lot->first >= offered) break;
+            const Index e = cheapest_lot->second;
+            const Quantity units = std::min(wanted - got, lot.flow(e));
+            lot.flow(e) -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
+            left[source_of(e)] += units;
             got += units;
           }
-          if (flow[best_arc] == 0 || lot_price[best_arc] < offered) lot_price[best_arc] = offered;
-          flow[best_arc] += got;
+          if (lot.flow(best_arc) == 0 || lot.price(best_arc) < offered) lot.price(best_arc) = offered;
+          lot.flow(best_arc) += got;
           left[i] -= got;
-          won.push_back(best_arc);
-          lots[j].push_back({lot_price[best_arc], best_arc});
-          std::push_heap(lots[j].begin(), lots[j].end(), std::greater<>{});
+          heaps[j].push_back({lot.price(best_arc), best_arc});
+          std::push_heap(heaps[j].begin(), heaps[j].end(), std::greater<>{});
           requote(j);
         }
       }
@@ -570,25 +589,19 @@ struct FillSource {
     for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) arc_source[e] = i;
   }
 };
-struct ScaledValue {
-  Potential scale;
-  EWX_HOST_DEVICE Potential operator()(Cost c) const { return -c * scale; }
-};
 struct FloorDivide {
   Potential by;
   EWX_HOST_DEVICE Potential operator()(Potential a) const { return a / by - ((a % by != 0) && (a < 0)); }
 };
 
-// The GPU's tail on the host (SequentialTail). The host keeps its own copy of what the tail only reads
-// (sources and values of the arcs, made from the problem on the host) and full flow and price arrays, of
-// which only the lots are brought up to date: the flows it last wrote are cleared, and the device's lots
-// (gathered into short arrays) written in. Afterwards only the arcs that were lots or won bids go back.
+// A phase's tail on the host (SequentialTail). The device's lots (gathered into short arrays)
+// and node arrays come up; the problem's costs, rows and sinks are the host's own (the caller's problem);
+// afterwards every arc the tail touched goes back, emptied lots with flow 0.
 template <template <typename...> class Vector>
 struct HostTail {
-  std::vector<std::uint32_t> arc_source;
-  std::vector<Potential> value, base, quote, lot_price, lot_price_part;
-  std::vector<Quantity> left, unsold, flow, flow_part;
-  std::vector<Index> lot_arcs;  // the arcs on which `flow` may be nonzero
+  std::vector<Potential> base, quote, lot_price;
+  std::vector<Quantity> left, unsold, flow;
+  std::vector<Index> lot_arcs;
   Vector<Index> changed;
   Vector<Quantity> changed_flow;
   Vector<Potential> changed_price;
@@ -605,86 +618,67 @@ struct HostTail {
                                         Vector<Quantity>& left_d, Vector<Quantity>& unsold_d,
                                         Vector<Potential>& quote_d, Vector<Quantity>& flow_d,
                                         Vector<Potential>& lot_price_d, const Vector<Index>& held_d, Index held_count) {
-    const Index arcs = p.arc_count();
-    if (arc_source.empty()) {
-      arc_source.resize(arcs);
-      value.resize(arcs);
-      for (std::uint32_t i = 0; i < p.source_count(); ++i)
-        for (Index e = p.row_begin[i]; e < p.row_begin[i + 1]; ++e) arc_source[e] = i;
-      for (Index e = 0; e < arcs; ++e) value[e] = -p.arc_cost[e] * scale;
-      flow.assign(arcs, 0);
-      lot_price.assign(arcs, 0);
-    }
-    // The device's lot_arcs, gathered into short arrays and copied up.
     changed_flow.resize(held_count);
     changed_price.resize(held_count);
     th::gather(policy, held_d.begin(), held_d.begin() + held_count, flow_d.begin(), changed_flow.begin());
     th::gather(policy, held_d.begin(), held_d.begin() + held_count, lot_price_d.begin(), changed_price.begin());
-    for (const Index e : lot_arcs) flow[e] = 0;
     download(held_d, held_count, lot_arcs);
-    download(changed_flow, held_count, flow_part);
-    download(changed_price, held_count, lot_price_part);
-    for (Index k = 0; k < held_count; ++k) {
-      flow[lot_arcs[k]] = flow_part[k];
-      lot_price[lot_arcs[k]] = lot_price_part[k];
-    }
+    download(changed_flow, held_count, flow);
+    download(changed_price, held_count, lot_price);
     download(base_d, base_d.size(), base);
     download(left_d, left_d.size(), left);
     download(unsold_d, unsold_d.size(), unsold);
     download(quote_d, quote_d.size(), quote);
+    LotMap lots;
+    lots.at.reserve(2 * held_count + 1024);
+    for (Index k = 0; k < held_count; ++k) lots.at[lot_arcs[k]] = {flow[k], lot_price[k]};
 
     SequentialTail tail{p.row_begin.data(),
-                        p.arc_sink.data(),
-                        arc_source.data(),
-                        value.data(),
-                        p.demand.data(),
-                        base.data(),
-                        epsilon,
-                        price_limit,
-                        p.source_count(),
-                        p.sink_count(),
-                        left.data(),
-                        flow.data(),
-                        lot_price.data(),
-                        unsold.data(),
-                        quote.data(),
-                        lot_arcs.data(),
-                        held_count,
-                        {},
-                        {}};
+                                p.arc_sink.data(),
+                                Values{p.arc_cost.data(), scale},
+                                p.demand.data(),
+                                base.data(),
+                                epsilon,
+                                price_limit,
+                                p.source_count(),
+                                p.sink_count(),
+                                left.data(),
+                                lots,
+                                unsold.data(),
+                                quote.data(),
+                                lot_arcs.data(),
+                                held_count,
+                                {}};
     const std::optional<std::uint64_t> bids = tail.run();
     if (!bids) return bids;
 
-    // Every arc whose flow or price the tail may have changed goes back: the old lot_arcs and the bids' arcs.
-    lot_arcs.insert(lot_arcs.end(), tail.won.begin(), tail.won.end());
-    std::sort(lot_arcs.begin(), lot_arcs.end());
-    lot_arcs.erase(std::unique(lot_arcs.begin(), lot_arcs.end()), lot_arcs.end());
-    flow_part.resize(lot_arcs.size());
-    lot_price_part.resize(lot_arcs.size());
-    for (std::size_t k = 0; k < lot_arcs.size(); ++k) {
-      flow_part[k] = flow[lot_arcs[k]];
-      lot_price_part[k] = lot_price[lot_arcs[k]];
+    lot_arcs.clear();
+    flow.clear();
+    lot_price.clear();
+    for (const auto& [e, lot] : lots.at) {
+      lot_arcs.push_back(e);
+      flow.push_back(lot.flow);
+      lot_price.push_back(lot.price);
     }
     changed.assign(lot_arcs.begin(), lot_arcs.end());
-    changed_flow.assign(flow_part.begin(), flow_part.end());
-    changed_price.assign(lot_price_part.begin(), lot_price_part.end());
+    changed_flow.assign(flow.begin(), flow.end());
+    changed_price.assign(lot_price.begin(), lot_price.end());
     th::scatter(policy, changed_flow.begin(), changed_flow.end(), changed.begin(), flow_d.begin());
     th::scatter(policy, changed_price.begin(), changed_price.end(), changed.begin(), lot_price_d.begin());
     th::copy(left.begin(), left.end(), left_d.begin());
     th::copy(unsold.begin(), unsold.end(), unsold_d.begin());
     th::copy(quote.begin(), quote.end(), quote_d.begin());
-    std::erase_if(lot_arcs, [&](Index e) { return flow[e] == 0; });
     return bids;
   }
 };
 
 // Runs the auction with Thrust execution policy `policy` on vectors `Vector` of that system. `scale` is
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
-// `tail_in_place`: the system's memory is the host's (Thrust's OpenMP system), so the sequential tail runs
-// on it directly; otherwise (the GPU) the tail's state is copied to the host, which runs sequential work far
-// faster than one GPU thread, and back. `Rows` runs the row and column reductions (RowsOnOneThread, or the
+// The sequential tails run on the host (HostTail), which runs sequential work far faster than one GPU
+// thread, on a copy of the lots and node arrays; on the OpenMP system too, so that both run one code path.
+// `Rows` runs the row and column reductions (RowsOnOneThread, or the
 // GPU's warp per row).
-template <typename Policy, template <typename...> class Vector, bool tail_in_place, typename Rows = RowsOnOneThread>
+template <typename Policy, template <typename...> class Vector, typename Rows = RowsOnOneThread>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
   // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
   auto lap_start = std::chrono::steady_clock::now();
@@ -713,8 +707,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     th::stable_sort_by_key(policy, keys.begin(), keys.end(), col_arc.begin());
     th::lower_bound(policy, keys.begin(), keys.end(), sink_ids, sink_ids + sinks + 1, col_begin.begin());
   }
-  Vector<Potential> value(arcs);
-  th::transform(policy, cost.begin(), cost.end(), value.begin(), ScaledValue{scale});
+  const Values value{ptr(cost), scale};
   Potential largest = 0;
   for (const Cost c : p.arc_cost) largest = std::max(largest, (c < 0 ? -c : c) * scale);
   const Potential price_limit = 4 * (static_cast<Potential>(sources) + sinks + 1) * (largest + 1);
@@ -743,9 +736,9 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     ++out.statistics.phases;
     // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
-    Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys)});
+    Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys)});
     th::for_each(policy, held.begin(), held.begin() + held_count,
-                 KeepWhatFits{ptr(arc_source), ptr(arc_sink), ptr(value), ptr(quote), ptr(price_keys), epsilon,
+                 KeepWhatFits{ptr(arc_source), ptr(arc_sink), value, ptr(quote), ptr(price_keys), epsilon,
                               ptr(flow), ptr(lot_price)});
     th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
     held_count = static_cast<Index>(
@@ -766,18 +759,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       if (active == 0) break;
       if (active <= tail_bidders) {
         lap(out.statistics.rounds_ms);
-        std::optional<std::uint64_t> tail_bids;
-        if constexpr (tail_in_place) {
-          tail_bids =
-              SequentialTail{
-                  ptr(row_begin), ptr(arc_sink), ptr(arc_source), ptr(value), ptr(demand), ptr(base),      epsilon,
-                  price_limit,    sources,       sinks,           ptr(left),  ptr(flow),   ptr(lot_price), ptr(unsold),
-                  ptr(quote),     ptr(held),     held_count,      {},         {}}
-                  .run();
-        } else {
-          tail_bids = host.run_tail(policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price,
-                                    held, held_count);
-        }
+        const std::optional<std::uint64_t> tail_bids = host.run_tail(
+            policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price, held, held_count);
         if (tail_bids) out.statistics.bids += *tail_bids;
         if (!tail_bids) {
           out.status = SolveStatus::infeasible;
@@ -797,7 +780,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       out.statistics.bids += active;
       flag[0] = 0;
       Rows::run(policy, ptr(bidders), active,
-                Bid{ptr(row_begin), ptr(arc_sink), ptr(value), ptr(quote), epsilon, price_limit, ptr(bid_price),
+                Bid{ptr(row_begin), ptr(arc_sink), value, ptr(quote), epsilon, price_limit, ptr(bid_price),
                     ptr(bid_arc), ptr(bid_sink), ptr(flag)});
       if (flag[0] != 0) {
         out.status = SolveStatus::infeasible;

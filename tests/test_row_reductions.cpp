@@ -61,7 +61,8 @@ void check_every_split(std::uint32_t rows, std::size_t output_size, Make make) {
 struct Rows {
   std::vector<Index> row_begin{0};
   std::vector<std::uint32_t> arc_sink;
-  std::vector<Potential> value, quote;
+  std::vector<Cost> cost;  // values are -cost (scale 1)
+  std::vector<Potential> quote;
   std::vector<Quantity> flow, supply;
 };
 
@@ -73,7 +74,7 @@ Rows random_rows(SeededRandom& random, std::uint32_t rows, std::uint32_t sinks) 
     const int length = random.between(0, 4) == 0 ? 0 : random.between(1, random.between(0, 1) ? 6 : 150);
     for (int k = 0; k < length; ++k) {
       r.arc_sink.push_back(static_cast<std::uint32_t>(random.between(0, static_cast<int>(sinks) - 1)));
-      r.value.push_back(random.between(0, 5));  // few values: ties for best and second best are common
+      r.cost.push_back(-random.between(0, 5));  // few values: ties for best and second best are common
       r.flow.push_back(random.between(0, 2) == 0 ? random.between(1, 9) : 0);
     }
     r.row_begin.push_back(r.arc_sink.size());
@@ -96,7 +97,7 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     std::vector<std::uint32_t> bid_sink(rows, 0);
     int stuck_whole = 0;
     check_every_split<Potential>(rows, rows, [&](Potential* bid_price) {
-      return Bid{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+      return Bid{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
                  bid_price,          bid_arc.data(),   bid_sink.data(), &stuck_whole};
     });
     // The arcs the bids chose, compared through the bid's own finish: a split that picked another arc of the
@@ -105,9 +106,9 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
       std::vector<Potential> price_whole(rows, 0), price_split(rows, 0);
       std::vector<Index> arc_whole(rows, 0), arc_split(rows, 0);
       int stuck = 0;
-      const Bid whole{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+      const Bid whole{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
                       price_whole.data(), arc_whole.data(),  bid_sink.data(), &stuck};
-      const Bid split{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), 1, kClosed / 2,
+      const Bid split{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
                       price_split.data(), arc_split.data(),  bid_sink.data(), &stuck};
       for (std::uint32_t i = 0; i < rows; ++i) {
         whole.finish(i, whole.part(i, 0, 1));
@@ -119,7 +120,7 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     CHECK(stuck_whole == 1);  // empty rows, or rows whose every sink is closed, have nowhere to bid
 
     check_every_split<Potential>(rows, rows, [&](Potential* best) {
-      return BestProfit{r.row_begin.data(), r.arc_sink.data(), r.value.data(), r.quote.data(), best};
+      return BestProfit{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), best};
     });
     check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
       return CountLeft{r.row_begin.data(), r.supply.data(), r.flow.data(), left};
@@ -129,7 +130,7 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     int changed = 0;
     check_every_split<Potential>(rows, rows, [&](Potential* alpha) {
       for (std::uint32_t i = 0; i < rows; ++i) alpha[i] = 3;
-      return LowerAlpha{r.row_begin.data(), r.arc_sink.data(), r.value.data(), beta.data(), alpha, &changed};
+      return LowerAlpha{r.row_begin.data(), r.arc_sink.data(), r.cost.data(), beta.data(), alpha, &changed};
     });
     CHECK(changed == 1);
   }
