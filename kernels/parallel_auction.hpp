@@ -23,6 +23,7 @@ struct ParallelStatistics {
   std::uint64_t phases = 0;
   std::uint64_t rounds = 0;  // Jacobi rounds: every waiting bidder bids at once, then every sink decides
   std::uint64_t bids = 0;
+  std::uint64_t tail_bids = 0;  // of `bids`, those of the sequential tails
   std::uint64_t potential_passes = 0;  // of the exact-dual recovery
   std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
   double device_ms = 0;                // on the GPU: the solve as CUDA events time it (copies included)

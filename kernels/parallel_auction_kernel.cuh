@@ -761,7 +761,10 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         lap(out.statistics.rounds_ms);
         const std::optional<std::uint64_t> tail_bids = host.run_tail(
             policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price, held, held_count);
-        if (tail_bids) out.statistics.bids += *tail_bids;
+        if (tail_bids) {
+          out.statistics.bids += *tail_bids;
+          out.statistics.tail_bids += *tail_bids;
+        }
         if (!tail_bids) {
           out.status = SolveStatus::infeasible;
           out.detail = "the parallel auction found no way to place some supply";
