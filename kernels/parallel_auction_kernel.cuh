@@ -8,8 +8,9 @@
 // its bids at once. Sources are bidders with `supply` units; a sink sells `demand` units, held in lots (here
 // one lot per arc: the units its source holds there, at one price). A sink's quoted price is its base price
 // while it has unsold units, else its cheapest lot's. One round:
-//   1. bid (one thread per source): the best arc (value - quoted price, ties to the lower arc) and the best
-//      other; the bid is the price at which the two are equally good, plus epsilon, for all units left;
+//   1. bid (a warp per source on the GPU, a thread on the CPU: see the row reductions below): the best arc
+//      (value - quoted price, ties to the lower arc) and the best other; the bid is the price at which the
+//      two are equally good, plus epsilon, for all units left;
 //   2. sort the bids by (sink, price descending, source) and the lots by (sink, price, arc);
 //   3. decide (one thread per sink): highest bid first, each takes unsold units, then the cheapest lots
 //      priced below it, up to its units; displaced holders simply hold less (they bid again next round). A
@@ -19,16 +20,18 @@
 //      of those sinks (from their lots and winners, not their columns). The arcs that carry flow are kept in
 //      a list, so a round's passes are over what it touches and the lots, never over every arc.
 // When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
-// sequential auction finishes it on the same state (SequentialTail; on the host for the GPU).
+// sequential auction finishes it on the host, on a copy of the same state (SequentialTail, HostTail), on
+// both systems.
 // Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
 // auction (later rounds only raise other prices), so each phase ends epsilon-optimal; with costs scaled by
 // n + 1 the phase at epsilon = 1 ends optimal (Goldberg and Tarjan). Each phase starts from the previous
 // phase's prices and keeps the lots still within its epsilon (KeepWhatFits).
 //
 // Why an auction rather than cost-scaling push-relabel: a round is a handful of flat, data-parallel passes
-// (a row scan, two stable sorts, a segmented walk), each written to by exactly one thread per element, so it
-// needs no atomics and no locks, and the result does not depend on thread timing: the same problem gives
-// the same flow on a GPU and on any number of CPU threads.
+// (a row scan, two stable sorts, a segmented walk), each element written by exactly one thread (or, for a
+// row scan on the GPU, one warp whose lanes' parts merge to the same answer in any grouping), so it needs
+// no atomics and no locks, and the result does not depend on thread timing: the same problem gives the
+// same flow on a GPU and on any number of CPU threads.
 //
 // Exact duals, as in the CPU engine: the scaled prices, divided by n + 1, are within one unit of optimal
 // potentials; Jacobi passes of Bellman-Ford over the complementary-slackness constraints (a source's pass
