@@ -15,36 +15,8 @@
 
 namespace ewx::kernels::detail {
 
-// The GPU's row launcher: one warp per row, its lanes reading consecutive arcs, the parts combined by
-// shuffles. The same reductions run on the CPU one thread per row (RowsOnOneThread).
-inline constexpr unsigned kLanes = 32;
-inline constexpr unsigned kRowsPerBlock = 8;
-
-// `value` moved down the warp by `offset` lanes, word by word: the parts are small structs of integers.
-template <typename T>
-__device__ T shuffle_down(const T& value, unsigned offset) {
-  constexpr unsigned words = (sizeof(T) + sizeof(unsigned) - 1) / sizeof(unsigned);
-  unsigned in[words] = {}, out[words];
-  memcpy(in, &value, sizeof(T));
-#pragma unroll
-  for (unsigned w = 0; w < words; ++w) out[w] = __shfl_down_sync(0xffffffffu, in[w], offset);
-  T moved;
-  memcpy(&moved, out, sizeof(T));
-  return moved;
-}
-
-template <typename R>
-__global__ void reduce_rows(const std::uint32_t* rows, Index count, R reduction) {
-  const Index row = static_cast<Index>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
-  if (row >= count) return;  // the whole warp leaves together, so the shuffles below see every lane
-  const unsigned lane = threadIdx.x % kLanes;
-  const std::uint32_t i = rows ? rows[row] : static_cast<std::uint32_t>(row);
-  typename R::Part part = reduction.part(i, lane, kLanes);
-#pragma unroll
-  for (unsigned offset = kLanes / 2; offset > 0; offset /= 2) part = R::merge(part, shuffle_down(part, offset));
-  if (lane == 0) reduction.finish(i, part);
-}
-
+// The GPU's row launcher: reduce_rows (parallel_auction_kernel.cuh), one warp per row; the CPU runs the same
+// reductions one thread per row (RowsOnOneThread).
 struct RowsOnWarps {
   template <typename Policy, typename R>
   static void run(Policy, const std::uint32_t* rows, Index count, const R& reduction) {

@@ -92,13 +92,14 @@ struct Values {
 // column per sink: a bidder's best arc, a source's units placed, a sink's cheapest lot. Each is written as a
 // reduction, so that the system's row launcher decides how many threads share a row: on the GPU a warp, whose
 // 32 lanes read consecutive arcs (one thread walking a row of thousands of arcs reads one arc per memory
-// transaction and leaves the device nearly idle); on the CPU one thread, as before. A reduction `R` has
+// transaction and leaves the device nearly idle); on the CPU one thread. A reduction `R` has
 //   R::Part part(i, lane, lanes)      the fold of arcs lane, lane + lanes, ... of row i;
 //   static R::Part merge(Part, Part)  two parts combined, with the same answer in any grouping, so that the
 //                                     result does not depend on the number of lanes: the GPU and the CPU
 //                                     agree to the bit;
 //   void finish(i, Part)              the whole row's answer written.
-// `RowsOnOneThread` runs them on any Thrust system; parallel_auction.cu has the GPU's warp launcher.
+// `RowsOnOneThread` runs them on any Thrust system; on the GPU, reduce_rows below (launched by RowsOnWarps in
+// parallel_auction.cu) gives each row a warp.
 template <typename R>
 struct WholeRow {
   R reduction;
@@ -116,6 +117,39 @@ struct RowsOnOneThread {
     }
   }
 };
+
+#if defined(__CUDACC__)
+// The GPU's row kernel: one warp per row, its lanes reading consecutive arcs, the parts combined by
+// shuffles (lane l takes lane l + 16's part, then l + 8's, ..., as tests/test_row_reductions.cpp replays on
+// the CPU). Launched by RowsOnWarps in parallel_auction.cu.
+inline constexpr unsigned kLanes = 32;
+inline constexpr unsigned kRowsPerBlock = 8;
+
+// `value` moved down the warp by `offset` lanes, word by word: the parts are small structs of integers.
+template <typename T>
+__device__ T shuffle_down(const T& value, unsigned offset) {
+  constexpr unsigned words = (sizeof(T) + sizeof(unsigned) - 1) / sizeof(unsigned);
+  unsigned in[words] = {}, out[words];
+  memcpy(in, &value, sizeof(T));
+#pragma unroll
+  for (unsigned w = 0; w < words; ++w) out[w] = __shfl_down_sync(0xffffffffu, in[w], offset);
+  T moved;
+  memcpy(&moved, out, sizeof(T));
+  return moved;
+}
+
+template <typename R>
+__global__ void reduce_rows(const std::uint32_t* rows, Index count, R reduction) {
+  const Index row = static_cast<Index>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
+  if (row >= count) return;  // the whole warp leaves together, so the shuffles below see every lane
+  const unsigned lane = threadIdx.x % kLanes;
+  const std::uint32_t i = rows ? rows[row] : static_cast<std::uint32_t>(row);
+  typename R::Part part = reduction.part(i, lane, kLanes);
+#pragma unroll
+  for (unsigned offset = kLanes / 2; offset > 0; offset /= 2) part = R::merge(part, shuffle_down(part, offset));
+  if (lane == 0) reduction.finish(i, part);
+}
+#endif
 
 // A row's best profit (ties to the lower arc) and the second best (equal to the best when two arcs tie).
 struct BestTwo {
