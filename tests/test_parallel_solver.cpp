@@ -137,6 +137,23 @@ TEST_CASE("parallel auction: the same problem gives the same flow and potentials
   }
 }
 
+TEST_CASE("parallel auction: rows long enough to be split across cores in the tails agree with the CPU solver") {
+  // A few sources with thousands of arcs each: every phase is mostly tail, and each tail bid's row scan is
+  // split across the host's threads (SequentialTail::scan_row) where it has more than one.
+  SeededRandom random(77);
+  for (int round = 0; round < 2; ++round) {
+    const TransportationProblem p = random_problem(random, 6, 9000, 400, 100, -500, 500);
+    CAPTURE(round);
+    kernels::ParallelStatistics statistics;
+    const TransportationSolution s = kernels::solve_parallel(p, ParallelSystem::host, &statistics);
+    REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+    CHECK(statistics.tail_bids > 0);
+    CHECK(s.objective == solve_on_cpu(p).objective);
+    check_certified(p, s);
+    CHECK(kernels::solve_parallel(p, ParallelSystem::host).flows == s.flows);
+  }
+}
+
 TEST_CASE("parallel auction on the GPU: the same flows and potentials as on the CPU system") {
   if (!kernels::built_with_cuda() || !kernels::probe_device().usable) {
     MESSAGE("no usable CUDA device here: " << kernels::probe_device().reason
