@@ -177,14 +177,19 @@ EWX_HOST_DEVICE inline BestTwo merge_best_two(const BestTwo& a, const BestTwo& b
   two.second = loser > seconds ? loser : seconds;
   return two;
 }
-EWX_HOST_DEVICE inline BestTwo best_two(const Index* row_begin, const std::uint32_t* arc_sink, Values value,
-                                        const Potential* quote, std::uint32_t i, unsigned lane, unsigned lanes) {
+// Over arcs begin, begin + stride, ... before end.
+EWX_HOST_DEVICE inline BestTwo best_two_over(const std::uint32_t* arc_sink, Values value, const Potential* quote,
+                                             Index begin, Index end, Index stride) {
   BestTwo two;
-  for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) {
+  for (Index e = begin; e < end; e += stride) {
     const Potential q = quote[arc_sink[e]];
     if (q != kClosed) consider(two, value[e] - q, e);
   }
   return two;
+}
+EWX_HOST_DEVICE inline BestTwo best_two(const Index* row_begin, const std::uint32_t* arc_sink, Values value,
+                                        const Potential* quote, std::uint32_t i, unsigned lane, unsigned lanes) {
+  return best_two_over(arc_sink, value, quote, row_begin[i] + lane, row_begin[i + 1], lanes);
 }
 
 // A bidder's bid: its best arc at the quoted prices and the price at which that arc is exactly as good as its
@@ -544,12 +549,8 @@ struct SequentialTail {
 #pragma omp parallel num_threads(threads)
       {
         const Index pieces = static_cast<Index>(omp_get_num_threads()), piece = static_cast<Index>(omp_get_thread_num());
-        const Index begin = first + length * piece / pieces, end = first + length * (piece + 1) / pieces;
-        BestTwo part;
-        for (Index e = begin; e < end; ++e) {
-          const Potential q = quote[arc_sink[e]];
-          if (q != kClosed) consider(part, value[e] - q, e);
-        }
+        const BestTwo part = best_two_over(arc_sink, value, quote, first + length * piece / pieces,
+                                           first + length * (piece + 1) / pieces, 1);
 #pragma omp critical
         whole = merge_best_two(whole, part);
       }
