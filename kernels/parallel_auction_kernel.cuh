@@ -502,8 +502,6 @@ struct SequentialTail {
   LotMap& lot;
   Quantity* unsold;
   Potential* quote;
-  const Index* held;  // the arcs that carry flow when the tail starts; flow is 0 on every other arc
-  Index held_count;
 
   using Entry = std::pair<Potential, Index>;  // (price, arc); std::greater makes the heaps min-heaps
   std::vector<std::vector<Entry>> heaps;
@@ -541,8 +539,8 @@ struct SequentialTail {
   // 0.93 s: starting and joining the threads costs more than the scan they share.
   static constexpr Index kSplitRowsFrom = 8192;
   BestTwo scan_row(std::uint32_t i) const {
-    const Index first = row_begin[i], length = row_begin[i + 1] - first;
 #if defined(_OPENMP)
+    const Index first = row_begin[i], length = row_begin[i + 1] - first;
     const int threads = omp_get_max_threads();
     if (length >= kSplitRowsFrom && threads > 1) {
       BestTwo whole;
@@ -557,15 +555,14 @@ struct SequentialTail {
       return whole;
     }
 #endif
-    (void)length;
     return best_two(row_begin, arc_sink, value, quote, i, 0, 1);
   }
 
   // Returns the number of bids, or nothing when a bidder is stuck (the problem is infeasible).
   std::optional<std::uint64_t> run() {
     heaps.assign(sinks, {});
-    for (Index k = 0; k < held_count; ++k)
-      if (lot.flow(held[k]) > 0) heaps[arc_sink[held[k]]].push_back({lot.price(held[k]), held[k]});
+    for (const auto& [e, held] : lot.at)
+      if (held.flow > 0) heaps[arc_sink[e]].push_back({held.price, e});
     for (std::vector<Entry>& heap : heaps) std::make_heap(heap.begin(), heap.end(), std::greater<>{});
     std::uint64_t bids = 0;
     for (bool any = true; any;) {
@@ -708,21 +705,19 @@ struct HostTail {
     for (Index k = 0; k < held_count; ++k) lots.at[lot_arcs[k]] = {flow[k], lot_price[k]};
 
     SequentialTail tail{p.row_begin.data(),
-                                p.arc_sink.data(),
-                                Values{p.arc_cost.data(), scale},
-                                p.demand.data(),
-                                base.data(),
-                                epsilon,
-                                price_limit,
-                                p.source_count(),
-                                p.sink_count(),
-                                left.data(),
-                                lots,
-                                unsold.data(),
-                                quote.data(),
-                                lot_arcs.data(),
-                                held_count,
-                                {}};
+                        p.arc_sink.data(),
+                        Values{p.arc_cost.data(), scale},
+                        p.demand.data(),
+                        base.data(),
+                        epsilon,
+                        price_limit,
+                        p.source_count(),
+                        p.sink_count(),
+                        left.data(),
+                        lots,
+                        unsold.data(),
+                        quote.data(),
+                        {}};
     const std::optional<std::uint64_t> bids = tail.run();
     if (!bids) return bids;
 
@@ -750,8 +745,7 @@ struct HostTail {
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
 // The sequential tails run on the host (HostTail), which runs sequential work far faster than one GPU
 // thread, on a copy of the lots and node arrays; on the OpenMP system too, so that both run one code path.
-// `Rows` runs the row and column reductions (RowsOnOneThread, or the
-// GPU's warp per row).
+// `Rows` runs the row and column reductions (RowsOnOneThread, or the GPU's warp per row).
 template <typename Policy, template <typename...> class Vector, typename Rows = RowsOnOneThread>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
   // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
@@ -835,15 +829,13 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         lap(out.statistics.rounds_ms);
         const std::optional<std::uint64_t> tail_bids = host.run_tail(
             policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price, held, held_count);
-        if (tail_bids) {
-          out.statistics.bids += *tail_bids;
-          out.statistics.tail_bids += *tail_bids;
-        }
         if (!tail_bids) {
           out.status = SolveStatus::infeasible;
           out.detail = "the parallel auction found no way to place some supply";
           return;
         }
+        out.statistics.bids += *tail_bids;
+        out.statistics.tail_bids += *tail_bids;
         // The tail changed lots anywhere: the list of lots is rebuilt from the arcs, once per phase.
         th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
         held_count = static_cast<Index>(
