@@ -793,7 +793,12 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
   Index held_count = 0;
   HostTail<Vector> host;
-  // Below this many bidders a phase finishes sequentially (SequentialTail).
+  // Below this many bidders a phase finishes sequentially (SequentialTail). Where the rounds hand over is
+  // a trade of a round's fixed cost (0.7 to 0.9 ms on the H100 at any size) against a tail bid's row scan:
+  // on the H100, sources / 256 (at least 4) made n = 8,192 faster in two runs (2.94 against 3.85 s, 3.28
+  // against 3.51 s) but n = 4,096 slower (1.22 against 0.92 s, 1.24 against 1.01 s) and the 50k x 5k market
+  // batch slower (23 to 25 s against 17 to 18 s); sources / 1,024 was slower everywhere; sources / 16 on the
+  // market batch no faster (20.1 s against 19.1 s).
   const Index tail_bidders = std::max<Index>(16, sources / 64);
   Vector<int> flag(1, 0);
   out.statistics.device_bytes = parallel_working_set(p);
@@ -866,12 +871,14 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       th::stable_sort_by_key(policy, bidder_keys.begin(), bidder_keys.begin() + active, bidders.begin());
       th::lower_bound(policy, bidder_keys.begin(), bidder_keys.begin() + active, sink_ids, sink_ids + sinks + 1,
                       bid_begin.begin());
-      // The sinks that got bids, and the lots by (sink, price, arc).
+      // The sinks that got bids, and their lots by (sink, price, arc). Only those sinks decide, so only their
+      // lots are sorted: with few bidders left a round had sorted every lot three times over.
       const Index touched_count = static_cast<Index>(
           th::unique_copy(policy, bidder_keys.begin(), bidder_keys.begin() + active, touched.begin()) -
           touched.begin());
-      const auto lots_end = th::copy(policy, held.begin(), held.begin() + held_count, lots.begin());
-      const Index lot_count = held_count;
+      const auto lots_end = th::copy_if(policy, held.begin(), held.begin() + held_count, lots.begin(),
+                                        SinkHasBids{ptr(bid_begin), ptr(arc_sink)});
+      const Index lot_count = static_cast<Index>(lots_end - lots.begin());
       th::stable_sort(policy, lots.begin(), lots_end);
       th::transform(policy, lots.begin(), lots_end, lot_keys.begin(), Gather<Potential, Index>{ptr(lot_price)});
       th::stable_sort_by_key(policy, lot_keys.begin(), lot_keys.begin() + lot_count, lots.begin());
@@ -881,10 +888,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
                       lot_begin.begin());
 
       // The sources whose units left may change: the bidders and the holders of lots where bids landed.
-      const auto holders_end =
-          th::copy_if(policy, lots.begin(), lots_end, held_next.begin(), SinkHasBids{ptr(bid_begin), ptr(arc_sink)});
-      const auto affected_holders = th::transform(policy, held_next.begin(), holders_end, affected.begin(),
-                                                  Gather<std::uint32_t, Index>{ptr(arc_source)});
+      const auto affected_holders =
+          th::transform(policy, lots.begin(), lots_end, affected.begin(), Gather<std::uint32_t, Index>{ptr(arc_source)});
       const auto affected_end = th::copy(policy, bidders.begin(), bidders_end, affected_holders);
       th::sort(policy, affected.begin(), affected_end);
       const auto affected_unique = th::unique(policy, affected.begin(), affected_end);
