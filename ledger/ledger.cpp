@@ -472,10 +472,20 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   std::unordered_map<OfferId, std::size_t> offer_at;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) order_at.emplace(batch.orders[i].id, i);
   for (std::size_t j = 0; j < batch.offers.size(); ++j) offer_at.emplace(batch.offers[j].id, j);
-  // Per batch order and offer: the units this batch takes, and each offer's place in the open book, found
-  // once (an offer has a few contracts on average, an order about one).
+  // Per batch order and offer: the units this batch takes, and its place in the open book, found once (an
+  // offer has a few contracts on average, an order about one) and used again to update the book.
   std::vector<Units> order_taken(batch.orders.size(), 0), offer_taken(batch.offers.size(), 0);
-  std::vector<const OpenOffer*> offer_open(batch.offers.size(), nullptr);
+  std::vector<std::map<OrderId, OpenOrder>::iterator> order_open(batch.orders.size(), book_.orders.end());
+  std::vector<std::map<OfferId, OpenOffer>::iterator> offer_open(batch.offers.size(), book_.offers.end());
+  // Contracts come by batch order, and ewxd's batches list their orders in id order, as the book holds them,
+  // so walking the book forward finds each in a step or two, where a search from the root missed the cache at
+  // every level: at 100k x 10k the searches were a third of this loop. Other orders fall back to the search.
+  auto cursor = book_.orders.begin();
+  const auto find_open_order = [&](OrderId id) {
+    for (int step = 0; step < 16 && cursor != book_.orders.end() && cursor->first < id; ++step) ++cursor;
+    if (cursor == book_.orders.end() || cursor->first != id) cursor = book_.orders.lower_bound(id);
+    return cursor != book_.orders.end() && cursor->first == id ? cursor : book_.orders.end();
+  };
 
   BatchRecord record;
   record.number = batch.number;
@@ -491,15 +501,13 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                                std::to_string(batch.number));
     }
     const std::size_t i = at_order->second, j = at_offer->second;
-    const auto open_order = book_.orders.find(c.order);
-    if (open_order == book_.orders.end() || open_order->second.remaining < (order_taken[i] += c.units)) {
+    if (order_open[i] == book_.orders.end()) order_open[i] = find_open_order(c.order);
+    if (order_open[i] == book_.orders.end() || order_open[i]->second.remaining < (order_taken[i] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
-    if (!offer_open[j]) {
-      if (const auto it = book_.offers.find(c.offer); it != book_.offers.end()) offer_open[j] = &it->second;
-    }
-    if (!offer_open[j] || offer_open[j]->remaining < (offer_taken[j] += c.units)) {
+    if (offer_open[j] == book_.offers.end()) offer_open[j] = book_.offers.find(c.offer);
+    if (offer_open[j] == book_.offers.end() || offer_open[j]->second.remaining < (offer_taken[j] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
@@ -509,14 +517,14 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                             batch.number,
                             c.order,
                             c.offer,
-                            open_order->second.participant,
-                            offer_open[j]->participant,
+                            order_open[i]->second.participant,
+                            offer_open[j]->second.participant,
                             c.units,
                             c.price,
                             c.transfer_charge,
                             order.hub,
                             offer.cluster,
-                            open_order->second.resource_class,
+                            order_open[i]->second.resource_class,
                             order.window_begin,
                             order.window_end};
     const std::string bytes = encode(contract);
@@ -570,7 +578,13 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   sync.sync = true;
   if (Status s = from_rocks(db_->Write(sync, &write), "batch write"); !s.is_ok()) return s;
   crash_point("commit-after-write");
-  for (const ContractRecord& fill : fills) apply_fill(book_, fill);
+  // The book as apply_fill leaves it contract by contract, through the places found above.
+  for (std::size_t i = 0; i < batch.orders.size(); ++i) {
+    if (order_taken[i] > 0 && (order_open[i]->second.remaining -= order_taken[i]) <= 0) book_.orders.erase(order_open[i]);
+  }
+  for (std::size_t j = 0; j < batch.offers.size(); ++j) {
+    if (offer_taken[j] > 0 && (offer_open[j]->second.remaining -= offer_taken[j]) <= 0) book_.offers.erase(offer_open[j]);
+  }
   frontier_ = std::move(frontier);
   journal_next_ = sequence;
   batches_ = record.number;
