@@ -477,6 +477,10 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   std::vector<Units> order_taken(batch.orders.size(), 0), offer_taken(batch.offers.size(), 0);
   std::vector<std::map<OrderId, OpenOrder>::iterator> order_open(batch.orders.size(), book_.orders.end());
   std::vector<std::map<OfferId, OpenOffer>::iterator> offer_open(batch.offers.size(), book_.offers.end());
+  // An offer's room and seller, copied beside it: its contracts come in no order, and reading the book's node
+  // each time missed the cache (a fifth of this loop at 100k x 10k).
+  std::vector<Units> offer_room(batch.offers.size(), 0);
+  std::vector<ParticipantId> offer_seller(batch.offers.size(), 0);
   // Contracts come by batch order, and ewxd's batches list their orders in id order, as the book holds them,
   // so walking the book forward finds each in a step or two, where a search from the root missed the cache at
   // every level: at 100k x 10k the searches were a third of this loop. Other orders fall back to the search.
@@ -506,8 +510,14 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
       return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
-    if (offer_open[j] == book_.offers.end()) offer_open[j] = book_.offers.find(c.offer);
-    if (offer_open[j] == book_.offers.end() || offer_open[j]->second.remaining < (offer_taken[j] += c.units)) {
+    if (offer_open[j] == book_.offers.end()) {
+      offer_open[j] = book_.offers.find(c.offer);
+      if (offer_open[j] != book_.offers.end()) {
+        offer_room[j] = offer_open[j]->second.remaining;
+        offer_seller[j] = offer_open[j]->second.participant;
+      }
+    }
+    if (offer_open[j] == book_.offers.end() || offer_room[j] < (offer_taken[j] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
@@ -518,7 +528,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                             c.order,
                             c.offer,
                             order_open[i]->second.participant,
-                            offer_open[j]->second.participant,
+                            offer_seller[j],
                             c.units,
                             c.price,
                             c.transfer_charge,
