@@ -35,7 +35,9 @@
 // cheapest in a suffix of one ladder, a segment-tree query, so a bid costs a few queries instead of a scan of every
 // pair. Orders trade only within their resource class, so the auction runs once per class, the classes side by side
 // on the machine's cores (auction_by_class); smaller auctions also need fewer bids and smaller trees, which made it
-// 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. The simplex needs no scaling and also takes the batches whose prices are too large
+// 2.4x faster on one core at 100k x 10k, and two cores another 1.7x. Each class's network and auction market are
+// built on those cores too, by the thread that clears the class (an ewx-loadgen 100k x 10k batch: 585-615 to
+// 512-524 ms). The simplex needs no scaling and also takes the batches whose prices are too large
 // for the auction's scaled 64-bit arithmetic, but its pivots grow faster than the network: 106 s at 100k x 10k,
 // where the auction takes 0.7 s. Two other ways were tried and dropped: LEMON's cost scaling was no faster than
 // the simplex (6.5 s at 30k x 3k; its StaticDigraph maps also do not compile as C++20), and the auction on the
