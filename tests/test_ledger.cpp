@@ -104,20 +104,16 @@ TEST_CASE("a batch listed out of id order, among open orders it leaves out, upda
     std::map<OfferId, Units> sold;
     for (const ContractRecord& c : contracts) bought[c.order] += c.units, sold[c.offer] += c.units;
     book = ledger->open_book();
-    for (const BuyOrder& o : next.orders) {
-      const auto it = book.orders.find(o.id);
-      if (o.units == bought[o.id])
-        CHECK(it == book.orders.end());
+    // What is left of an order or offer is open with those units, and nothing of a filled one.
+    const auto check_left = [](const auto& open, std::uint64_t id, Units units, Units traded) {
+      const auto it = open.find(id);
+      if (units == traded)
+        CHECK(it == open.end());
       else
-        CHECK((it != book.orders.end() && it->second.remaining == o.units - bought[o.id]));
-    }
-    for (const SellOffer& s : next.offers) {
-      const auto it = book.offers.find(s.id);
-      if (s.units == sold[s.id])
-        CHECK(it == book.offers.end());
-      else
-        CHECK((it != book.offers.end() && it->second.remaining == s.units - sold[s.id]));
-    }
+        CHECK((it != open.end() && it->second.remaining == units - traded));
+    };
+    for (const BuyOrder& o : next.orders) check_left(book.orders, o.id, o.units, bought[o.id]);
+    for (const SellOffer& s : next.offers) check_left(book.offers, s.id, s.units, sold[s.id]);
     for (const BuyOrder& o : left_out.orders) CHECK(book.orders.at(o.id).remaining == o.units);
   }
   CHECK(open_ledger(dir.path)->open_book() == book);  // replayed contract by contract
