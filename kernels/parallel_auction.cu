@@ -54,10 +54,9 @@ class CachedScratch {
       throw std::runtime_error(std::string("scratch space for a Thrust call: ") + cudaGetErrorString(status));
     return static_cast<char*>(block);
   }
-  void deallocate(char* block, std::size_t) {
-    if (const cudaError_t status = cache_.DeviceFree(block); status != cudaSuccess)
-      throw std::runtime_error(std::string("returning scratch space: ") + cudaGetErrorString(status));
-  }
+  // Called from Thrust's destructors, also while an exception unwinds, so it must not throw: a failure here
+  // is a device error that the solve's next checked call reports.
+  void deallocate(char* block, std::size_t) noexcept { static_cast<void>(cache_.DeviceFree(block)); }
 
  private:
   // Bins of powers of two from 1 KiB to 64 MiB, at most 512 MiB cached.
