@@ -421,17 +421,13 @@ struct BestProfit {
   const Potential* quote;
   Potential* best;
 
-  using Part = Potential;
+  // The bid's scan, of which only the best is kept: it runs once a phase.
+  using Part = BestTwo;
   EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
-    Potential b = kNone;
-    for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) {
-      const Potential q = quote[arc_sink[e]];
-      if (q != kClosed && value[e] - q > b) b = value[e] - q;
-    }
-    return b;
+    return best_two(row_begin, arc_sink, value, quote, i, lane, lanes);
   }
-  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a > b ? a : b; }
-  EWX_HOST_DEVICE void finish(std::uint32_t i, Part b) const { best[i] = b; }
+  EWX_HOST_DEVICE static Part merge(const Part& a, const Part& b) { return merge_best_two(a, b); }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, const Part& two) const { best[i] = two.best; }
 };
 struct KeepWhatFits {
   const std::uint32_t* arc_source;
@@ -534,7 +530,7 @@ struct SequentialTail {
   // problems thousands of arcs, one after another, at the speed of one core's memory reads. A long row is
   // split into contiguous pieces scanned by the host's cores, and the pieces merged as the warps merge
   // theirs (same answer in any grouping), so the result does not depend on how many cores there are.
-  // Arcs. On the H100 machine's 16 cores, splitting rows of 8,192 arcs took the n = 8,192 assignment's tails
+  // On the H100 machine's 16 cores, splitting rows of 8,192 arcs took the n = 8,192 assignment's tails
   // from 2.1 to 1.7 s; splitting rows of 4,096 (256 arcs a thread) made the n = 4,096 tails slower, 0.73 to
   // 0.93 s: starting and joining the threads costs more than the scan they share.
   static constexpr Index kSplitRowsFrom = 8192;
