@@ -31,16 +31,23 @@
 // to 15 contracts more than before; nothing stored can change unseen, since every contract is under a
 // stored node or the signed root of its batch.
 //
-// Durability. Every write that a participant or auditor is told about is one RocksDB WriteBatch written
-// with sync: a journal append (so an acknowledged order survives any crash), and everything about one
-// cleared batch (contracts, Merkle nodes, fills, indexes, inputs, signed record), so a crash leaves a batch
-// either wholly recorded or not at all. Group commit is the caller's choice of how many entries go into one
-// journal() call, and a batch is one write however many contracts it has.
+// Durability. Every write that a participant or auditor is told about is one RocksDB WriteBatch, on disk
+// before anyone is told: a journal append (so an acknowledged order survives any crash), and everything
+// about one cleared batch (contracts, Merkle nodes, fills, indexes, inputs, signed record), so a crash
+// leaves a batch either wholly recorded or not at all. Group commit is the caller's choice of how many
+// entries go into one journal_each() call, and a batch is one write however many contracts it has. A
+// journal group is either written with sync, or written without and then synced by sync_journal() on
+// another thread while the next group is written (Durability::at_next_sync): the write-ahead log is one
+// sequence, so a sync makes everything written before it durable, a synced batch write included whatever
+// journal writes preceded it, and a crash can lose only writes nobody was told about. A failed sync stops
+// all further writes, since after it nobody can say which earlier writes reached the disk (the lesson
+// PostgreSQL learned about retrying fsync).
 //
 // On open, the in-memory state (open book, Merkle frontier, chain head) is rebuilt from what is stored, so
 // reopening after a crash at any point restores exactly what was durable.
 #include "ledger/ledger.hpp"
 
+#include <absl/container/flat_hash_map.h>
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -272,20 +279,31 @@ std::optional<Hash> Ledger::merkle_node(std::uint8_t level, std::uint64_t index)
   return StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]).node(level, index);
 }
 
-void Ledger::apply(OpenBook& book, const JournalEntry& e) {
+void Ledger::apply(OpenBook& book, const JournalEntry& e, OpenBook::Orders::const_iterator order_place,
+                   OpenBook::Offers::const_iterator offer_place) {
   using Kind = JournalEntry::Kind;
   switch (e.kind) {
+    // Placed with the book's end as the hint: new ids come in increasing order, so each goes in at the end
+    // without a search (any other id is still placed right, after a search).
     case Kind::order:
-      book.orders[e.order.id] = {e.participant, e.resource_class, e.order, e.order.units, e.client_order_id};
+      book.orders.insert_or_assign(book.orders.end(), e.order.id,
+                                   OpenOrder{e.participant, e.resource_class, e.order, e.order.units, e.client_order_id});
       break;
     case Kind::offer:
-      book.offers[e.offer.id] = {e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id};
+      book.offers.insert_or_assign(book.offers.end(), e.offer.id,
+                                   OpenOffer{e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id});
       break;
     case Kind::cancel_order:
-      book.orders.erase(e.id);
+      if (order_place != book.orders.end())
+        book.orders.erase(order_place);
+      else
+        book.orders.erase(e.id);
       break;
     case Kind::cancel_offer:
-      book.offers.erase(e.id);
+      if (offer_place != book.offers.end())
+        book.offers.erase(offer_place);
+      else
+        book.offers.erase(e.id);
       break;
     case Kind::batch_fills:
       break;  // applied from the contracts, see apply_fill
@@ -348,19 +366,25 @@ Status Ledger::load() {
   return Status::ok();
 }
 
-namespace {
-
 // What a run of journal entries may do, checked against the book plus what the run itself opens or cancels,
-// without copying the book.
-class JournalCheck {
+// without copying the book. It also keeps where each cancel found its order or offer in the book, so that
+// the write removes it there: a book of millions is a tree whose every level misses the cache, and a cancel
+// used to search it twice.
+class Ledger::JournalCheck {
  public:
-  explicit JournalCheck(const OpenBook& book) : book_(book) {}
+  // `entries`: how many will be checked, to size the record of what they change.
+  JournalCheck(const OpenBook& book, std::size_t entries) : book_(book) {
+    orders_.reserve(entries);
+    offers_.reserve(entries);
+    places_.reserve(entries);
+  }
 
   // Why `e` cannot follow the entries admitted so far, or nothing (and `e` is then admitted). A cancel must
   // come from the owner (or from the exchange, participant 0); the refusal does not say whether the order
-  // exists, so that a participant cannot probe for others' orders.
+  // exists, so that a participant cannot probe for others' orders. Entries are checked in order, each once.
   std::optional<std::string> refusal(const JournalEntry& e) {
     using Kind = JournalEntry::Kind;
+    Place& place = places_.emplace_back(Place{book_.orders.end(), book_.offers.end()});
     switch (e.kind) {
       case Kind::order:
         if (owner(orders_, book_.orders, e.order.id)) return "order " + std::to_string(e.order.id) + " is already open";
@@ -371,13 +395,13 @@ class JournalCheck {
         offers_[e.offer.id] = e.participant;
         return std::nullopt;
       case Kind::cancel_order:
-        if (!may_cancel(owner(orders_, book_.orders, e.id), e.participant))
+        if (!may_cancel(owner(orders_, book_.orders, e.id, &place.order), e.participant))
           return "order " + std::to_string(e.id) + " is not an open order of participant " +
                  std::to_string(e.participant);
         orders_[e.id] = std::nullopt;
         return std::nullopt;
       case Kind::cancel_offer:
-        if (!may_cancel(owner(offers_, book_.offers, e.id), e.participant))
+        if (!may_cancel(owner(offers_, book_.offers, e.id, &place.offer), e.participant))
           return "offer " + std::to_string(e.id) + " is not an open offer of participant " +
                  std::to_string(e.participant);
         offers_[e.id] = std::nullopt;
@@ -388,42 +412,76 @@ class JournalCheck {
     return "unknown journal entry kind";
   }
 
+  // Where the entry checked k-th found what it cancels in the book (the book's end otherwise: not a cancel,
+  // or a cancel of something opened earlier in the run).
+  OpenBook::Orders::const_iterator order_place(std::size_t k) const { return places_[k].order; }
+  OpenBook::Offers::const_iterator offer_place(std::size_t k) const { return places_[k].offer; }
+
  private:
   // What this run did to an id (opened it: its owner; cancelled it: nothing) overrides the book.
-  using Changes = std::unordered_map<std::uint64_t, std::optional<ParticipantId>>;
+  using Changes = absl::flat_hash_map<std::uint64_t, std::optional<ParticipantId>>;
+  struct Place {
+    OpenBook::Orders::const_iterator order;
+    OpenBook::Offers::const_iterator offer;
+  };
   template <typename Open>
   static std::optional<ParticipantId> owner(const Changes& changes, const std::map<std::uint64_t, Open>& open,
-                                            std::uint64_t id) {
+                                            std::uint64_t id,
+                                            typename std::map<std::uint64_t, Open>::const_iterator* found = nullptr) {
     if (const auto changed = changes.find(id); changed != changes.end()) return changed->second;
-    if (const auto it = open.find(id); it != open.end()) return it->second.participant;
-    return std::nullopt;
+    // The exchange's ids only grow, so a new order's id is past the book's last, and saying so needs no
+    // search.
+    if (open.empty() || id > open.rbegin()->first) return std::nullopt;
+    const auto it = open.find(id);
+    if (it == open.end()) return std::nullopt;
+    if (found) *found = it;
+    return it->second.participant;
   }
   static bool may_cancel(std::optional<ParticipantId> owner, ParticipantId who) {
     return owner && (who == 0 || *owner == who);
   }
   const OpenBook& book_;
   Changes orders_, offers_;
+  std::vector<Place> places_;
 };
 
-}  // namespace
-
 Status Ledger::journal(std::span<const JournalEntry> entries) {
-  JournalCheck check(book_);
+  JournalCheck check(book_, entries.size());
   for (const JournalEntry& e : entries)
     if (auto refusal = check.refusal(e)) return Status::error(Status::Code::invalid_argument, *refusal);
-  return write_journal(entries, {});
+  return write_journal(entries, {}, check, Durability::synced);
 }
 
-Result<std::vector<std::optional<std::string>>> Ledger::journal_each(std::span<const JournalEntry> entries) {
-  JournalCheck check(book_);
+Result<std::vector<std::optional<std::string>>> Ledger::journal_each(std::span<const JournalEntry> entries,
+                                                                     Durability durability) {
+  JournalCheck check(book_, entries.size());
   std::vector<std::optional<std::string>> refusals(entries.size());
   for (std::size_t k = 0; k < entries.size(); ++k) refusals[k] = check.refusal(entries[k]);
-  if (Status s = write_journal(entries, refusals); !s.is_ok()) return s;
+  if (Status s = write_journal(entries, refusals, check, durability); !s.is_ok()) return s;
   return refusals;
 }
 
+Status Ledger::sync_journal() {
+  if (Status s = refuse_after_failed_sync(); !s.is_ok()) return s;
+  Status synced = from_rocks(db_->SyncWAL(), "journal sync");
+  if (!synced.is_ok()) {
+    sync_failed_.store(true);
+    return synced;
+  }
+  crash_point("journal-after-sync");
+  return synced;
+}
+
+Status Ledger::refuse_after_failed_sync() const {
+  if (!sync_failed_.load(std::memory_order_relaxed)) return Status::ok();
+  return Status::error(Status::Code::io_error,
+                       "a journal sync failed earlier, so the ledger takes no more writes until it is reopened");
+}
+
 Status Ledger::write_journal(std::span<const JournalEntry> entries,
-                             std::span<const std::optional<std::string>> refusals) {
+                             std::span<const std::optional<std::string>> refusals, const JournalCheck& check,
+                             Durability durability) {
+  if (Status s = refuse_after_failed_sync(); !s.is_ok()) return s;
   const auto admitted = [&](std::size_t k) { return refusals.empty() || !refusals[k]; };
   rocksdb::WriteBatch batch;
   std::uint64_t sequence = journal_next_;
@@ -431,12 +489,12 @@ Status Ledger::write_journal(std::span<const JournalEntry> entries,
     if (admitted(k)) batch.Put(families_[kJournal], u64_key(sequence++), encode(entries[k])).PermitUncheckedError();
   if (sequence == journal_next_) return Status::ok();
   crash_point("journal-before-write");
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  if (Status s = from_rocks(db_->Write(sync, &batch), "journal write"); !s.is_ok()) return s;
+  rocksdb::WriteOptions options;
+  options.sync = durability == Durability::synced;
+  if (Status s = from_rocks(db_->Write(options, &batch), "journal write"); !s.is_ok()) return s;
   crash_point("journal-after-write");
   for (std::size_t k = 0; k < entries.size(); ++k)
-    if (admitted(k)) apply(book_, entries[k]);
+    if (admitted(k)) apply(book_, entries[k], check.order_place(k), check.offer_place(k));
   journal_next_ = sequence;
   return Status::ok();
 }
@@ -450,6 +508,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   }
   if (result.status != SolveStatus::optimal)
     return Status::error(Status::Code::invalid_argument, "the batch was not cleared");
+  if (Status s = refuse_after_failed_sync(); !s.is_ok()) return s;
 
   // The batch's inputs as text, for auditors to re-clear, formatted and hashed on a second core while this
   // one records the contracts: the two share nothing, and the text is a sixth of the commit at 100k x 10k.

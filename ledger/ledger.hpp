@@ -1,6 +1,7 @@
 // The ledger: every accepted order and every settled contract, durable and tamper-evident.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -39,8 +40,10 @@ struct OpenOffer {
   std::uint64_t client_order_id = 0;
 };
 struct OpenBook {
-  std::map<OrderId, OpenOrder> orders;
-  std::map<OfferId, OpenOffer> offers;
+  using Orders = std::map<OrderId, OpenOrder>;
+  using Offers = std::map<OfferId, OpenOffer>;
+  Orders orders;
+  Offers offers;
   bool operator==(const OpenBook& other) const;
 };
 
@@ -90,10 +93,23 @@ class Ledger {
   // the gateway waits for before acknowledging). Orders and offers must carry ids not seen before;
   // cancels must name open ones. Nothing is written if any entry is refused.
   Status journal(std::span<const JournalEntry> entries);
+  // How a journal write waits for the disk.
+  enum class Durability {
+    synced,        // on return, on disk
+    at_next_sync,  // on return, in the write-ahead log's file and in the open book; on disk once a
+                   // sync_journal() that begins after the return has returned ok
+  };
   // The same, for the gateway's group commit: entries are checked one by one in order, the admitted ones
-  // written in one synced write, and the refused ones skipped. On ok, element k says why entry k was refused
-  // (nothing: it is durable). On error nothing was written.
-  Result<std::vector<std::optional<std::string>>> journal_each(std::span<const JournalEntry> entries);
+  // written in one write, and the refused ones skipped. On ok, element k says why entry k was refused
+  // (nothing: it is written, and durable as `durability` says). On error nothing was written.
+  Result<std::vector<std::optional<std::string>>> journal_each(std::span<const JournalEntry> entries,
+                                                               Durability durability = Durability::synced);
+  // Makes every journal write that returned before this call durable (one fdatasync of the write-ahead log,
+  // RocksDB's SyncWAL). Unlike everything else here it may run on another thread while the ledger's owner
+  // goes on writing, so that the next group is written while this one syncs. When it fails, what was
+  // written since the last good sync may or may not be on disk, and the ledger takes no more writes: only
+  // reopening, which replays what is there, can say what was kept.
+  Status sync_journal();
 
   // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
   // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order
@@ -124,17 +140,28 @@ class Ledger {
   // An online, consistent copy of the whole ledger in `dir` (RocksDB checkpoint: hard links where possible).
   Status checkpoint(const std::filesystem::path& dir) const;
 
-  // Fault injection for the crash tests: called at named points inside commit_batch and journal.
+  // Fault injection for the crash tests: called at named points inside commit_batch, the journal writes and
+  // sync_journal (journal-before-write, journal-after-write, journal-after-sync, commit-before-write,
+  // commit-after-write).
   void set_crash_hook(std::function<void(const char* point)> hook) { crash_hook_ = std::move(hook); }
 
  private:
   Ledger() = default;
   Status load();
-  Status write_journal(std::span<const JournalEntry> entries, std::span<const std::optional<std::string>> refusals);
+  class JournalCheck;
+  Status write_journal(std::span<const JournalEntry> entries, std::span<const std::optional<std::string>> refusals,
+                       const JournalCheck& check, Durability durability);
+  Status refuse_after_failed_sync() const;
   void crash_point(const char* point) const {
     if (crash_hook_) crash_hook_(point);
   }
-  static void apply(OpenBook& book, const JournalEntry& entry);
+  // `order_place` / `offer_place`: where a cancel's order or offer is in the book when already known (the
+  // book's end when not: it is then found by its id).
+  static void apply(OpenBook& book, const JournalEntry& entry, OpenBook::Orders::const_iterator order_place,
+                    OpenBook::Offers::const_iterator offer_place);
+  static void apply(OpenBook& book, const JournalEntry& entry) {
+    apply(book, entry, book.orders.end(), book.offers.end());
+  }
   static void apply_fill(OpenBook& book, const ContractRecord& contract);
 
   std::unique_ptr<rocksdb::DB> db_;
@@ -148,6 +175,7 @@ class Ledger {
   Hash last_record_{};
   std::function<void(const char*)> crash_hook_;
   bool audit_only_ = false;  // opened by open_for_audit: nothing loaded into memory
+  std::atomic<bool> sync_failed_{false};  // set by sync_journal, read by the writes
 };
 
 }  // namespace ewx::ledger

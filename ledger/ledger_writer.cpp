@@ -1,11 +1,17 @@
-// The single writer's loop (design in ledger_writer.hpp). The queue is swapped out whole under the lock, so
-// producers wait only for a vector swap, never for a write; consecutive appends in it form one group.
+// The writer's and the syncer's loops (design in ledger_writer.hpp). The queue is swapped out whole under
+// the lock, so producers wait only for a vector swap, never for a write; consecutive appends in it form one
+// group. The syncer likewise takes every written group at once, so one sync serves all of them.
 #include "ledger/ledger_writer.hpp"
+
+#include <algorithm>
 
 namespace ewx::ledger {
 
 LedgerWriter::LedgerWriter(std::unique_ptr<Ledger> ledger, OnGroup on_group)
-    : ledger_(std::move(ledger)), on_group_(std::move(on_group)), thread_([this] { loop(); }) {}
+    : ledger_(std::move(ledger)),
+      on_group_(std::move(on_group)),
+      syncer_([this] { sync_loop(); }),
+      writer_([this] { write_loop(); }) {}
 
 LedgerWriter::~LedgerWriter() { stop(); }
 
@@ -33,10 +39,11 @@ void LedgerWriter::stop() {
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
 }
 
-void LedgerWriter::loop() {
+void LedgerWriter::write_loop() {
   std::vector<Work> work;
   std::vector<JournalEntry> entries;
   std::vector<std::uint64_t> tags;
@@ -44,7 +51,7 @@ void LedgerWriter::loop() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything handed over is done
+      if (queue_.empty()) break;  // stopping, and everything handed over is written
       work.swap(queue_);
     }
     for (Work& item : work) {
@@ -54,25 +61,77 @@ void LedgerWriter::loop() {
         continue;
       }
       write_group(entries, tags);
+      wait_until_reported();
       std::get<std::function<void(Ledger&)>>(item)(*ledger_);
     }
     write_group(entries, tags);
     work.clear();
   }
+  {
+    std::lock_guard lock(sync_mutex_);
+    writer_done_ = true;
+  }
+  sync_wake_.notify_one();
 }
 
 void LedgerWriter::write_group(std::vector<JournalEntry>& entries, std::vector<std::uint64_t>& tags) {
   if (entries.empty()) return;
-  auto written = ledger_->journal_each(entries);
-  std::vector<std::optional<std::string>> failed;
-  if (!written.is_ok()) failed.assign(entries.size(), written.status().message());
-  const auto& refusals = written.is_ok() ? written.value() : failed;
-  on_group_(GroupOutcome{tags, refusals, written.status()});
+  Written group;
+  auto written = ledger_->journal_each(entries, Ledger::Durability::at_next_sync);
+  if (written.is_ok()) {
+    group.refusals = std::move(written.value());
+    group.wrote = std::any_of(group.refusals.begin(), group.refusals.end(), [](const auto& r) { return !r; });
+  } else {
+    group.status = written.status();
+  }
+  group.tags = std::move(tags);
   groups_.fetch_add(1, std::memory_order_relaxed);
   if (entries.size() > largest_group_.load(std::memory_order_relaxed))
     largest_group_.store(entries.size(), std::memory_order_relaxed);
+  {
+    std::lock_guard lock(sync_mutex_);
+    unsynced_.push_back(std::move(group));
+    ++written_;
+  }
+  sync_wake_.notify_one();
   entries.clear();
   tags.clear();
+}
+
+void LedgerWriter::wait_until_reported() {
+  std::unique_lock lock(sync_mutex_);
+  reported_.wait(lock, [&] { return reported_count_ == written_; });
+}
+
+void LedgerWriter::sync_loop() {
+  std::vector<Written> groups;
+  std::vector<std::optional<std::string>> failed;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_wake_.wait(lock, [&] { return writer_done_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // the writer has stopped, and everything it wrote is reported
+      groups.swap(unsynced_);
+    }
+    const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
+    const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
+    if (wrote) syncs_.fetch_add(1, std::memory_order_relaxed);
+    for (const Written& group : groups) {
+      const Status& status = group.status.is_ok() ? synced : group.status;
+      if (status.is_ok()) {
+        on_group_(GroupOutcome{group.tags, group.refusals, status});
+      } else {
+        failed.assign(group.tags.size(), status.message());
+        on_group_(GroupOutcome{group.tags, failed, status});
+      }
+    }
+    {
+      std::lock_guard lock(sync_mutex_);
+      reported_count_ += groups.size();
+    }
+    reported_.notify_all();
+    groups.clear();
+  }
 }
 
 }  // namespace ewx::ledger

@@ -3,13 +3,21 @@
 //
 // Why one thread: the Ledger is deliberately not thread-safe (its open book, Merkle frontier and journal
 // position move together with each write), and a synced RocksDB write costs the same whether it carries one
-// entry or ten thousand. So journal appends from every session queue up here and are written in groups:
-// while one synced write is in flight the next group collects, and each sync is shared by every order that
-// arrived during the previous one (group commit). Under light load a group is one entry and the latency is
-// one sync; under heavy load groups grow and throughput follows the write bandwidth, not the sync rate.
+// entry or ten thousand. So journal appends from every session queue up here and are written in groups
+// (group commit). Under light load a group is one entry and the latency is one sync; under heavy load
+// groups grow and throughput follows the write bandwidth, not the sync rate.
 //
-// Work other than appends (queries, batch commits) is a task run between groups, so it sees every append
-// handed over before it and none after.
+// Writing and syncing are pipelined on two threads. The writer checks a group, writes it into the
+// write-ahead log without waiting for the disk (Ledger::Durability::at_next_sync) and goes on to the next;
+// a second thread, the syncer, syncs the log (Ledger::sync_journal) again and again, and after each sync
+// reports as durable every group written before it began. While one sync is on its way to the disk, the
+// writer is checking and encoding what comes next, where with one thread it sat idle for the sync's length
+// and then made the next group wait for its own work. Groups are reported in the order they were written.
+//
+// Work other than appends (queries, batch snapshots and commits) is a task run between groups. Before a
+// task runs, every group written before it has been synced and reported, so a task sees exactly what has
+// been acknowledged, and whatever it makes known (a fill, a contract) is announced after the acks of the
+// orders it concerns.
 #pragma once
 
 #include <atomic>
@@ -32,7 +40,8 @@ namespace ewx::ledger {
 class LedgerWriter {
  public:
   // What became of a group of appends: refusals[k] says why entry k (tagged tags[k]) was not written, or is
-  // empty when it is durable. When `status` is not ok the write failed and none of the group was written.
+  // empty when it is durable. When `status` is not ok the write or its sync failed and none of the group
+  // may be taken as durable.
   struct GroupOutcome {
     std::span<const std::uint64_t> tags;
     std::span<const std::optional<std::string>> refusals;
@@ -40,7 +49,8 @@ class LedgerWriter {
   };
   using OnGroup = std::function<void(const GroupOutcome&)>;
 
-  // Takes the ledger over; `on_group` runs on the writer thread after each group's write.
+  // Takes the ledger over; `on_group` runs on the syncer thread once each group is durable (or has failed),
+  // group after group in the order they were appended.
   LedgerWriter(std::unique_ptr<Ledger> ledger, OnGroup on_group);
   ~LedgerWriter();  // finishes everything handed over, then stops
   LedgerWriter(const LedgerWriter&) = delete;
@@ -48,15 +58,17 @@ class LedgerWriter {
 
   // Queues one journal entry; `tag` identifies it to on_group. Callable from any thread.
   void append(JournalEntry entry, std::uint64_t tag);
-  // Queues a task that gets the ledger to itself, after every append handed over before it.
+  // Queues a task that gets the ledger to itself, after every append handed over before it is durable and
+  // reported.
   void run(std::function<void(Ledger&)> task);
 
-  // Runs everything handed over so far, then stops the thread. Later calls to append or run are dropped.
+  // Runs everything handed over so far, then stops both threads. Later calls to append or run are dropped.
   void stop();
 
-  // The largest group written so far (for metrics and the benchmark's report).
+  // The largest group written so far, and the groups and syncs (for metrics and the benchmark's report).
   std::size_t largest_group() const { return largest_group_.load(std::memory_order_relaxed); }
   std::uint64_t groups_written() const { return groups_.load(std::memory_order_relaxed); }
+  std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
 
  private:
   struct Append {
@@ -64,19 +76,36 @@ class LedgerWriter {
     std::uint64_t tag;
   };
   using Work = std::variant<Append, std::function<void(Ledger&)>>;
+  // A group written into the log and not yet reported.
+  struct Written {
+    std::vector<std::uint64_t> tags;
+    std::vector<std::optional<std::string>> refusals;
+    Status status = Status::ok();
+    bool wrote = false;  // something of it went into the log (not all refused, no failed write)
+  };
 
-  void loop();
+  void write_loop();
+  void sync_loop();
   void write_group(std::vector<JournalEntry>& entries, std::vector<std::uint64_t>& tags);
+  void wait_until_reported();
 
   std::unique_ptr<Ledger> ledger_;
   OnGroup on_group_;
-  std::mutex mutex_;
+
+  std::mutex mutex_;  // the queue
   std::condition_variable wake_;
   std::vector<Work> queue_;
   bool stopping_ = false;
+
+  std::mutex sync_mutex_;  // what is written and not yet reported
+  std::condition_variable sync_wake_, reported_;
+  std::vector<Written> unsynced_;
+  std::uint64_t written_ = 0, reported_count_ = 0;
+  bool writer_done_ = false;
+
   std::atomic<std::size_t> largest_group_{0};
-  std::atomic<std::uint64_t> groups_{0};
-  std::thread thread_;
+  std::atomic<std::uint64_t> groups_{0}, syncs_{0};
+  std::thread syncer_, writer_;
 };
 
 }  // namespace ewx::ledger

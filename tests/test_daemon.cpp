@@ -345,3 +345,56 @@ TEST_CASE("ewxd end to end: trade, notices, metrics; SIGKILL before a batch's wr
 TEST_CASE("ewxd end to end: SIGKILL after a batch's synced write, before its notices: recorded once, not twice") {
   trade_crash_restart("commit-after-write:2");
 }
+
+namespace {
+
+// The daemon dies at `crash_at`, a point of the fourth order's journal write: written but not yet synced, or
+// synced but not yet acknowledged. The first three were acknowledged and must survive; the fourth was not,
+// so it may or may not be there, but never twice. (A process killed after its write leaves the write in the
+// kernel's cache, which reaches the disk anyway; only a power cut could lose it, which is why nobody hears
+// of it before its sync. So `durable` says only that the sync is known to have happened.)
+void crash_in_journal(const std::string& crash_at, bool durable) {
+  CAPTURE(crash_at);
+  testing::TempDir dir;
+  const fs::path data = dir.path / "data";
+  std::map<std::uint64_t, std::uint64_t> acked;  // client order id -> exchange id
+  {
+    Daemon ewxd(data, dir.path / "ewxd-1.log", crash_at);
+    Client buyer(ewxd.endpoint(), credentials(data, "enterprise-001"));
+    for (std::uint64_t k = 1; k <= 3; ++k) {
+      const Answer a = buyer.submit(bid(k));
+      REQUIRE_MESSAGE(a.accepted, a.reason);
+      acked[k] = a.id;
+    }
+    CHECK_THROWS_AS(buyer.submit(bid(4)), ClientError);  // no answer: the daemon is gone
+    const int status = ewxd.wait();
+    REQUIRE_MESSAGE(WIFSIGNALED(status), ewxd.log());
+    CHECK(WTERMSIG(status) == SIGKILL);
+  }
+
+  Daemon ewxd(data, dir.path / "ewxd-2.log");
+  Client buyer(ewxd.endpoint(), credentials(data, "enterprise-001"));
+  for (const auto& [client_id, id] : acked) {
+    const Answer a = buyer.submit(bid(client_id));
+    CHECK((a.accepted && a.duplicate && a.id == id));
+  }
+  const Answer fourth = buyer.submit(bid(4));
+  REQUIRE(fourth.accepted);
+  if (durable) CHECK(fourth.duplicate);
+  const Answer again = buyer.submit(bid(4));
+  CHECK((again.accepted && again.duplicate && again.id == fourth.id));
+  CHECK(buyer.open_orders().size() == 4);
+  CHECK(ewxd.terminate() == 0);
+  const ledger::VerifyReport verified = ledger::verify_data_dir(data / "ledger");
+  CHECK_MESSAGE(verified.ok, verified.first_problem);
+}
+
+}  // namespace
+
+TEST_CASE("ewxd: SIGKILL between an order's journal write and its sync: acknowledged orders kept, the last not") {
+  crash_in_journal("journal-after-write:4", false);
+}
+
+TEST_CASE("ewxd: SIGKILL after an order's journal sync, before its ack: it is kept, and a resend finds it") {
+  crash_in_journal("journal-after-sync:4", true);
+}

@@ -192,7 +192,9 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_expired_total", "Orders and offers closed because their window passed.", m.expired);
   t.histogram("ewx_solve_seconds", "Time to clear a batch exactly.", m.solve);
   t.histogram("ewx_ledger_commit_seconds", "Time to record a batch (one synced write).", m.commit);
-  t.counter("ewx_journal_groups_total", "Synced journal writes (group commits).", exchange.writer().groups_written());
+  t.counter("ewx_journal_groups_total", "Journal writes (group commits).", exchange.writer().groups_written());
+  t.counter("ewx_journal_syncs_total", "Syncs of the journal, each making every group written before it durable.",
+            exchange.writer().syncs());
   t.gauge("ewx_journal_largest_group", "Most entries one journal write has carried.",
           static_cast<std::int64_t>(exchange.writer().largest_group()));
   return t.text();
@@ -245,7 +247,8 @@ void log_tick(const ewx::ClearedBatch& tick) {
 }
 
 // For the end-to-end crash tests: EWXD_CRASH_AT=POINT:N kills the daemon with SIGKILL the N-th time the
-// ledger reaches POINT (journal-before-write, journal-after-write, commit-before-write, commit-after-write),
+// ledger reaches POINT (journal-before-write, journal-after-write, journal-after-sync, commit-before-write,
+// commit-after-write),
 // exactly where a power cut could strike. Not a flag, so that no operator sets it by accident.
 void arm_crash_point(ewx::Exchange& exchange) {
   const char* spec = std::getenv("EWXD_CRASH_AT");
