@@ -3,6 +3,9 @@
 // and must share its fate if the write fails, so it waits on the first one's pending entry.
 #include "exchange/exchange.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "gateway/asio.hpp"
 
 namespace ewx {
@@ -40,16 +43,27 @@ ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::
   if (!scanned.is_ok()) return scanned;
   if (!unreadable.empty()) return ledger::Status::error(ledger::Status::Code::corruption, unreadable);
 
+  // Room for the day's new client order ids beside those already taken, so that the table seldom grows (a
+  // growth moves every entry, on the io thread).
+  x.known_.reserve(std::max<std::size_t>(2 * x.known_.size(), std::size_t{1} << 21));
+
   // The writer reports each group on its own thread; the answers are delivered on the io thread in one post.
+  // A group's tags are consecutive: tags are given in the order entries are handed to the writer, which
+  // writes them in that order, a run of them at a time.
   Exchange* self = exchange.get();
   x.writer_ = std::make_unique<ledger::LedgerWriter>(
       std::move(ledger), [self](const ledger::LedgerWriter::GroupOutcome& group) {
-        std::vector<std::pair<std::uint64_t, std::optional<std::string>>> outcome;
-        outcome.reserve(group.tags.size());
-        for (std::size_t k = 0; k < group.tags.size(); ++k) outcome.emplace_back(group.tags[k], group.refusals[k]);
-        asio::post(self->io_, [self, outcome = std::move(outcome), io_error = !group.status.is_ok()] {
-          for (const auto& [tag, refusal] : outcome) self->journalled(tag, refusal, io_error);
-        });
+        GroupAnswer answer{group.tags.front(), group.tags.size(), {}, !group.status.is_ok()};
+        for (std::size_t k = 0; k < group.tags.size(); ++k) {
+          if (group.tags[k] != answer.first_tag + k) {
+            std::fprintf(stderr, "ewx: journal answers out of order (tag %llu at %zu of a group from %llu)\n",
+                         static_cast<unsigned long long>(group.tags[k]), k,
+                         static_cast<unsigned long long>(answer.first_tag));
+            std::abort();
+          }
+          if (group.refusals[k]) answer.refusals.emplace_back(k, *group.refusals[k]);
+        }
+        asio::post(self->io_, [self, answer = std::move(answer)] { self->journalled(answer); });
       });
   return exchange;
 }
@@ -59,8 +73,8 @@ Exchange::~Exchange() {
 }
 
 std::uint64_t Exchange::hand_over(ledger::JournalEntry entry, Pending pending) {
-  const std::uint64_t tag = next_tag_++;
-  pending_.emplace(tag, std::move(pending));
+  const std::uint64_t tag = first_waiting_tag_ + waiting_.size();
+  waiting_.push_back(std::move(pending));
   writer_->append(std::move(entry), tag);
   return tag;
 }
@@ -70,8 +84,8 @@ void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entr
   const auto [known, is_new] = known_.try_emplace(ClientKey{who.account, offer, entry.client_order_id});
   if (!is_new) {
     ++counters_.resends;
-    if (known->second.tag == 0) return done(Accepted{known->second.id, true});
-    pending_.at(known->second.tag).resends.push_back(std::move(done));
+    if (durable(known->second)) return done(Accepted{known->second.id, true});
+    waiting_[known->second.tag - first_waiting_tag_].resends.push_back(std::move(done));
     return;
   }
   const std::uint64_t id = offer ? next_offer_id_++ : next_order_id_++;
@@ -100,10 +114,25 @@ void Exchange::release_cancels() {
   held_cancels_.clear();
 }
 
-void Exchange::journalled(std::uint64_t tag, const std::optional<std::string>& refusal, bool io_error) {
-  auto found = pending_.find(tag);
-  Pending pending = std::move(found->second);
-  pending_.erase(found);
+void Exchange::journalled(const GroupAnswer& group) {
+  if (group.first_tag != first_waiting_tag_ || group.count > waiting_.size()) {
+    std::fprintf(stderr, "ewx: journal answer for tag %llu while tag %llu waits\n",
+                 static_cast<unsigned long long>(group.first_tag), static_cast<unsigned long long>(first_waiting_tag_));
+    std::abort();
+  }
+  auto refusal = group.refusals.begin();
+  for (std::size_t k = 0; k < group.count; ++k) {
+    // Off the queue first, so that a resend arriving from inside an answer sees this entry as decided.
+    Pending pending = std::move(waiting_.front());
+    waiting_.pop_front();
+    ++first_waiting_tag_;
+    const bool refused = refusal != group.refusals.end() && refusal->first == k;
+    answer(pending, refused ? &refusal->second : nullptr, group.io_error);
+    if (refused) ++refusal;
+  }
+}
+
+void Exchange::answer(Pending& pending, const std::string* refusal, bool io_error) {
   const bool submission = pending.key.has_value();
   Decision decision;
   if (refusal) {
@@ -116,7 +145,6 @@ void Exchange::journalled(std::uint64_t tag, const std::optional<std::string>& r
   } else {
     decision = Accepted{pending.id, false};
     if (submission) {
-      known_.at(*pending.key).tag = 0;
       ++(pending.key->offer ? counters_.offers_accepted : counters_.orders_accepted);
       if (on_accepted_) on_accepted_();
     } else {

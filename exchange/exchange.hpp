@@ -10,11 +10,20 @@
 // Threads: every call and every answer on the server's io_context thread, where the id counters and the
 // map of client order ids live without locks; the writer thread only writes and reads the ledger and
 // posts answers back.
+//
+// Speed: at a million submissions a second the io thread's own bookkeeping was the bottleneck (a node-based
+// hash map of client order ids, a cache miss and a division per probe, and a second map of entries waiting
+// for the disk). The client order ids are now in an open-addressing table (Abseil's flat_hash_map) whose
+// hash keeps a trader's consecutive ids in neighbouring slots, and the waiting entries in a queue: the writer answers in the order it was handed
+// work, so the oldest waiting entry is always the next answered, and an entry is durable exactly when its
+// tag is older than the oldest still waiting, which spares a second lookup per acknowledgment.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
+#include <deque>
 #include <filesystem>
 #include <memory>
-#include <unordered_map>
 
 #include "gateway/asio.hpp"
 #include "gateway/market.hpp"
@@ -73,14 +82,28 @@ class Exchange final : public gateway::Market {
     std::uint64_t client_order_id = 0;
     bool operator==(const ClientKey&) const = default;
   };
+  // Keeps a participant's consecutive client order ids side by side in the table. Traders number their
+  // orders 1, 2, 3, ..., and a uniform hash sent each new id to a cache line of its own: a miss per
+  // submission, the io thread's largest cost at a million a second. Here eight consecutive ids of one
+  // participant and side start their probes at eight consecutive slots, so a new order's slot is usually
+  // in a line its predecessors brought in; runs themselves are spread by a full mix. Abseil's table takes
+  // the start of the probe from the hash's upper bits (hash >> 7) and a 7-bit tag for its quick compare
+  // from the lower ones, so the tag is given the id's place in its run, which tells run-mates apart.
   struct ClientKeyHash {
     std::size_t operator()(const ClientKey& k) const {
-      return std::hash<std::uint64_t>()(k.client_order_id * 0x9e3779b97f4a7c15ull ^ (k.account << 1 | k.offer));
+      std::uint64_t run = (k.account * 2 + k.offer) * 0x9e3779b97f4a7c15ull ^ (k.client_order_id >> 3);
+      run ^= run >> 30;  // splitmix64's finaliser
+      run *= 0xbf58476d1ce4e5b9ull;
+      run ^= run >> 27;
+      run *= 0x94d049bb133111ebull;
+      run ^= run >> 31;
+      const std::uint64_t place = k.client_order_id & 7;
+      return static_cast<std::size_t>((run << 3 | place) << 7 | (run >> 60) << 3 | place);
     }
   };
   struct Known {
     std::uint64_t id = 0;
-    std::uint64_t tag = 0;  // the pending journal write that carries it; 0 once durable
+    std::uint64_t tag = 0;  // the journal write that carried it (0: read from the journal at start)
   };
   // A journal entry handed to the writer and not yet answered.
   struct Pending {
@@ -89,17 +112,26 @@ class Exchange final : public gateway::Market {
     std::optional<ClientKey> key;                  // submissions
     std::vector<Done<gateway::Decision>> resends;  // resends that arrived before it was durable
   };
+  // What the writer made of a group of consecutive entries: each is durable, but for those refused.
+  struct GroupAnswer {
+    std::uint64_t first_tag = 0;
+    std::size_t count = 0;
+    std::vector<std::pair<std::size_t, std::string>> refusals;  // (position in the group, why)
+    bool io_error = false;
+  };
 
-  void journalled(std::uint64_t tag, const std::optional<std::string>& refusal, bool io_error);
+  void journalled(const GroupAnswer& group);
+  void answer(Pending& pending, const std::string* refusal, bool io_error);
   std::uint64_t hand_over(ledger::JournalEntry entry, Pending pending);
+  bool durable(const Known& known) const { return known.tag < first_waiting_tag_; }
 
   boost::asio::io_context& io_;
   std::unique_ptr<ledger::LedgerWriter> writer_;
   OrderId next_order_id_ = 1;
   OfferId next_offer_id_ = 1;
-  std::unordered_map<ClientKey, Known, ClientKeyHash> known_;
-  std::unordered_map<std::uint64_t, Pending> pending_;
-  std::uint64_t next_tag_ = 1;
+  absl::flat_hash_map<ClientKey, Known, ClientKeyHash> known_;
+  std::deque<Pending> waiting_;  // tags first_waiting_tag_, first_waiting_tag_ + 1, ...
+  std::uint64_t first_waiting_tag_ = 1;
   Counters counters_;
   bool holding_cancels_ = false;
   std::vector<std::pair<ledger::JournalEntry, Pending>> held_cancels_;
