@@ -23,25 +23,18 @@ ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::
 
   std::unique_ptr<Exchange> exchange(new Exchange(io));
   Exchange& x = *exchange;
-  std::string unreadable;
-  const auto scanned = ledger->scan(ledger::Ledger::Stored::journal, [&](std::uint64_t key, std::string_view value) {
-    const auto entry = ledger::decode_journal_entry(value);
-    if (!entry) {
-      unreadable = "journal entry " + std::to_string(key) + " is unreadable";
-      return false;
-    }
+  const auto scanned = ledger->scan_journal([&](std::uint64_t, const ledger::JournalEntry& entry) {
     using Kind = ledger::JournalEntry::Kind;
-    if (entry->kind == Kind::order) {
-      x.next_order_id_ = std::max(x.next_order_id_, entry->order.id + 1);
-      x.known_[{entry->participant, false, entry->client_order_id}] = {entry->order.id, 0};
-    } else if (entry->kind == Kind::offer) {
-      x.next_offer_id_ = std::max(x.next_offer_id_, entry->offer.id + 1);
-      x.known_[{entry->participant, true, entry->client_order_id}] = {entry->offer.id, 0};
+    if (entry.kind == Kind::order) {
+      x.next_order_id_ = std::max(x.next_order_id_, entry.order.id + 1);
+      x.known_[{entry.participant, false, entry.client_order_id}] = {entry.order.id, 0};
+    } else if (entry.kind == Kind::offer) {
+      x.next_offer_id_ = std::max(x.next_offer_id_, entry.offer.id + 1);
+      x.known_[{entry.participant, true, entry.client_order_id}] = {entry.offer.id, 0};
     }
     return true;
   });
   if (!scanned.is_ok()) return scanned;
-  if (!unreadable.empty()) return ledger::Status::error(ledger::Status::Code::corruption, unreadable);
 
   // Room for the day's new client order ids beside those already taken, so that the table seldom grows (a
   // growth moves every entry, on the io thread).
@@ -69,14 +62,30 @@ ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::
 }
 
 Exchange::~Exchange() {
-  if (writer_) writer_->stop();
+  if (writer_) stop();
+}
+
+void Exchange::stop() {
+  hand_staged_over();
+  writer_->stop();
+}
+
+void Exchange::with_ledger(std::function<void(ledger::Ledger&)> task) {
+  hand_staged_over();  // the task comes after every entry handed to the exchange before it
+  writer_->run(std::move(task));
 }
 
 std::uint64_t Exchange::hand_over(ledger::JournalEntry entry, Pending pending) {
   const std::uint64_t tag = first_waiting_tag_ + waiting_.size();
   waiting_.push_back(std::move(pending));
-  writer_->append(std::move(entry), tag);
+  if (staged_.empty()) asio::post(io_, [this] { hand_staged_over(); });
+  staged_.push_back(std::move(entry));
   return tag;
+}
+
+void Exchange::hand_staged_over() {
+  if (staged_.empty()) return;
+  writer_->append(staged_, first_waiting_tag_ + waiting_.size() - staged_.size());
 }
 
 void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entry, Done<Decision> done) {
@@ -157,7 +166,7 @@ void Exchange::answer(Pending& pending, const std::string* refusal, bool io_erro
 }
 
 void Exchange::open_orders(const gateway::Participant& who, Done<std::vector<gateway::OpenOrderView>> done) {
-  writer_->run([this, account = who.account, done = std::move(done)](ledger::Ledger& ledger) mutable {
+  with_ledger([this, account = who.account, done = std::move(done)](ledger::Ledger& ledger) mutable {
     std::vector<gateway::OpenOrderView> open;
     const ledger::OpenBook& book = ledger.open_book();
     for (const auto& [id, o] : book.orders)
@@ -171,7 +180,7 @@ void Exchange::open_orders(const gateway::Participant& who, Done<std::vector<gat
 }
 
 void Exchange::read_ledger(LedgerQuery query, Done<std::vector<std::uint8_t>> done) {
-  writer_->run([this, query = std::move(query), done = std::move(done)](ledger::Ledger& ledger) mutable {
+  with_ledger([this, query = std::move(query), done = std::move(done)](ledger::Ledger& ledger) mutable {
     auto frame = query(ledger);
     asio::post(io_, [done = std::move(done), frame = std::move(frame)]() mutable { done(std::move(frame)); });
   });

@@ -119,15 +119,10 @@ VerifyReport verify_data_dir(const std::filesystem::path& dir, const std::option
     if (failure = check_record(records[next_record]); !failure.empty()) return problem(report, failure);
   }
 
-  scanned = ledger.scan(Ledger::Stored::journal, [&](std::uint64_t sequence, std::string_view value) {
-    if (!decode_journal_entry(value)) {
-      failure = "journal entry " + std::to_string(sequence) + " is unreadable";
-      return false;
-    }
+  scanned = ledger.scan_journal([&](std::uint64_t, const JournalEntry&) {
     ++report.journal_entries;
     return true;
   });
-  if (!failure.empty()) return problem(report, failure);
   if (!scanned.is_ok()) return problem(report, scanned.message());
 
   report.ok = true;

@@ -6,7 +6,9 @@
 //
 //   meta       "format"                          -> "ewx-ledger 1"
 //              "public-key"                      -> 32 raw bytes of the exchange's Ed25519 key
-//   journal    u64 sequence                      -> journal-entry      (records.cpp has the value grammars)
+//   journal    u64 position of its first entry   -> journal-record: one entry, or a group written together,
+//                                                   whose entries hold the positions from the key on
+//                                                   (records.cpp has the value grammars)
 //   contracts  u64 contract id (= log position)  -> contract
 //   merkle     u8 level, u64 index               -> 32-byte hash of perfect subtree (level, index), for levels
 //                                                   >= kFirstStoredMerkleLevel (4); the levels below are
@@ -181,6 +183,7 @@ Ledger::~Ledger() {
   }
 }
 
+
 Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, bool create) {
   namespace fs = std::filesystem;
   std::error_code error;
@@ -265,7 +268,7 @@ std::string Ledger::stored_public_key() const {
 }
 
 Status Ledger::scan(Stored what, const std::function<bool(std::uint64_t key, std::string_view value)>& visit) const {
-  const Family family = what == Stored::contracts ? kContracts : what == Stored::batches ? kBatches : kJournal;
+  const Family family = what == Stored::contracts ? kContracts : kBatches;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[family]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() != 8)
@@ -275,46 +278,71 @@ Status Ledger::scan(Stored what, const std::function<bool(std::uint64_t key, std
   return from_rocks(it->status(), std::string("reading ") + kFamilyNames[family]);
 }
 
+Status Ledger::scan_journal(const std::function<bool(std::uint64_t position, const JournalEntry& entry)>& visit) const {
+  std::vector<JournalEntry> entries;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kJournal]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::error(Status::Code::corruption, "a malformed key in the journal");
+    const std::uint64_t first = read_u64(it->key().ToStringView());
+    if (!decode_journal_record(it->value().ToStringView(), entries))
+      return Status::error(Status::Code::corruption, "journal record " + std::to_string(first) + " is unreadable");
+    for (std::size_t k = 0; k < entries.size(); ++k)
+      if (!visit(first + k, entries[k])) return Status::ok();
+  }
+  return from_rocks(it->status(), "reading the journal");
+}
+
 std::optional<Hash> Ledger::merkle_node(std::uint8_t level, std::uint64_t index) const {
   return StoredNodes(db_.get(), families_[kMerkle], families_[kContracts]).node(level, index);
 }
 
-void Ledger::apply(OpenBook& book, const JournalEntry& e, OpenBook::Orders::const_iterator order_place,
-                   OpenBook::Offers::const_iterator offer_place) {
+void Ledger::apply(const JournalEntry& e) {
   using Kind = JournalEntry::Kind;
   switch (e.kind) {
     // Placed with the book's end as the hint: new ids come in increasing order, so each goes in at the end
     // without a search (any other id is still placed right, after a search).
-    case Kind::order:
-      book.orders.insert_or_assign(book.orders.end(), e.order.id,
-                                   OpenOrder{e.participant, e.resource_class, e.order, e.order.units, e.client_order_id});
+    case Kind::order: {
+      const auto placed = book_.orders.insert_or_assign(
+          book_.orders.end(), e.order.id,
+          OpenOrder{e.participant, e.resource_class, e.order, e.order.units, e.client_order_id});
+      order_at_.insert_or_assign(e.order.id, placed);
       break;
-    case Kind::offer:
-      book.offers.insert_or_assign(book.offers.end(), e.offer.id,
-                                   OpenOffer{e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id});
+    }
+    case Kind::offer: {
+      const auto placed = book_.offers.insert_or_assign(
+          book_.offers.end(), e.offer.id,
+          OpenOffer{e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id});
+      offer_at_.insert_or_assign(e.offer.id, placed);
       break;
+    }
     case Kind::cancel_order:
-      if (order_place != book.orders.end())
-        book.orders.erase(order_place);
-      else
-        book.orders.erase(e.id);
+      if (const auto at = order_at_.find(e.id); at != order_at_.end()) close_order(at->second);
       break;
     case Kind::cancel_offer:
-      if (offer_place != book.offers.end())
-        book.offers.erase(offer_place);
-      else
-        book.offers.erase(e.id);
+      if (const auto at = offer_at_.find(e.id); at != offer_at_.end()) close_offer(at->second);
       break;
     case Kind::batch_fills:
       break;  // applied from the contracts, see apply_fill
   }
 }
 
-void Ledger::apply_fill(OpenBook& book, const ContractRecord& contract) {
-  const auto order = book.orders.find(contract.order);
-  if (order != book.orders.end() && (order->second.remaining -= contract.units) <= 0) book.orders.erase(order);
-  const auto offer = book.offers.find(contract.offer);
-  if (offer != book.offers.end() && (offer->second.remaining -= contract.units) <= 0) book.offers.erase(offer);
+void Ledger::apply_fill(const ContractRecord& contract) {
+  if (const auto at = order_at_.find(contract.order);
+      at != order_at_.end() && (at->second->second.remaining -= contract.units) <= 0)
+    close_order(at->second);
+  if (const auto at = offer_at_.find(contract.offer);
+      at != offer_at_.end() && (at->second->second.remaining -= contract.units) <= 0)
+    close_offer(at->second);
+}
+
+void Ledger::close_order(OpenBook::Orders::iterator order) {
+  order_at_.erase(order->first);
+  book_.orders.erase(order);
+}
+
+void Ledger::close_offer(OpenBook::Offers::iterator offer) {
+  offer_at_.erase(offer->first);
+  book_.offers.erase(offer);
 }
 
 Status Ledger::load() {
@@ -328,24 +356,26 @@ Status Ledger::load() {
                                                          " does not match the key this ledger was signed with");
   }
 
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), families_[kJournal]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const auto entry = decode_journal_entry(it->value().ToStringView());
-    if (!entry)
-      return Status::error(Status::Code::corruption,
-                           "journal entry " + std::to_string(read_u64(it->key().ToStringView())) + " is unreadable");
-    apply(book_, *entry);
-    for (std::uint64_t id = entry->first_contract;
-         entry->kind == JournalEntry::Kind::batch_fills && id < entry->first_contract + entry->count; ++id) {
+  Status missing = Status::ok();
+  const Status read = scan_journal([&](std::uint64_t position, const JournalEntry& entry) {
+    apply(entry);
+    for (std::uint64_t id = entry.first_contract;
+         entry.kind == JournalEntry::Kind::batch_fills && id < entry.first_contract + entry.count; ++id) {
       const auto contract = this->contract(id);
-      if (!contract)
-        return Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " +
-                                                           std::to_string(entry->batch) + ", is missing or unreadable");
-      apply_fill(book_, *contract);
+      if (!contract) {
+        missing = Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " +
+                                                              std::to_string(entry.batch) + ", is missing or unreadable");
+        return false;
+      }
+      apply_fill(*contract);
     }
-    journal_next_ = read_u64(it->key().ToStringView()) + 1;
-  }
-  if (Status s = from_rocks(it->status(), "reading the journal"); !s.is_ok()) return s;
+    journal_next_ = position + 1;
+    return true;
+  });
+  if (!read.is_ok()) return read;
+  if (!missing.is_ok()) return missing;
+
+  std::unique_ptr<rocksdb::Iterator> it;
 
   it.reset(db_->NewIterator(rocksdb::ReadOptions(), families_[kBatches]));
   std::uint64_t log_size = 0;
@@ -367,41 +397,39 @@ Status Ledger::load() {
 }
 
 // What a run of journal entries may do, checked against the book plus what the run itself opens or cancels,
-// without copying the book. It also keeps where each cancel found its order or offer in the book, so that
-// the write removes it there: a book of millions is a tree whose every level misses the cache, and a cancel
-// used to search it twice.
+// without copying the book.
 class Ledger::JournalCheck {
  public:
   // `entries`: how many will be checked, to size the record of what they change.
-  JournalCheck(const OpenBook& book, std::size_t entries) : book_(book) {
+  JournalCheck(const Ledger& ledger, std::size_t entries) : ledger_(ledger) {
     orders_.reserve(entries);
     offers_.reserve(entries);
-    places_.reserve(entries);
   }
 
   // Why `e` cannot follow the entries admitted so far, or nothing (and `e` is then admitted). A cancel must
   // come from the owner (or from the exchange, participant 0); the refusal does not say whether the order
-  // exists, so that a participant cannot probe for others' orders. Entries are checked in order, each once.
+  // exists, so that a participant cannot probe for others' orders.
   std::optional<std::string> refusal(const JournalEntry& e) {
     using Kind = JournalEntry::Kind;
-    Place& place = places_.emplace_back(Place{book_.orders.end(), book_.offers.end()});
     switch (e.kind) {
       case Kind::order:
-        if (owner(orders_, book_.orders, e.order.id)) return "order " + std::to_string(e.order.id) + " is already open";
+        if (owner(orders_, ledger_.order_at_, e.order.id))
+          return "order " + std::to_string(e.order.id) + " is already open";
         orders_[e.order.id] = e.participant;
         return std::nullopt;
       case Kind::offer:
-        if (owner(offers_, book_.offers, e.offer.id)) return "offer " + std::to_string(e.offer.id) + " is already open";
+        if (owner(offers_, ledger_.offer_at_, e.offer.id))
+          return "offer " + std::to_string(e.offer.id) + " is already open";
         offers_[e.offer.id] = e.participant;
         return std::nullopt;
       case Kind::cancel_order:
-        if (!may_cancel(owner(orders_, book_.orders, e.id, &place.order), e.participant))
+        if (!may_cancel(owner(orders_, ledger_.order_at_, e.id), e.participant))
           return "order " + std::to_string(e.id) + " is not an open order of participant " +
                  std::to_string(e.participant);
         orders_[e.id] = std::nullopt;
         return std::nullopt;
       case Kind::cancel_offer:
-        if (!may_cancel(owner(offers_, book_.offers, e.id, &place.offer), e.participant))
+        if (!may_cancel(owner(offers_, ledger_.offer_at_, e.id), e.participant))
           return "offer " + std::to_string(e.id) + " is not an open offer of participant " +
                  std::to_string(e.participant);
         offers_[e.id] = std::nullopt;
@@ -412,52 +440,35 @@ class Ledger::JournalCheck {
     return "unknown journal entry kind";
   }
 
-  // Where the entry checked k-th found what it cancels in the book (the book's end otherwise: not a cancel,
-  // or a cancel of something opened earlier in the run).
-  OpenBook::Orders::const_iterator order_place(std::size_t k) const { return places_[k].order; }
-  OpenBook::Offers::const_iterator offer_place(std::size_t k) const { return places_[k].offer; }
-
  private:
   // What this run did to an id (opened it: its owner; cancelled it: nothing) overrides the book.
   using Changes = absl::flat_hash_map<std::uint64_t, std::optional<ParticipantId>>;
-  struct Place {
-    OpenBook::Orders::const_iterator order;
-    OpenBook::Offers::const_iterator offer;
-  };
-  template <typename Open>
-  static std::optional<ParticipantId> owner(const Changes& changes, const std::map<std::uint64_t, Open>& open,
-                                            std::uint64_t id,
-                                            typename std::map<std::uint64_t, Open>::const_iterator* found = nullptr) {
+  template <typename Index>
+  static std::optional<ParticipantId> owner(const Changes& changes, const Index& open, std::uint64_t id) {
     if (const auto changed = changes.find(id); changed != changes.end()) return changed->second;
-    // The exchange's ids only grow, so a new order's id is past the book's last, and saying so needs no
-    // search.
-    if (open.empty() || id > open.rbegin()->first) return std::nullopt;
-    const auto it = open.find(id);
-    if (it == open.end()) return std::nullopt;
-    if (found) *found = it;
-    return it->second.participant;
+    if (const auto it = open.find(id); it != open.end()) return it->second->second.participant;
+    return std::nullopt;
   }
   static bool may_cancel(std::optional<ParticipantId> owner, ParticipantId who) {
     return owner && (who == 0 || *owner == who);
   }
-  const OpenBook& book_;
+  const Ledger& ledger_;
   Changes orders_, offers_;
-  std::vector<Place> places_;
 };
 
 Status Ledger::journal(std::span<const JournalEntry> entries) {
-  JournalCheck check(book_, entries.size());
+  JournalCheck check(*this, entries.size());
   for (const JournalEntry& e : entries)
     if (auto refusal = check.refusal(e)) return Status::error(Status::Code::invalid_argument, *refusal);
-  return write_journal(entries, {}, check, Durability::synced);
+  return write_journal(entries, {}, Durability::synced);
 }
 
 Result<std::vector<std::optional<std::string>>> Ledger::journal_each(std::span<const JournalEntry> entries,
                                                                      Durability durability) {
-  JournalCheck check(book_, entries.size());
+  JournalCheck check(*this, entries.size());
   std::vector<std::optional<std::string>> refusals(entries.size());
   for (std::size_t k = 0; k < entries.size(); ++k) refusals[k] = check.refusal(entries[k]);
-  if (Status s = write_journal(entries, refusals, check, durability); !s.is_ok()) return s;
+  if (Status s = write_journal(entries, refusals, durability); !s.is_ok()) return s;
   return refusals;
 }
 
@@ -479,22 +490,24 @@ Status Ledger::refuse_after_failed_sync() const {
 }
 
 Status Ledger::write_journal(std::span<const JournalEntry> entries,
-                             std::span<const std::optional<std::string>> refusals, const JournalCheck& check,
-                             Durability durability) {
+                             std::span<const std::optional<std::string>> refusals, Durability durability) {
   if (Status s = refuse_after_failed_sync(); !s.is_ok()) return s;
   const auto admitted = [&](std::size_t k) { return refusals.empty() || !refusals[k]; };
-  rocksdb::WriteBatch batch;
-  std::uint64_t sequence = journal_next_;
+  std::vector<const JournalEntry*> written;
+  written.reserve(entries.size());
   for (std::size_t k = 0; k < entries.size(); ++k)
-    if (admitted(k)) batch.Put(families_[kJournal], u64_key(sequence++), encode(entries[k])).PermitUncheckedError();
-  if (sequence == journal_next_) return Status::ok();
+    if (admitted(k)) written.push_back(&entries[k]);
+  if (written.empty()) return Status::ok();
+  const std::uint64_t sequence = journal_next_ + written.size();
+  rocksdb::WriteBatch batch;
+  batch.Put(families_[kJournal], u64_key(journal_next_), encode_journal_group(written)).PermitUncheckedError();
   crash_point("journal-before-write");
   rocksdb::WriteOptions options;
   options.sync = durability == Durability::synced;
   if (Status s = from_rocks(db_->Write(options, &batch), "journal write"); !s.is_ok()) return s;
   crash_point("journal-after-write");
   for (std::size_t k = 0; k < entries.size(); ++k)
-    if (admitted(k)) apply(book_, entries[k], check.order_place(k), check.offer_place(k));
+    if (admitted(k)) apply(entries[k]);
   journal_next_ = sequence;
   return Status::ok();
 }
@@ -542,12 +555,13 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   std::vector<ParticipantId> offer_seller(batch.offers.size(), 0);
   // Contracts come by batch order, and ewxd's batches list their orders in id order, as the book holds them,
   // so walking the book forward finds each in a step or two, where a search from the root missed the cache at
-  // every level: at 100k x 10k the searches were a third of this loop. Other orders fall back to the search.
+  // every level: at 100k x 10k the searches were a third of this loop. Other orders are found by the index.
   auto cursor = book_.orders.begin();
   const auto find_open_order = [&](OrderId id) {
     for (int step = 0; step < 16 && cursor != book_.orders.end() && cursor->first < id; ++step) ++cursor;
-    if (cursor == book_.orders.end() || cursor->first != id) cursor = book_.orders.lower_bound(id);
-    return cursor != book_.orders.end() && cursor->first == id ? cursor : book_.orders.end();
+    if (cursor != book_.orders.end() && cursor->first == id) return cursor;
+    const auto at = order_at_.find(id);
+    return at == order_at_.end() ? book_.orders.end() : (cursor = at->second);
   };
 
   BatchRecord record;
@@ -570,8 +584,9 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                                                                std::to_string(c.units) + " units");
     }
     if (offer_open[j] == book_.offers.end()) {
-      offer_open[j] = book_.offers.find(c.offer);
-      if (offer_open[j] != book_.offers.end()) {
+      const auto at = offer_at_.find(c.offer);
+      if (at != offer_at_.end()) {
+        offer_open[j] = at->second;
         offer_room[j] = offer_open[j]->second.remaining;
         offer_seller[j] = offer_open[j]->second.participant;
       }
@@ -649,10 +664,10 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   crash_point("commit-after-write");
   // The book as apply_fill leaves it contract by contract, through the places found above.
   for (std::size_t i = 0; i < batch.orders.size(); ++i) {
-    if (order_taken[i] > 0 && (order_open[i]->second.remaining -= order_taken[i]) <= 0) book_.orders.erase(order_open[i]);
+    if (order_taken[i] > 0 && (order_open[i]->second.remaining -= order_taken[i]) <= 0) close_order(order_open[i]);
   }
   for (std::size_t j = 0; j < batch.offers.size(); ++j) {
-    if (offer_taken[j] > 0 && (offer_open[j]->second.remaining -= offer_taken[j]) <= 0) book_.offers.erase(offer_open[j]);
+    if (offer_taken[j] > 0 && (offer_open[j]->second.remaining -= offer_taken[j]) <= 0) close_offer(offer_open[j]);
   }
   frontier_ = std::move(frontier);
   journal_next_ = sequence;

@@ -15,30 +15,44 @@ LedgerWriter::LedgerWriter(std::unique_ptr<Ledger> ledger, OnGroup on_group)
 
 LedgerWriter::~LedgerWriter() { stop(); }
 
+bool LedgerWriter::writer_due() const {
+  return stopping_ || tasks_queued_ > 0 || (appends_queued_ > 0 && (!sync_busy() || appends_queued_ >= kEagerGroup));
+}
+
 void LedgerWriter::append(JournalEntry entry, std::uint64_t tag) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  queue_.emplace_back(Append{std::move(entry), tag});
+  ++appends_queued_;
+  if (writer_due()) writer_wake_.notify_one();
+}
+
+void LedgerWriter::append(std::vector<JournalEntry>& entries, std::uint64_t first_tag) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    queue_.emplace_back(Append{std::move(entry), tag});
+    if (!stopping_) {
+      for (std::size_t k = 0; k < entries.size(); ++k) queue_.emplace_back(Append{std::move(entries[k]), first_tag + k});
+      appends_queued_ += entries.size();
+      if (writer_due()) writer_wake_.notify_one();
+    }
   }
-  wake_.notify_one();
+  entries.clear();
 }
 
 void LedgerWriter::run(std::function<void(Ledger&)> task) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    queue_.emplace_back(std::move(task));
-  }
-  wake_.notify_one();
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  queue_.emplace_back(std::move(task));
+  ++tasks_queued_;
+  writer_wake_.notify_one();
 }
 
 void LedgerWriter::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    writer_wake_.notify_one();
   }
-  wake_.notify_one();
   if (writer_.joinable()) writer_.join();
   if (syncer_.joinable()) syncer_.join();
 }
@@ -50,9 +64,10 @@ void LedgerWriter::write_loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      writer_wake_.wait(lock, [&] { return writer_due(); });
       if (queue_.empty()) break;  // stopping, and everything handed over is written
       work.swap(queue_);
+      appends_queued_ = tasks_queued_ = 0;
     }
     for (Work& item : work) {
       if (auto* append = std::get_if<Append>(&item)) {
@@ -67,11 +82,9 @@ void LedgerWriter::write_loop() {
     write_group(entries, tags);
     work.clear();
   }
-  {
-    std::lock_guard lock(sync_mutex_);
-    writer_done_ = true;
-  }
-  sync_wake_.notify_one();
+  std::lock_guard lock(mutex_);
+  writer_done_ = true;
+  syncer_wake_.notify_one();
 }
 
 void LedgerWriter::write_group(std::vector<JournalEntry>& entries, std::vector<std::uint64_t>& tags) {
@@ -89,17 +102,17 @@ void LedgerWriter::write_group(std::vector<JournalEntry>& entries, std::vector<s
   if (entries.size() > largest_group_.load(std::memory_order_relaxed))
     largest_group_.store(entries.size(), std::memory_order_relaxed);
   {
-    std::lock_guard lock(sync_mutex_);
+    std::lock_guard lock(mutex_);
     unsynced_.push_back(std::move(group));
     ++written_;
+    syncer_wake_.notify_one();
   }
-  sync_wake_.notify_one();
   entries.clear();
   tags.clear();
 }
 
 void LedgerWriter::wait_until_reported() {
-  std::unique_lock lock(sync_mutex_);
+  std::unique_lock lock(mutex_);
   reported_.wait(lock, [&] { return reported_count_ == written_; });
 }
 
@@ -108,14 +121,21 @@ void LedgerWriter::sync_loop() {
   std::vector<std::optional<std::string>> failed;
   for (;;) {
     {
-      std::unique_lock lock(sync_mutex_);
-      sync_wake_.wait(lock, [&] { return writer_done_ || !unsynced_.empty(); });
+      std::unique_lock lock(mutex_);
+      syncer_wake_.wait(lock, [&] { return writer_done_ || !unsynced_.empty(); });
       if (unsynced_.empty()) return;  // the writer has stopped, and everything it wrote is reported
       groups.swap(unsynced_);
+      sync_in_flight_ = true;
     }
     const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
     const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
     if (wrote) syncs_.fetch_add(1, std::memory_order_relaxed);
+    {
+      // What piled up during the sync can be written now, while this thread reports.
+      std::lock_guard lock(mutex_);
+      sync_in_flight_ = false;
+      if (writer_due()) writer_wake_.notify_one();
+    }
     for (const Written& group : groups) {
       const Status& status = group.status.is_ok() ? synced : group.status;
       if (status.is_ok()) {
@@ -126,10 +146,10 @@ void LedgerWriter::sync_loop() {
       }
     }
     {
-      std::lock_guard lock(sync_mutex_);
+      std::lock_guard lock(mutex_);
       reported_count_ += groups.size();
+      reported_.notify_all();
     }
-    reported_.notify_all();
     groups.clear();
   }
 }

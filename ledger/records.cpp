@@ -2,6 +2,9 @@
 //
 // Grammar (all integers little-endian, fixed width; str = u32 length then bytes):
 //
+//   journal-record = journal-entry                                 one entry
+//                  | u8 0, u32 count, (u32 length, journal-entry)*  a group written together (count >= 2); its
+//                                                                  entries take consecutive journal positions
 //   journal-entry  = u8 kind, then by kind:
 //                      order:  u64 participant, str class, u64 id, u16 hub, i64 units, i64 bid,
 //                              i32 max-latency-ms, i32 min-green-%, i64 window-begin, i64 window-end,
@@ -23,6 +26,7 @@
 // flipped or missing byte cannot decode into some other valid record unnoticed.
 #include "ledger/records.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace ewx::ledger {
@@ -30,12 +34,23 @@ namespace {
 
 class Writer {
  public:
+  Writer() = default;
+  explicit Writer(std::size_t expected) { out_.reserve(expected); }
   template <typename T>
   Writer& integer(T value) {
-    for (std::size_t k = 0; k < sizeof(T); ++k)
-      out_.push_back(static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * k)) & 0xff));
+    if constexpr (std::endian::native == std::endian::little) {
+      out_.append(reinterpret_cast<const char*>(&value), sizeof(T));
+    } else {
+      for (std::size_t k = 0; k < sizeof(T); ++k)
+        out_.push_back(static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * k)) & 0xff));
+    }
     return *this;
   }
+  // Overwrites the u32 at `at` (a length written before what it measures was).
+  void patch(std::size_t at, std::uint32_t value) {
+    for (std::size_t k = 0; k < 4; ++k) out_[at + k] = static_cast<char>((value >> (8 * k)) & 0xff);
+  }
+  std::size_t size() const { return out_.size(); }
   Writer& text(std::string_view s) {
     integer(static_cast<std::uint32_t>(s.size()));
     out_.append(s);
@@ -65,9 +80,16 @@ class Reader {
     return true;
   }
   bool text(std::string& s) {
+    std::string_view view;
+    if (!bytes(view)) return false;
+    s.assign(view);
+    return true;
+  }
+  // A u32 length and that many bytes, viewed in place.
+  bool bytes(std::string_view& view) {
     std::uint32_t length = 0;
     if (!integer(length) || in_.size() < length) return false;
-    s.assign(in_.substr(0, length));
+    view = in_.substr(0, length);
     in_.remove_prefix(length);
     return true;
   }
@@ -108,8 +130,11 @@ std::vector<JournalEntry> submissions_of(const Batch& batch) {
   return entries;
 }
 
-std::string encode(const JournalEntry& e) {
-  Writer w;
+namespace {
+// Sizes the buffer for an order's entry and its class name at once, instead of growing it field by field.
+constexpr std::size_t kEntryBytes = 96;
+
+void write_entry(Writer& w, const JournalEntry& e) {
   w.integer(static_cast<std::uint8_t>(e.kind));
   switch (e.kind) {
     case JournalEntry::Kind::order:
@@ -134,7 +159,47 @@ std::string encode(const JournalEntry& e) {
       w.integer(e.batch).integer(e.first_contract).integer(e.count);
       break;
   }
+}
+}  // namespace
+
+std::string encode(const JournalEntry& e) {
+  Writer w(kEntryBytes);
+  write_entry(w, e);
   return w.take();
+}
+
+std::string encode_journal_group(std::span<const JournalEntry* const> entries) {
+  if (entries.size() == 1) return encode(*entries[0]);
+  Writer w(9 + entries.size() * (4 + kEntryBytes));
+  w.integer(std::uint8_t{0}).integer(static_cast<std::uint32_t>(entries.size()));
+  for (const JournalEntry* e : entries) {
+    const std::size_t length_at = w.size();
+    w.integer(std::uint32_t{0});
+    write_entry(w, *e);
+    w.patch(length_at, static_cast<std::uint32_t>(w.size() - length_at - 4));
+  }
+  return w.take();
+}
+
+bool decode_journal_record(std::string_view bytes, std::vector<JournalEntry>& entries) {
+  entries.clear();
+  if (bytes.empty() || bytes[0] != 0) {
+    auto entry = decode_journal_entry(bytes);
+    if (entry) entries.push_back(std::move(*entry));
+    return entry.has_value();
+  }
+  Reader r(bytes.substr(1));
+  std::uint32_t count = 0;
+  if (!r.integer(count) || count < 2) return false;
+  entries.reserve(count);
+  for (std::uint32_t k = 0; k < count; ++k) {
+    std::string_view entry_bytes;
+    if (!r.bytes(entry_bytes)) return false;
+    auto entry = decode_journal_entry(entry_bytes);
+    if (!entry) return false;
+    entries.push_back(std::move(*entry));
+  }
+  return r.done();
 }
 
 std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {

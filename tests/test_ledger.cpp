@@ -39,17 +39,20 @@ void run_steps(Ledger& ledger, int steps) {
   for (int step = 0; step < steps; ++step) REQUIRE(testing::run_workload_step(ledger, step));
 }
 
-// Direct access to the RocksDB underneath, for tampering as an attacker with disk access would.
-void tamper(const fs::path& dir,
-            const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* contracts)>& change) {
+// Direct access to the RocksDB underneath, for tampering as an attacker with disk access would: `change`
+// gets the database and one column family (the contracts unless named).
+void tamper(const fs::path& dir, const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle* family)>& change,
+            std::string_view family = "contracts") {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  std::size_t chosen = 0;
   for (const char* name : {"default", "meta", "journal", "contracts", "merkle", "batches", "inputs", "indexes"}) {
+    if (name == family) chosen = families.size();
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), (dir / "db").string(), families, &handles, &db).ok());
-  change(*db, handles[3]);
+  change(*db, handles[chosen]);
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   delete db;
 }
@@ -475,16 +478,82 @@ TEST_CASE("journal_each writes the admissible entries of a group and says why ea
   CHECK(reopened->open_book() == after);
   std::vector<JournalEntry> stored;
   REQUIRE(reopened
-              ->scan(Ledger::Stored::journal,
-                     [&](std::uint64_t, std::string_view value) {
-                       stored.push_back(*decode_journal_entry(value));
-                       return true;
-                     })
+              ->scan_journal([&](std::uint64_t, const JournalEntry& entry) {
+                stored.push_back(entry);
+                return true;
+              })
               .is_ok());
   REQUIRE(stored.size() == 4);  // first, fresh, own cancel, first again
   CHECK(stored[2].kind == JournalEntry::Kind::cancel_order);
   CHECK(stored[2].participant == first.participant);
   CHECK(stored[0].client_order_id == first.client_order_id);
+}
+
+TEST_CASE("a journal record holds one entry or a group; a damaged record is refused by open and by verification") {
+  const Batch batch = testing::workload_market(0);
+  std::vector<JournalEntry> entries = testing::workload_entries(batch);
+  REQUIRE(entries.size() >= 2);
+  JournalEntry cancel;
+  cancel.kind = JournalEntry::Kind::cancel_order;
+  cancel.id = entries[0].order.id;
+  cancel.participant = entries[0].participant;
+  entries.push_back(cancel);
+  std::vector<const JournalEntry*> all;
+  for (const JournalEntry& e : entries) all.push_back(&e);
+
+  const std::string group = encode_journal_group(all);
+  std::vector<JournalEntry> decoded;
+  REQUIRE(decode_journal_record(group, decoded));
+  REQUIRE(decoded.size() == entries.size());
+  for (std::size_t k = 0; k < entries.size(); ++k) CHECK(encode(decoded[k]) == encode(entries[k]));
+  // One entry is stored as the entry itself, as every record was before groups.
+  CHECK(encode_journal_group(std::span(all).first(1)) == encode(entries[0]));
+  REQUIRE(decode_journal_record(encode(entries[1]), decoded));
+  CHECK((decoded.size() == 1 && encode(decoded[0]) == encode(entries[1])));
+  // Exactly one encoding decodes: every shortening, a byte more, a count of one or more than there are.
+  for (std::size_t n = 0; n < group.size(); ++n) CHECK_FALSE(decode_journal_record(group.substr(0, n), decoded));
+  CHECK_FALSE(decode_journal_record(group + '\0', decoded));
+  std::string miscounted = group;
+  miscounted[1] = 1;
+  CHECK_FALSE(decode_journal_record(miscounted, decoded));
+  miscounted[1] = static_cast<char>(entries.size() + 1);
+  CHECK_FALSE(decode_journal_record(miscounted, decoded));
+
+  // In a data directory: the group is read back entry by entry, at consecutive positions; damaged, it
+  // stops both the ledger's open and the auditor's verification, which name it.
+  TempDir dir;
+  {
+    auto ledger = open_ledger(dir.path);
+    const auto refusals = ledger->journal_each(entries);
+    REQUIRE(refusals.is_ok());
+    for (const auto& r : refusals.value()) CHECK_FALSE(r.has_value());
+    std::vector<std::uint64_t> positions;
+    REQUIRE(ledger
+                ->scan_journal([&](std::uint64_t position, const JournalEntry&) {
+                  positions.push_back(position);
+                  return true;
+                })
+                .is_ok());
+    REQUIRE(positions.size() == entries.size());
+    for (std::size_t k = 0; k < positions.size(); ++k) CHECK(positions[k] == k);
+  }
+  CHECK(verify_data_dir(dir.path).journal_entries == entries.size());
+  tamper(
+      dir.path,
+      [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* journal) {
+        const std::string key(8, '\0');  // the group's first position, 0
+        std::string value;
+        REQUIRE(db.Get(rocksdb::ReadOptions(), journal, key, &value).ok());
+        value.pop_back();
+        REQUIRE(db.Put(rocksdb::WriteOptions(), journal, key, value).ok());
+      },
+      "journal");
+  const auto reopened = Ledger::open(dir.path, false);
+  REQUIRE_FALSE(reopened.is_ok());
+  CHECK(reopened.status().message() == "journal record 0 is unreadable");
+  const VerifyReport report = verify_data_dir(dir.path);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_problem == "journal record 0 is unreadable");
 }
 
 TEST_CASE("the ledger writer groups appends from many threads into few synced writes and loses none") {
