@@ -96,7 +96,7 @@ start_daemon() {
   trade=("$ewx" --server "127.0.0.1:$port" --participants daemon/participants)
 }
 start_daemon
-expect "ewxd runs on jemalloc with huge pages" 0 'allocator=jemalloc/[0-9.]+ thp=always' -- grep 'event=started' ewxd.log
+expect "ewxd runs on jemalloc on ordinary pages" 0 'allocator=jemalloc/[0-9.]+ thp=default' -- grep 'event=started' ewxd.log
 bid=(bid --participant enterprise-001 --hub yrd --class gpu.h100 --units 10 --price 3500 --client-id 42)
 expect "bid" 0 '^accepted: order 1 \(client order id 42\)$' -- "${trade[@]}" "${bid[@]}"
 expect "a resend creates nothing" 0 '^accepted: order 1, a resend of it' -- "${trade[@]}" "${bid[@]}"
@@ -123,12 +123,12 @@ expect "ids go on" 0 '^accepted: order 2 ' -- "${trade[@]}" bid --participant en
   --units 1 --price 100
 kill -TERM "$daemon"; wait "$daemon"
 printf 'listen = "127.0.0.1:0"\nmetrics = "off"\nbatch-interval = 250000\nsolver = "parallel"\n' > ewxd.ini
-MALLOC_CONF=thp:default "$ewxd" --config ewxd.ini --data-dir daemon > ewxd-config.log 2>&1 &
+MALLOC_CONF=thp:always "$ewxd" --config ewxd.ini --data-dir daemon > ewxd-config.log 2>&1 &
 daemon=$!
 for _ in $(seq 200); do grep -q 'event=started' ewxd-config.log && break; sleep 0.05; done
 kill -TERM "$daemon"; wait "$daemon"
 expect "a config file sets the options" 0 'batch_interval_ms=250000' -- cat ewxd-config.log
-expect "MALLOC_CONF overrides the allocator's huge pages" 0 'thp=default' -- grep 'event=started' ewxd-config.log
+expect "MALLOC_CONF overrides the allocator's pages" 0 'thp=always' -- grep 'event=started' ewxd-config.log
 expect "a config file: metrics off, the parallel solver" 0 'metrics=off .*|parallel auction on this machine' -- \
   grep -E 'event=started|solver:' ewxd-config.log
 expect "the daemon's ledger verifies" 0 '^verified: 0 contracts in 0 batches, 4 journal entries' -- \

@@ -1,23 +1,28 @@
-// The memory allocator of ewx's programs: jemalloc, backed by transparent huge pages.
+// The memory allocator of ewx's programs: jemalloc, on ordinary pages.
 //
-// Why. A batch is cleared in large arrays built afresh each time (the condensed network's ladders, the
-// auction's trees and lots, the residual network of its proof), recorded by writing a few hundred thousand
-// keys into RocksDB's memtable, and fed by buffers of tens of thousands of frames. With glibc's malloc each
-// of those arrays is a fresh mmap that the kernel fills one 4 KiB page at a time: solving one ewx-loadgen
-// batch of 100k orders and 10k offers took 32,000 page faults and a quarter of a second of system time on
-// this 2-core virtual machine, and building the condensed network cold took 120 ms against 25 ms warm.
-// jemalloc with `thp:always` asks the kernel for 2 MiB pages where the system grants them on request
-// (transparent_hugepage = madvise, Debian's default), and keeps freed memory for the next batch instead of
-// unmapping it. Measured on that batch against the same build on glibc's malloc (this machine, alternated
-// runs, medians of 5 and of 4): ewx-solve's solve 1,003 to 834 ms; ewxd from the first submission to durable
-// contracts 2.13 to 1.66 s, its commit 519 to 238 ms, its solve 1,208 to 1,054 ms. The price is memory:
-// ewxd's peak resident set after that burst was 247 MB against 215 MB. jemalloc is also the usual cure for
-// the fragmentation glibc's malloc accumulates under RocksDB in long-running servers.
+// Why jemalloc. A batch is cleared in large arrays built afresh each time (the condensed network's ladders,
+// the auction's trees and lots, the residual network of its proof), recorded by writing a few hundred
+// thousand keys into RocksDB's memtable, and fed by buffers of tens of thousands of frames. glibc's malloc
+// gives each such array a fresh mmap and hands it back when freed, so every batch paid its page faults
+// again (32,000 for one ewx-solve of an ewx-loadgen batch of 100k orders and 10k offers on this 2-core
+// virtual machine); jemalloc keeps freed memory for the next batch. Against the same build on glibc's
+// malloc it took ewxd's burst of that size from 2.13 to 1.66 s, first submission to durable contracts (an
+// earlier session, medians of 4). It is also the usual cure for the fragmentation glibc's malloc
+// accumulates under RocksDB in long-running servers.
+//
+// Why not transparent huge pages, which these programs used before (thp:always). A 2 MiB page is zeroed
+// by the kernel when first touched, and on this machine's host that is slow: touching 1 GiB of fresh
+// memory took 2.4 s in 2 MiB pages against 0.4 to 0.75 s in 4 KiB ones (0.05 s for 2 MiB pages the host
+// had backed before), so each huge-page fault stalls the thread that takes it for some 5 ms. An exchange
+// grows its memory all day (the open book, the index of client order ids, the memtable), and those
+// stalls landed on the intake path. Measured 2026-12-01 with alternated runs of the same build, thp:always
+// against ordinary pages: ewx-loadgen's 100k x 10k burst from first submission to durable contracts,
+// medians of 5, 1.18 s against 0.89 s (intake 0.36 s against 0.13 s); ewxd's durable acks a second, 16
+// connections x 2000 in flight, 0.72-0.75M against 0.88-1.19M. MALLOC_CONF=thp:always in the environment
+// brings them back for a program that would rather have them.
 //
 // How. Linking libjemalloc replaces malloc and free for the whole process, RocksDB included. jemalloc reads
-// the options below when it starts, before main; MALLOC_CONF in the environment overrides them (for example
-// MALLOC_CONF=thp:default to leave pages to the kernel's setting). On a system with transparent huge pages
-// off, jemalloc finds them unsupported and goes on with ordinary pages.
+// the options below when it starts, before main; MALLOC_CONF in the environment overrides them.
 #include "tools/allocator.hpp"
 
 #include <jemalloc/jemalloc.h>
@@ -25,8 +30,9 @@
 #include <string>
 
 extern "C" {
-// metadata_thp:auto puts jemalloc's own tables on huge pages only once they are large enough to fill them.
-const char* malloc_conf = "thp:always,metadata_thp:auto";
+// thp:default leaves pages to the kernel's setting, which on Debian (transparent_hugepage = madvise) means
+// ordinary pages, since jemalloc then asks for no huge ones.
+const char* malloc_conf = "thp:default";
 }
 
 namespace ewx::tools {

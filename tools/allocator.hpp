@@ -1,4 +1,4 @@
-// Which allocator a program runs on (tools/allocator.cpp: jemalloc with transparent huge pages, and why).
+// Which allocator a program runs on (tools/allocator.cpp: jemalloc on ordinary pages, and why).
 #pragma once
 
 #include <string>
@@ -9,7 +9,7 @@ namespace ewx::tools {
 struct AllocatorInfo {
   std::string name = "jemalloc";
   std::string version;  // the release, "5.3.0"
-  std::string thp;      // "always"; "default" or "never" where MALLOC_CONF overrode ours
+  std::string thp;      // "default"; "always" or "never" where MALLOC_CONF overrode ours
 };
 AllocatorInfo allocator_info();
 
