@@ -46,7 +46,7 @@ ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::
   Exchange* self = exchange.get();
   x.writer_ = std::make_unique<ledger::LedgerWriter>(
       std::move(ledger), [self](const ledger::LedgerWriter::GroupOutcome& group) {
-        GroupAnswer answer{group.tags.front(), group.tags.size(), {}, !group.status.is_ok()};
+        GroupAnswer answer{group.tags.front(), group.tags.size(), {}, !group.status.is_ok(), group.sync_time};
         for (std::size_t k = 0; k < group.tags.size(); ++k) {
           if (group.tags[k] != answer.first_tag + k) {
             std::fprintf(stderr, "ewx: journal answers out of order (tag %llu at %zu of a group from %llu)\n",
@@ -129,6 +129,7 @@ void Exchange::journalled(const GroupAnswer& group) {
                  static_cast<unsigned long long>(group.first_tag), static_cast<unsigned long long>(first_waiting_tag_));
     std::abort();
   }
+  if (group.sync_time) counters_.journal_sync.observe(*group.sync_time);
   auto refusal = group.refusals.begin();
   for (std::size_t k = 0; k < group.count; ++k) {
     // Off the queue first, so that a resend arriving from inside an answer sees this entry as decided.

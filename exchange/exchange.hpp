@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "exchange/metrics.hpp"
 #include "gateway/asio.hpp"
 #include "gateway/market.hpp"
 #include "ledger/ledger_writer.hpp"
@@ -68,6 +69,7 @@ class Exchange final : public gateway::Market {
     std::uint64_t cancels_accepted = 0;
     std::uint64_t resends = 0;
     std::uint64_t refused = 0;
+    LatencyHistogram journal_sync;  // each sync of the journal: what an acknowledgment waits for at least
   };
   const Counters& counters() const { return counters_; }  // on the io thread
   const ledger::LedgerWriter& writer() const { return *writer_; }
@@ -118,6 +120,7 @@ class Exchange final : public gateway::Market {
     std::size_t count = 0;
     std::vector<std::pair<std::size_t, std::string>> refusals;  // (position in the group, why)
     bool io_error = false;
+    std::optional<std::chrono::microseconds> sync_time;
   };
 
   void journalled(const GroupAnswer& group);

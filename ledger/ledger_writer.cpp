@@ -128,8 +128,13 @@ void LedgerWriter::sync_loop() {
       sync_in_flight_ = true;
     }
     const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
+    const auto began = std::chrono::steady_clock::now();
     const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
-    if (wrote) syncs_.fetch_add(1, std::memory_order_relaxed);
+    std::optional<std::chrono::microseconds> sync_time;
+    if (wrote) {
+      syncs_.fetch_add(1, std::memory_order_relaxed);
+      sync_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+    }
     {
       // What piled up during the sync can be written now, while this thread reports.
       std::lock_guard lock(mutex_);
@@ -139,11 +144,12 @@ void LedgerWriter::sync_loop() {
     for (const Written& group : groups) {
       const Status& status = group.status.is_ok() ? synced : group.status;
       if (status.is_ok()) {
-        on_group_(GroupOutcome{group.tags, group.refusals, status});
+        on_group_(GroupOutcome{group.tags, group.refusals, status, sync_time});
       } else {
         failed.assign(group.tags.size(), status.message());
-        on_group_(GroupOutcome{group.tags, failed, status});
+        on_group_(GroupOutcome{group.tags, failed, status, sync_time});
       }
+      sync_time.reset();
     }
     {
       std::lock_guard lock(mutex_);

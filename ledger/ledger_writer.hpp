@@ -29,6 +29,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -54,6 +55,9 @@ class LedgerWriter {
     std::span<const std::uint64_t> tags;
     std::span<const std::optional<std::string>> refusals;
     const Status& status;
+    // How long the sync took that made this group durable: on the first group a sync reports, so that
+    // summing over groups counts each sync once.
+    std::optional<std::chrono::microseconds> sync_time;
   };
   using OnGroup = std::function<void(const GroupOutcome&)>;
 

@@ -192,6 +192,8 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_expired_total", "Orders and offers closed because their window passed.", m.expired);
   t.histogram("ewx_solve_seconds", "Time to clear a batch exactly.", m.solve);
   t.histogram("ewx_ledger_commit_seconds", "Time to record a batch (one synced write).", m.commit);
+  t.histogram("ewx_journal_sync_seconds", "Time of each journal sync, which acknowledgments wait for.",
+              x.journal_sync);
   t.counter("ewx_journal_groups_total", "Journal writes (group commits).", exchange.writer().groups_written());
   t.counter("ewx_journal_syncs_total", "Syncs of the journal, each making every group written before it durable.",
             exchange.writer().syncs());
