@@ -101,14 +101,58 @@ void LedgerWriter::write_group(std::vector<JournalEntry>& entries, std::vector<s
   groups_.fetch_add(1, std::memory_order_relaxed);
   if (entries.size() > largest_group_.load(std::memory_order_relaxed))
     largest_group_.store(entries.size(), std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mutex_);
-    unsynced_.push_back(std::move(group));
-    ++written_;
-    syncer_wake_.notify_one();
-  }
   entries.clear();
   tags.clear();
+  {
+    std::lock_guard lock(mutex_);
+    // Inline only when every group before it is reported (not merely synced: the syncer may still be
+    // reporting its last), since groups are reported in order.
+    const bool inline_sync = reported_count_ == written_ && appends_queued_ < kEagerGroup;
+    ++written_;
+    if (!inline_sync) {
+      unsynced_.push_back(std::move(group));
+      syncer_wake_.notify_one();
+      return;
+    }
+    sync_in_flight_ = true;
+  }
+  // Nothing in flight and little waiting: this thread syncs the group itself, which spares the two switches
+  // of threads a handover to the syncer and back would cost, since it would have nothing to do meanwhile.
+  std::vector<Written> groups;
+  groups.push_back(std::move(group));
+  sync_and_report(groups);
+  std::lock_guard lock(mutex_);
+  sync_in_flight_ = false;
+  reported_count_ += 1;
+  reported_.notify_all();
+}
+
+void LedgerWriter::sync_and_report(const std::vector<Written>& groups) {
+  const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
+  const auto began = std::chrono::steady_clock::now();
+  const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
+  std::optional<std::chrono::microseconds> sync_time;
+  if (wrote) {
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    sync_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  }
+  if (std::this_thread::get_id() == syncer_.get_id()) {
+    // What piled up during the sync can be written now, while this thread reports.
+    std::lock_guard lock(mutex_);
+    sync_in_flight_ = false;
+    if (writer_due()) writer_wake_.notify_one();
+  }
+  std::vector<std::optional<std::string>> failed;
+  for (const Written& group : groups) {
+    const Status& status = group.status.is_ok() ? synced : group.status;
+    if (status.is_ok()) {
+      on_group_(GroupOutcome{group.tags, group.refusals, status, sync_time});
+    } else {
+      failed.assign(group.tags.size(), status.message());
+      on_group_(GroupOutcome{group.tags, failed, status, sync_time});
+    }
+    sync_time.reset();
+  }
 }
 
 void LedgerWriter::wait_until_reported() {
@@ -118,7 +162,6 @@ void LedgerWriter::wait_until_reported() {
 
 void LedgerWriter::sync_loop() {
   std::vector<Written> groups;
-  std::vector<std::optional<std::string>> failed;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -127,30 +170,7 @@ void LedgerWriter::sync_loop() {
       groups.swap(unsynced_);
       sync_in_flight_ = true;
     }
-    const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
-    const auto began = std::chrono::steady_clock::now();
-    const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
-    std::optional<std::chrono::microseconds> sync_time;
-    if (wrote) {
-      syncs_.fetch_add(1, std::memory_order_relaxed);
-      sync_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
-    }
-    {
-      // What piled up during the sync can be written now, while this thread reports.
-      std::lock_guard lock(mutex_);
-      sync_in_flight_ = false;
-      if (writer_due()) writer_wake_.notify_one();
-    }
-    for (const Written& group : groups) {
-      const Status& status = group.status.is_ok() ? synced : group.status;
-      if (status.is_ok()) {
-        on_group_(GroupOutcome{group.tags, group.refusals, status, sync_time});
-      } else {
-        failed.assign(group.tags.size(), status.message());
-        on_group_(GroupOutcome{group.tags, failed, status, sync_time});
-      }
-      sync_time.reset();
-    }
+    sync_and_report(groups);
     {
       std::lock_guard lock(mutex_);
       reported_count_ += groups.size();
