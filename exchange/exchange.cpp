@@ -71,21 +71,26 @@ void Exchange::stop() {
 }
 
 void Exchange::with_ledger(std::function<void(ledger::Ledger&)> task) {
-  hand_staged_over();  // the task comes after every entry handed to the exchange before it
+  std::lock_guard lock(staged_mutex_);  // nothing staged meanwhile may slip in before the task
+  if (!staged_.empty()) writer_->append(staged_, staged_first_tag_);
   writer_->run(std::move(task));
 }
 
 std::uint64_t Exchange::hand_over(ledger::JournalEntry entry, Pending pending) {
   const std::uint64_t tag = first_waiting_tag_ + waiting_.size();
   waiting_.push_back(std::move(pending));
-  if (staged_.empty()) asio::post(io_, [this] { hand_staged_over(); });
+  std::lock_guard lock(staged_mutex_);
+  if (staged_.empty()) {
+    staged_first_tag_ = tag;
+    asio::post(io_, [this] { hand_staged_over(); });
+  }
   staged_.push_back(std::move(entry));
   return tag;
 }
 
 void Exchange::hand_staged_over() {
-  if (staged_.empty()) return;
-  writer_->append(staged_, first_waiting_tag_ + waiting_.size() - staged_.size());
+  std::lock_guard lock(staged_mutex_);
+  if (!staged_.empty()) writer_->append(staged_, staged_first_tag_);
 }
 
 void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entry, Done<Decision> done) {

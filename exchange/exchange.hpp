@@ -24,6 +24,7 @@
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 
 #include "exchange/metrics.hpp"
 #include "gateway/asio.hpp"
@@ -46,7 +47,8 @@ class Exchange final : public gateway::Market {
   void open_orders(const gateway::Participant& who, Done<std::vector<gateway::OpenOrderView>> done) override;
   void read_ledger(LedgerQuery query, Done<std::vector<std::uint8_t>> done) override;
 
-  // Runs `task` on the writer thread with the ledger to itself, after everything handed over before it.
+  // Runs `task` on the writer thread with the ledger to itself, after every submission and cancel made
+  // before it. Callable from any thread (the batch cycle records a batch from its solver thread).
   void with_ledger(std::function<void(ledger::Ledger&)> task);
 
   // Finishes everything handed to the writer, then stops it. Call after the server has stopped.
@@ -139,8 +141,11 @@ class Exchange final : public gateway::Market {
   // Entries not yet handed to the writer: the last of waiting_, collected while the io thread handles what
   // one wake-up brought (every frame of every connection read), and handed over together when it is done.
   // One handover wakes the writer once; an append per order woke it for nearly every order at 100,000 a
-  // second, each wake-up a switch of threads that costs this virtual machine tens of microseconds.
+  // second, each wake-up a switch of threads that costs this virtual machine tens of microseconds. Under
+  // a lock of their own, since with_ledger hands them over from whichever thread calls it.
+  std::mutex staged_mutex_;
   std::vector<ledger::JournalEntry> staged_;
+  std::uint64_t staged_first_tag_ = 0;
   Counters counters_;
   bool holding_cancels_ = false;
   std::vector<std::pair<ledger::JournalEntry, Pending>> held_cancels_;

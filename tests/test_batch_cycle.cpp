@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "exchange/batch_cycle.hpp"
 #include "exchange/exchange.hpp"
@@ -303,6 +304,33 @@ TEST_CASE("intake goes on while a batch is solved; cancels wait for its commit")
   CHECK(std::get<gateway::Rejection>(*cancel_filled).code == wire::RejectCode::unknown_id);
   CHECK(std::holds_alternative<gateway::Accepted>(*cancel_resting));
   CHECK(market.open_orders(1).empty());
+}
+
+TEST_CASE("a ledger task from any thread comes after every submission made before it") {
+  Market market(std::chrono::hours(1));
+  // Submitted on the io thread (the test's) and staged there, to be handed to the writer with whatever else
+  // that wake-up of the io thread brings.
+  std::optional<gateway::Decision> first, second;
+  market.exchange->submit(trader(1), order_entry(simple_order(10, 6'000, kHour + 5), "gpu.h100", 1),
+                          [&](gateway::Decision d) { first = d; });
+  // A task from another thread, as the batch cycle records a batch from its solver thread, comes after it.
+  std::promise<std::size_t> seen_elsewhere;
+  std::thread([&] {
+    market.exchange->with_ledger([&](ledger::Ledger& l) { seen_elsewhere.set_value(l.open_book().orders.size()); });
+  }).join();
+  // So does a task from the io thread, after a second submission.
+  market.exchange->submit(trader(1), order_entry(simple_order(10, 6'000, kHour + 5), "gpu.h100", 2),
+                          [&](gateway::Decision d) { second = d; });
+  std::optional<std::size_t> seen_here;
+  market.exchange->with_ledger([&](ledger::Ledger& l) {
+    const std::size_t open = l.open_book().orders.size();
+    asio::post(market.io, [&, open] { seen_here = open; });
+  });
+  market.run_until([&] { return first && second && seen_here; }, "the answers and the io thread's task");
+  CHECK(std::holds_alternative<gateway::Accepted>(*first));
+  CHECK(std::holds_alternative<gateway::Accepted>(*second));
+  CHECK(seen_elsewhere.get_future().get() == 1);
+  CHECK(*seen_here == 2);
 }
 
 TEST_CASE("a batch closes early once batch-size new orders and offers wait") {
