@@ -535,7 +535,10 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   });
 
   Frontier frontier = frontier_;
-  rocksdb::WriteBatch write;
+  // Sized for what it will hold (a contract with its key and share of Merkle nodes and index entries is
+  // under 200 bytes, the inputs about 60 a batch order or offer): grown by doubling, the 19 MB of a
+  // 100k x 10k batch were copied about twice over, into fresh pages each time.
+  rocksdb::WriteBatch write(result.contracts.size() * 200 + (batch.orders.size() + batch.offers.size()) * 64);
   std::uint64_t sequence = journal_next_;
   std::vector<ContractRecord> fills;
   fills.reserve(result.contracts.size());
