@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <unordered_map>
 #include <unordered_set>
 #include <variant>
 
@@ -53,6 +54,10 @@ struct Server::State {
   Market& market;
   tcp::acceptor acceptor;
   std::unordered_set<Session*> sessions;
+  // The sessions subscribed to their own contracts, by account: a batch's notices (two per contract, one
+  // per fill) find their few listeners without a pass over every session, and a notice nobody listens to
+  // is never built (74,000 contracts cost the io thread 28 ms before the batch summary went out).
+  std::unordered_map<ParticipantId, std::vector<Session*>> listeners;
   bool stopping = false;
 
   std::atomic<std::uint64_t> connections_open{0}, connections_accepted{0}, connections_refused{0};
@@ -113,6 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
     peer_ = ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port());
   }
   ~Session() {
+    listen_to_own_contracts(false);
     server_->sessions.erase(this);
     server_->connections_open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -159,10 +165,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const Participant* participant() const { return participant_; }
   bool wants_batches() const { return wants_batches_; }
-  bool wants_contracts() const { return wants_contracts_; }
 
  private:
   std::string name() const { return participant_ ? participant_->name : std::string("not logged in"); }
+
+  void listen_to_own_contracts(bool listen) {
+    if (listen == wants_contracts_) return;
+    wants_contracts_ = listen;
+    auto& listening = server_->listeners[participant_->account];
+    if (listen) {
+      listening.push_back(this);
+    } else {
+      std::erase(listening, this);
+      if (listening.empty()) server_->listeners.erase(participant_->account);
+    }
+  }
 
   bool backlogged() const {
     return outbox_.size() > server_->config.outbound_soft_limit || in_flight_ >= server_->config.max_in_flight;
@@ -310,7 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return query_orders(rid);
       case P::Subscribe:
         wants_batches_ = e.payload_as_Subscribe()->batches();
-        wants_contracts_ = e.payload_as_Subscribe()->own_contracts() && participant_->role != Role::auditor;
+        listen_to_own_contracts(e.payload_as_Subscribe()->own_contracts() && participant_->role != Role::auditor);
         return ack(rid, 0, 0, false);
       case P::QueryContract:
       case P::QueryContracts:
@@ -683,34 +700,37 @@ void Server::publish_batch(const BatchSummary& summary) {
 }
 
 namespace {
-void push_to_account(Server::State& state, ParticipantId account, std::span<const std::uint8_t> frame) {
-  const std::vector<Session*> sessions(state.sessions.begin(), state.sessions.end());
-  for (Session* session : sessions)
-    if (session->wants_contracts() && session->participant() && session->participant()->account == account)
-      session->push(frame);
+// Builds the frame (with `build`, into a FlatBufferBuilder) only when someone listens to `account`.
+template <typename Build>
+void push_to_account(Server::State& state, ParticipantId account, Build build) {
+  const auto found = state.listeners.find(account);
+  if (found == state.listeners.end()) return;
+  std::vector<std::uint8_t> frame;
+  flatbuffers::FlatBufferBuilder b;
+  append_envelope(frame, b, 0, build(b));
+  // A push may close a session that falls too far behind, which takes it off the list: go over a copy.
+  const std::vector<Session*> listening = found->second;
+  for (Session* session : listening) session->push(frame);
 }
 }  // namespace
 
 void Server::notify_contract(ParticipantId account, const ledger::ContractRecord& contract) {
-  std::vector<std::uint8_t> frame;
-  flatbuffers::FlatBufferBuilder b;
-  const auto record = to_wire(b, contract);
-  append_envelope(frame, b, 0, wire::CreateContractNotice(b, record));
-  push_to_account(*state_, account, frame);
+  push_to_account(*state_, account, [&](flatbuffers::FlatBufferBuilder& b) {
+    const auto record = to_wire(b, contract);
+    return wire::CreateContractNotice(b, record);
+  });
 }
 
 void Server::notify_fill(ParticipantId account, const FillView& fill) {
-  std::vector<std::uint8_t> frame;
-  flatbuffers::FlatBufferBuilder b;
-  append_envelope(frame, b, 0, wire::CreateFill(b, fill.side, fill.id, fill.units, fill.remaining, fill.batch));
-  push_to_account(*state_, account, frame);
+  push_to_account(*state_, account, [&](flatbuffers::FlatBufferBuilder& b) {
+    return wire::CreateFill(b, fill.side, fill.id, fill.units, fill.remaining, fill.batch);
+  });
 }
 
 void Server::notify_expired(ParticipantId account, const ExpiryView& expiry) {
-  std::vector<std::uint8_t> frame;
-  flatbuffers::FlatBufferBuilder b;
-  append_envelope(frame, b, 0, wire::CreateExpired(b, expiry.side, expiry.id, expiry.remaining, expiry.expired_at));
-  push_to_account(*state_, account, frame);
+  push_to_account(*state_, account, [&](flatbuffers::FlatBufferBuilder& b) {
+    return wire::CreateExpired(b, expiry.side, expiry.id, expiry.remaining, expiry.expired_at);
+  });
 }
 
 ServerStats Server::stats() const {
