@@ -139,6 +139,16 @@ class Ledger {
   std::string public_key() const;
 
   const OpenBook& open_book() const { return book_; }
+  // An open order or offer by id, through the index (one probe, where the book's tree is a search); nothing
+  // when it is not open.
+  const OpenOrder* open_order(OrderId id) const {
+    const auto at = order_at_.find(id);
+    return at == order_at_.end() ? nullptr : &at->second->second;
+  }
+  const OpenOffer* open_offer(OfferId id) const {
+    const auto at = offer_at_.find(id);
+    return at == offer_at_.end() ? nullptr : &at->second->second;
+  }
   std::uint64_t log_size() const { return frontier_.size(); }
   std::uint64_t batch_count() const { return batches_; }
 
