@@ -18,9 +18,9 @@
 // writing them the moment they come gains nothing unless they are many: the writer is woken when the
 // syncer is idle (the entries can be synced at once), when a sync ends with entries waiting, when a sync
 // in flight has let kEagerGroup entries pile up (under heavy load, so that writing overlaps the sync), or
-// for a task. Waking it for every handover, as a writer that only ever waited for work would be, cost a
-// switch of threads per handover: at 100,000 orders a second on this 2-core virtual machine, some 40,000
-// switches a second and a fifth of a core, for groups that then waited for the sync anyway.
+// for a task. Waking it for every handover, as a writer that only ever waited for work would be, costs a
+// switch of threads per handover (tens of microseconds on this virtual machine), for groups that would then
+// wait for the sync anyway.
 //
 // When nothing is in flight and little waits, the writer syncs the group it has just written itself, as a
 // single-threaded group commit would: handing it to the syncer would only add two switches of threads to
