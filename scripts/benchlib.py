@@ -35,21 +35,34 @@ def write_section(docs, name, body):
     open(path, "w").write(text)
 
 
-def start_ewxd(bin_dir, data, extra, who):
+def start_ewxd(bin_dir, data, extra, who, metrics=False):
     """Starts ewxd on a free loopback port with its data in `data` (its log in data/ewxd.log); returns the
-    process and the port it listens on, read from its `event=started` line."""
+    process and the port it listens on, read from its `event=started` line. With `metrics`, /metrics is served
+    on another free port and the pair (port, metrics port) is returned instead of the port."""
     log = open(os.path.join(data, "ewxd.log"), "w")
     daemon = subprocess.Popen([os.path.join(bin_dir, "ewxd"), "--data-dir", data, "--listen", "127.0.0.1:0",
-                               "--metrics", "off"] + extra, stdout=log, stderr=subprocess.STDOUT)
+                               "--metrics", "127.0.0.1:0" if metrics else "off"] + extra,
+                              stdout=log, stderr=subprocess.STDOUT)
     for _ in range(600):
         text = open(os.path.join(data, "ewxd.log")).read()
-        found = re.search(r"event=started listen=127\.0\.0\.1:(\d+)", text)
+        found = re.search(r"event=started listen=127\.0\.0\.1:(\d+) metrics=(?:127\.0\.0\.1:(\d+))?", text)
         if found:
-            return daemon, int(found.group(1))
+            port = int(found.group(1))
+            return daemon, ((port, int(found.group(2))) if metrics else port)
         if daemon.poll() is not None:
             sys.exit(f"{who}: ewxd exited with {daemon.returncode}:\n{text}")
         time.sleep(0.05)
     sys.exit(f"{who}: ewxd did not start")
+
+
+def scrape_histogram(port, name):
+    """The buckets of one histogram from ewxd's /metrics: a list of (upper bound in seconds, cumulative count)."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    buckets = []
+    for bound, count in re.findall(name + r'_bucket\{le="([^"]+)"\} (\d+)', text):
+        buckets.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
+    return buckets
 
 
 def stop_ewxd(daemon, data, who):
