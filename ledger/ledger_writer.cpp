@@ -73,6 +73,7 @@ void LedgerWriter::write_loop() {
       if (auto* append = std::get_if<Append>(&item)) {
         entries.push_back(std::move(append->entry));
         tags.push_back(append->tag);
+        if (entries.size() == kLargestGroup) write_group(entries, tags);
         continue;
       }
       write_group(entries, tags);

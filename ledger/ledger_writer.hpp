@@ -105,6 +105,10 @@ class LedgerWriter {
 
   // Entries waiting in the queue, past which a sync in flight no longer holds back the writer.
   static constexpr std::size_t kEagerGroup = 256;
+  // The most entries one write carries: a longer queue is written in groups of this many, each handed to
+  // the syncer as soon as it is written, so that the first are synced and acknowledged while the last are
+  // still being written, where one write of the whole queue made every entry of it wait for all of it.
+  static constexpr std::size_t kLargestGroup = 2048;
 
   void write_loop();
   void sync_loop();
