@@ -2,9 +2,13 @@
 //
 // Grammar (all integers little-endian, fixed width; str = u32 length then bytes):
 //
-//   journal-record = journal-entry                                 one entry
-//                  | u8 0, u32 count, (u32 length, journal-entry)*  a group written together (count >= 2); its
-//                                                                  entries take consecutive journal positions
+//   journal-record = journal-entry                       one entry
+//                  | u8 0, var count, compact-entry*     a group written together (count >= 2); its entries
+//                                                        take consecutive journal positions
+//   compact-entry  = a journal-entry with every integer after the kind a varint (var: unsigned LEB128 of
+//                    the value, signed ones zigzag-mapped first, in as few bytes as the value needs) and
+//                    str = var length then bytes. A group commit is the journal's bulk, and the fixed widths
+//                    were most of it: an order's entry is about 35 bytes against 87.
 //   journal-entry  = u8 kind, then by kind:
 //                      order:  u64 participant, str class, u64 id, u16 hub, i64 units, i64 bid,
 //                              i32 max-latency-ms, i32 min-green-%, i64 window-begin, i64 window-end,
@@ -26,8 +30,11 @@
 // flipped or missing byte cannot decode into some other valid record unnoticed.
 #include "ledger/records.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 namespace ewx::ledger {
 namespace {
@@ -46,13 +53,21 @@ class Writer {
     }
     return *this;
   }
-  // Overwrites the u32 at `at` (a length written before what it measures was).
-  void patch(std::size_t at, std::uint32_t value) {
-    for (std::size_t k = 0; k < 4; ++k) out_[at + k] = static_cast<char>((value >> (8 * k)) & 0xff);
+  template <typename T>
+  Writer& varint(T value) {
+    std::uint64_t v = static_cast<std::uint64_t>(value);
+    if constexpr (std::is_signed_v<T>) v = (v << 1) ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(value) >> 63);
+    for (; v >= 0x80; v >>= 7) out_.push_back(static_cast<char>(v | 0x80));
+    out_.push_back(static_cast<char>(v));
+    return *this;
   }
-  std::size_t size() const { return out_.size(); }
   Writer& text(std::string_view s) {
     integer(static_cast<std::uint32_t>(s.size()));
+    out_.append(s);
+    return *this;
+  }
+  Writer& var_text(std::string_view s) {
+    varint(s.size());
     out_.append(s);
     return *this;
   }
@@ -79,17 +94,42 @@ class Reader {
     in_.remove_prefix(sizeof(T));
     return true;
   }
-  bool text(std::string& s) {
-    std::string_view view;
-    if (!bytes(view)) return false;
-    s.assign(view);
+  // The one shortest encoding only: a varint that runs past 64 bits, ends in a zero byte after the first, or
+  // holds a value beyond T is refused.
+  template <typename T>
+  bool varint(T& value) {
+    std::uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      if (in_.empty() || shift > 63) return false;
+      const auto byte = static_cast<std::uint8_t>(in_[0]);
+      in_.remove_prefix(1);
+      if (shift == 63 && byte > 1) return false;
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (byte & 0x80) continue;
+      if (byte == 0 && shift > 0) return false;
+      break;
+    }
+    if constexpr (std::is_signed_v<T>) {
+      const auto decoded = static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+      if (decoded < std::numeric_limits<T>::min() || decoded > std::numeric_limits<T>::max()) return false;
+      value = static_cast<T>(decoded);
+    } else {
+      if (v > std::numeric_limits<T>::max()) return false;
+      value = static_cast<T>(v);
+    }
     return true;
   }
-  // A u32 length and that many bytes, viewed in place.
-  bool bytes(std::string_view& view) {
+  bool text(std::string& s) {
     std::uint32_t length = 0;
     if (!integer(length) || in_.size() < length) return false;
-    view = in_.substr(0, length);
+    s.assign(in_.substr(0, length));
+    in_.remove_prefix(length);
+    return true;
+  }
+  bool var_text(std::string& s) {
+    std::uint32_t length = 0;
+    if (!varint(length) || in_.size() < length) return false;
+    s.assign(in_.substr(0, length));
     in_.remove_prefix(length);
     return true;
   }
@@ -134,50 +174,97 @@ namespace {
 // Sizes the buffer for an order's entry and its class name at once, instead of growing it field by field.
 constexpr std::size_t kEntryBytes = 96;
 
-void write_entry(Writer& w, const JournalEntry& e) {
-  w.integer(static_cast<std::uint8_t>(e.kind));
+// The fields of an entry after its kind, in order: the one list that encode and decode, fixed-width and
+// compact, all go through. `io.field(x)` writes or reads one integer, `io.text(s)` one string; each says
+// whether it could.
+template <typename Entry, typename IO>
+bool entry_fields(Entry& e, IO& io) {
   switch (e.kind) {
     case JournalEntry::Kind::order:
-      w.integer(e.participant).text(e.resource_class).integer(e.order.id).integer(e.order.hub).integer(e.order.units);
-      w.integer(e.order.bid).integer(e.order.max_latency_ms).integer(e.order.min_green_percent);
-      w.integer(e.order.window_begin).integer(e.order.window_end).integer(e.client_order_id);
-      break;
+      return io.field(e.participant) && io.text(e.resource_class) && io.field(e.order.id) && io.field(e.order.hub) &&
+             io.field(e.order.units) && io.field(e.order.bid) && io.field(e.order.max_latency_ms) &&
+             io.field(e.order.min_green_percent) && io.field(e.order.window_begin) &&
+             io.field(e.order.window_end) && io.field(e.client_order_id);
     case JournalEntry::Kind::offer:
-      w.integer(e.participant)
-          .text(e.resource_class)
-          .integer(e.offer.id)
-          .integer(e.offer.cluster)
-          .integer(e.offer.units);
-      w.integer(e.offer.ask).integer(e.offer.green_percent).integer(e.offer.window_begin).integer(e.offer.window_end);
-      w.integer(e.client_order_id);
-      break;
+      return io.field(e.participant) && io.text(e.resource_class) && io.field(e.offer.id) &&
+             io.field(e.offer.cluster) && io.field(e.offer.units) && io.field(e.offer.ask) &&
+             io.field(e.offer.green_percent) && io.field(e.offer.window_begin) && io.field(e.offer.window_end) &&
+             io.field(e.client_order_id);
     case JournalEntry::Kind::cancel_order:
     case JournalEntry::Kind::cancel_offer:
-      w.integer(e.id).integer(e.participant);
-      break;
+      return io.field(e.id) && io.field(e.participant);
     case JournalEntry::Kind::batch_fills:
-      w.integer(e.batch).integer(e.first_contract).integer(e.count);
-      break;
+      return io.field(e.batch) && io.field(e.first_contract) && io.field(e.count);
   }
+  return false;
+}
+
+template <bool kCompact>
+struct EntryWriter {
+  Writer& w;
+  template <typename T>
+  bool field(const T& value) {
+    if constexpr (kCompact) w.varint(value); else w.integer(value);
+    return true;
+  }
+  bool text(const std::string& s) {
+    if constexpr (kCompact) w.var_text(s); else w.text(s);
+    return true;
+  }
+};
+
+template <bool kCompact>
+struct EntryReader {
+  Reader& r;
+  template <typename T>
+  bool field(T& value) {
+    if constexpr (kCompact) return r.varint(value); else return r.integer(value);
+  }
+  bool text(std::string& s) {
+    if constexpr (kCompact) return r.var_text(s); else return r.text(s);
+  }
+};
+
+template <bool kCompact>
+void write_entry(Writer& w, const JournalEntry& e) {
+  w.integer(static_cast<std::uint8_t>(e.kind));
+  EntryWriter<kCompact> io{w};
+  entry_fields(e, io);
+}
+
+// Reads one entry; `r` is left after it.
+template <bool kCompact>
+std::optional<JournalEntry> read_entry(Reader& r) {
+  JournalEntry e;
+  std::uint8_t kind = 0;
+  if (!r.integer(kind) || kind < 1 || kind > 5) return std::nullopt;
+  e.kind = static_cast<JournalEntry::Kind>(kind);
+  EntryReader<kCompact> io{r};
+  if (!entry_fields(e, io)) return std::nullopt;
+  if (e.kind == JournalEntry::Kind::order) e.id = e.order.id;
+  if (e.kind == JournalEntry::Kind::offer) e.id = e.offer.id;
+  return e;
 }
 }  // namespace
 
 std::string encode(const JournalEntry& e) {
   Writer w(kEntryBytes);
-  write_entry(w, e);
+  write_entry<false>(w, e);
   return w.take();
+}
+
+std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {
+  Reader r(bytes);
+  auto e = read_entry<false>(r);
+  if (!e || !r.done()) return std::nullopt;
+  return e;
 }
 
 std::string encode_journal_group(std::span<const JournalEntry* const> entries) {
   if (entries.size() == 1) return encode(*entries[0]);
-  Writer w(9 + entries.size() * (4 + kEntryBytes));
-  w.integer(std::uint8_t{0}).integer(static_cast<std::uint32_t>(entries.size()));
-  for (const JournalEntry* e : entries) {
-    const std::size_t length_at = w.size();
-    w.integer(std::uint32_t{0});
-    write_entry(w, *e);
-    w.patch(length_at, static_cast<std::uint32_t>(w.size() - length_at - 4));
-  }
+  Writer w(11 + entries.size() * kEntryBytes / 2);
+  w.integer(std::uint8_t{0}).varint(entries.size());
+  for (const JournalEntry* e : entries) write_entry<true>(w, *e);
   return w.take();
 }
 
@@ -190,50 +277,14 @@ bool decode_journal_record(std::string_view bytes, std::vector<JournalEntry>& en
   }
   Reader r(bytes.substr(1));
   std::uint32_t count = 0;
-  if (!r.integer(count) || count < 2) return false;
-  entries.reserve(count);
+  if (!r.varint(count) || count < 2) return false;
+  entries.reserve(std::min<std::uint32_t>(count, static_cast<std::uint32_t>(bytes.size())));
   for (std::uint32_t k = 0; k < count; ++k) {
-    std::string_view entry_bytes;
-    if (!r.bytes(entry_bytes)) return false;
-    auto entry = decode_journal_entry(entry_bytes);
+    auto entry = read_entry<true>(r);
     if (!entry) return false;
     entries.push_back(std::move(*entry));
   }
   return r.done();
-}
-
-std::optional<JournalEntry> decode_journal_entry(std::string_view bytes) {
-  Reader r(bytes);
-  JournalEntry e;
-  std::uint8_t kind = 0;
-  if (!r.integer(kind) || kind < 1 || kind > 5) return std::nullopt;
-  e.kind = static_cast<JournalEntry::Kind>(kind);
-  bool ok = true;
-  switch (e.kind) {
-    case JournalEntry::Kind::order:
-      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.order.id) && r.integer(e.order.hub) &&
-           r.integer(e.order.units) && r.integer(e.order.bid) && r.integer(e.order.max_latency_ms) &&
-           r.integer(e.order.min_green_percent) && r.integer(e.order.window_begin) && r.integer(e.order.window_end) &&
-           r.integer(e.client_order_id);
-      e.id = e.order.id;
-      break;
-    case JournalEntry::Kind::offer:
-      ok = r.integer(e.participant) && r.text(e.resource_class) && r.integer(e.offer.id) &&
-           r.integer(e.offer.cluster) && r.integer(e.offer.units) && r.integer(e.offer.ask) &&
-           r.integer(e.offer.green_percent) && r.integer(e.offer.window_begin) && r.integer(e.offer.window_end) &&
-           r.integer(e.client_order_id);
-      e.id = e.offer.id;
-      break;
-    case JournalEntry::Kind::cancel_order:
-    case JournalEntry::Kind::cancel_offer:
-      ok = r.integer(e.id) && r.integer(e.participant);
-      break;
-    case JournalEntry::Kind::batch_fills:
-      ok = r.integer(e.batch) && r.integer(e.first_contract) && r.integer(e.count);
-      break;
-  }
-  if (!ok || !r.done()) return std::nullopt;
-  return e;
 }
 
 std::string encode(const ContractRecord& c) {

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <set>
 #include <thread>
@@ -493,6 +495,7 @@ TEST_CASE("a journal record holds one entry or a group; a damaged record is refu
   const Batch batch = testing::workload_market(0);
   std::vector<JournalEntry> entries = testing::workload_entries(batch);
   REQUIRE(entries.size() >= 2);
+  if (entries.size() > 100) entries.resize(100);  // so that the group's count is one byte, changed below
   JournalEntry cancel;
   cancel.kind = JournalEntry::Kind::cancel_order;
   cancel.id = entries[0].order.id;
@@ -518,6 +521,33 @@ TEST_CASE("a journal record holds one entry or a group; a damaged record is refu
   CHECK_FALSE(decode_journal_record(miscounted, decoded));
   miscounted[1] = static_cast<char>(entries.size() + 1);
   CHECK_FALSE(decode_journal_record(miscounted, decoded));
+  REQUIRE(entries.size() < 0x80);  // the count is one byte; the same count in two bytes is not its encoding
+  std::string overlong = group;
+  overlong.replace(1, 1, std::string{static_cast<char>(entries.size() | 0x80), '\0'});
+  CHECK_FALSE(decode_journal_record(overlong, decoded));
+
+  // Every field's whole range survives the group's compact encoding, signs and extremes included.
+  JournalEntry extreme_order = entries[0];
+  extreme_order.participant = std::numeric_limits<ParticipantId>::max();
+  extreme_order.order.id = std::numeric_limits<OrderId>::max();
+  extreme_order.order.hub = std::numeric_limits<HubIndex>::max();
+  extreme_order.order.units = std::numeric_limits<Units>::min();
+  extreme_order.order.bid = std::numeric_limits<Fen>::max();
+  extreme_order.order.max_latency_ms = std::numeric_limits<std::int32_t>::min();
+  extreme_order.order.min_green_percent = -1;
+  extreme_order.order.window_begin = std::numeric_limits<Hour>::min();
+  extreme_order.order.window_end = std::numeric_limits<Hour>::max();
+  extreme_order.client_order_id = std::numeric_limits<std::uint64_t>::max();
+  extreme_order.resource_class = std::string(300, 'c');
+  JournalEntry zero_cancel;
+  zero_cancel.kind = JournalEntry::Kind::cancel_offer;
+  const std::vector<const JournalEntry*> extremes = {&extreme_order, &zero_cancel, &entries[1]};
+  REQUIRE(decode_journal_record(encode_journal_group(extremes), decoded));
+  REQUIRE(decoded.size() == extremes.size());
+  for (std::size_t k = 0; k < extremes.size(); ++k) CHECK(encode(decoded[k]) == encode(*extremes[k]));
+  // and is the smaller: a group commit is the journal's bulk.
+  CHECK(group.size() * 2 < std::accumulate(entries.begin(), entries.end(), std::size_t{0},
+                                           [](std::size_t n, const JournalEntry& e) { return n + encode(e).size(); }));
 
   // In a data directory: the group is read back entry by entry, at consecutive positions; damaged, it
   // stops both the ledger's open and the auditor's verification, which name it.
