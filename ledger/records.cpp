@@ -121,17 +121,11 @@ class Reader {
   }
   bool text(std::string& s) {
     std::uint32_t length = 0;
-    if (!integer(length) || in_.size() < length) return false;
-    s.assign(in_.substr(0, length));
-    in_.remove_prefix(length);
-    return true;
+    return integer(length) && take(s, length);
   }
   bool var_text(std::string& s) {
     std::uint32_t length = 0;
-    if (!varint(length) || in_.size() < length) return false;
-    s.assign(in_.substr(0, length));
-    in_.remove_prefix(length);
-    return true;
+    return varint(length) && take(s, length);
   }
   bool hash(Hash& h) {
     if (in_.size() < h.size()) return false;
@@ -142,6 +136,12 @@ class Reader {
   bool done() const { return in_.empty(); }
 
  private:
+  bool take(std::string& s, std::uint32_t length) {
+    if (in_.size() < length) return false;
+    s.assign(in_.substr(0, length));
+    in_.remove_prefix(length);
+    return true;
+  }
   std::string_view in_;
 };
 
