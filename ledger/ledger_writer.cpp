@@ -121,31 +121,27 @@ void LedgerWriter::write_group(std::vector<JournalEntry>& entries, std::vector<s
   // of threads a handover to the syncer and back would cost, since it would have nothing to do meanwhile.
   std::vector<Written> groups;
   groups.push_back(std::move(group));
-  sync_and_report(groups);
+  report(groups, sync(groups));
   std::lock_guard lock(mutex_);
   sync_in_flight_ = false;
   reported_count_ += 1;
   reported_.notify_all();
 }
 
-void LedgerWriter::sync_and_report(const std::vector<Written>& groups) {
-  const bool wrote = std::any_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; });
+LedgerWriter::Synced LedgerWriter::sync(const std::vector<Written>& groups) {
+  if (std::none_of(groups.begin(), groups.end(), [](const Written& g) { return g.wrote; })) return {Status::ok(), {}};
   const auto began = std::chrono::steady_clock::now();
-  const Status synced = wrote ? ledger_->sync_journal() : Status::ok();
-  std::optional<std::chrono::microseconds> sync_time;
-  if (wrote) {
-    syncs_.fetch_add(1, std::memory_order_relaxed);
-    sync_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
-  }
-  if (std::this_thread::get_id() == syncer_.get_id()) {
-    // What piled up during the sync can be written now, while this thread reports.
-    std::lock_guard lock(mutex_);
-    sync_in_flight_ = false;
-    if (writer_due()) writer_wake_.notify_one();
-  }
+  Status status = ledger_->sync_journal();
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  return {std::move(status),
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began)};
+}
+
+void LedgerWriter::report(const std::vector<Written>& groups, const Synced& synced) {
+  std::optional<std::chrono::microseconds> sync_time = synced.time;
   std::vector<std::optional<std::string>> failed;
   for (const Written& group : groups) {
-    const Status& status = group.status.is_ok() ? synced : group.status;
+    const Status& status = group.status.is_ok() ? synced.status : group.status;
     if (status.is_ok()) {
       on_group_(GroupOutcome{group.tags, group.refusals, status, sync_time});
     } else {
@@ -171,7 +167,14 @@ void LedgerWriter::sync_loop() {
       groups.swap(unsynced_);
       sync_in_flight_ = true;
     }
-    sync_and_report(groups);
+    const Synced synced = sync(groups);
+    {
+      // What piled up during the sync can be written now, while this thread reports.
+      std::lock_guard lock(mutex_);
+      sync_in_flight_ = false;
+      if (writer_due()) writer_wake_.notify_one();
+    }
+    report(groups, synced);
     {
       std::lock_guard lock(mutex_);
       reported_count_ += groups.size();

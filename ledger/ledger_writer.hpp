@@ -114,8 +114,14 @@ class LedgerWriter {
   void sync_loop();
   void write_group(std::vector<JournalEntry>& entries, std::vector<std::uint64_t>& tags);
   void wait_until_reported();
-  // Syncs the journal and reports `groups`, in order (on the syncer, or on the writer when it syncs itself).
-  void sync_and_report(const std::vector<Written>& groups);
+  // A sync of the journal for `groups` (none when nothing of them went into the log), and its outcome
+  // reported group by group, in order: on the syncer, or on the writer when it syncs itself.
+  struct Synced {
+    Status status;
+    std::optional<std::chrono::microseconds> time;
+  };
+  Synced sync(const std::vector<Written>& groups);
+  void report(const std::vector<Written>& groups, const Synced& synced);
   // With mutex_ held: whether the rule above has the writer write now.
   bool writer_due() const;
   bool sync_busy() const { return sync_in_flight_ || !unsynced_.empty(); }
