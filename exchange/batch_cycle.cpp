@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <set>
 #include <unordered_map>
 
@@ -62,38 +61,29 @@ Batch batch_of(const ledger::OpenBook& book, std::uint64_t number) {
   // A book holds a handful of classes, so each order's is found by comparing names along a short list
   // rather than in a tree of names; the batch lists them in name order, as ever.
   std::vector<std::string>& names = batch.resource_classes;
-  std::vector<ResourceClassIndex> order_class, offer_class;
-  order_class.reserve(book.orders.size());
-  offer_class.reserve(book.offers.size());
-  const auto class_of = [&names](const std::string& name) {
-    const auto found = std::find(names.begin(), names.end(), name);
-    if (found != names.end()) return static_cast<ResourceClassIndex>(found - names.begin());
-    names.push_back(name);
-    return static_cast<ResourceClassIndex>(names.size() - 1);
+  const auto note = [&names](const std::string& name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   };
-  for (const auto& [id, o] : book.orders) order_class.push_back(class_of(o.resource_class));
-  for (const auto& [id, o] : book.offers) offer_class.push_back(class_of(o.resource_class));
-  std::vector<ResourceClassIndex> by_name(names.size()), renumbered(names.size());
-  std::iota(by_name.begin(), by_name.end(), ResourceClassIndex{0});
-  std::sort(by_name.begin(), by_name.end(), [&](auto a, auto b) { return names[a] < names[b]; });
-  for (std::size_t k = 0; k < by_name.size(); ++k) renumbered[by_name[k]] = static_cast<ResourceClassIndex>(k);
+  for (const auto& [id, o] : book.orders) note(o.resource_class);
+  for (const auto& [id, o] : book.offers) note(o.resource_class);
   std::sort(names.begin(), names.end());
+  const auto index_of = [&names](const std::string& name) {
+    return static_cast<ResourceClassIndex>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
 
   batch.orders.reserve(book.orders.size());
-  std::size_t k = 0;
   for (const auto& [id, o] : book.orders) {
     BuyOrder order = o.order;
     order.units = o.remaining;
-    order.resource_class = renumbered[order_class[k++]];
+    order.resource_class = index_of(o.resource_class);
     order.participant = o.participant;
     batch.orders.push_back(order);
   }
   batch.offers.reserve(book.offers.size());
-  k = 0;
   for (const auto& [id, o] : book.offers) {
     SellOffer offer = o.offer;
     offer.units = o.remaining;
-    offer.resource_class = renumbered[offer_class[k++]];
+    offer.resource_class = index_of(o.resource_class);
     offer.participant = o.participant;
     batch.offers.push_back(offer);
   }

@@ -14,9 +14,10 @@
 // Speed: at a million submissions a second the io thread's own bookkeeping was the bottleneck (a node-based
 // hash map of client order ids, a cache miss and a division per probe, and a second map of entries waiting
 // for the disk). The client order ids are now in an open-addressing table (Abseil's flat_hash_map) whose
-// hash keeps a trader's consecutive ids in neighbouring slots, and the waiting entries in a queue: the writer answers in the order it was handed
-// work, so the oldest waiting entry is always the next answered, and an entry is durable exactly when its
-// tag is older than the oldest still waiting, which spares a second lookup per acknowledgment.
+// hash keeps a trader's consecutive ids in neighbouring slots, and the waiting entries in a queue: the
+// writer answers in the order it was handed work, so the oldest waiting entry is always the next answered,
+// and an entry is durable exactly when its tag is older than the oldest still waiting, which spares a
+// second lookup per acknowledgment.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
