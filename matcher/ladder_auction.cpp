@@ -147,7 +147,9 @@ class LadderAuction {
     shortlists_.assign(first_member.size(), Shortlist{});
   }
 
-  void run() {
+  // Clears the market; false when the last phase's allocation could not be proven optimal (see
+  // kLastProofScansPerNode), which the scaling argument says never happens.
+  bool run() {
     start_cold();
     largest_value_ = 0;
     for (std::uint32_t i = 0; i < orders_; ++i) largest_value_ = std::max(largest_value_, choose(i).best);
@@ -157,17 +159,14 @@ class LadderAuction {
       ++stats_.phases;
       if (stats_.phases > 1) keep_what_still_fits(epsilon);
       run_phase(epsilon);
-      if (epsilon == 1) {
-        // Optimal by the scaling argument, so the search settles; one that does not is a defect.
-        if (!flow_is_optimal(std::numeric_limits<std::uint64_t>::max()))
-          throw std::logic_error("ladder auction: a negative cycle after the last phase; the allocation is not optimal");
-        return;
-      }
+      // Optimal by the scaling argument, so the search settles. One that does not within its budget, a
+      // defect or a search slower than any measured, hands the batch to the simplex instead of hanging.
+      if (epsilon == 1) return flow_is_optimal(kLastProofScansPerNode);
       // Epsilon = 1 guarantees optimality, but the allocation is usually optimal phases earlier (on 100k x 10k
       // batches after 4 to 7 of 11 to 13), and a cheap test can prove it. Not before epsilon, unscaled, is
       // down to a few fen (kProveFromEpsilonFen), where money's granularity makes an optimal allocation likely:
       // on ewx-loadgen batches every test at a coarser epsilon failed, and each cost a quarter of a phase.
-      if (epsilon <= kProveFromEpsilonFen * scale_ && flow_is_optimal(kProofScansPerNode)) return;
+      if (epsilon <= kProveFromEpsilonFen * scale_ && flow_is_optimal(kProofScansPerNode)) return true;
       epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
     }
   }
@@ -286,6 +285,11 @@ class LadderAuction {
   static constexpr Potential kProveFromEpsilonFen = 4;
   // The label-correcting search's budget when it tries to prove optimality early (see flow_is_optimal).
   static constexpr std::uint64_t kProofScansPerNode = 8;
+  // Its budget after the last phase, where it must settle. A network of n nodes with no negative cycle
+  // settles within n + 1 scans per node (n - 1 passes of the FIFO search), so up to 255 nodes this is a proof
+  // either way; beyond, it is 50 to 100 times what the searches that settle take. Unbounded, as it once was,
+  // a defect that left a negative cycle hung the solver instead of failing (seen while trying a change).
+  static constexpr std::uint64_t kLastProofScansPerNode = 256;
   // Ladders with fewer positions than this keep their keys in a plain array that queries scan
   // (SegmentForest): once the shortlists made full looks rare, most of the auction's time went to walking
   // the trees for the keys a look found stale. On an ewx-loadgen 100k x 10k batch the auction took 21 % less
@@ -635,7 +639,7 @@ std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, Lad
   if (bound * scale * scale * 16 > (Objective{1} << 62)) return std::nullopt;
 
   LadderAuction auction(market, stats, scale);
-  auction.run();
+  if (!auction.run()) return std::nullopt;
   return LadderClearing{auction.trades(), auction.premiums()};
 }
 

@@ -56,9 +56,10 @@ struct LadderClearing {
 
 // A maximum-surplus allocation of `market` with its buyer-optimal prices. One trade per (order, offer) pair
 // that carries units, in order then position order. Trades worth exactly zero may appear (the caller decides
-// whether to record them); none worth less. Deterministic. Returns nothing when prices scaled by the node count could overflow 64 bits
-// (bids, asks and transfer charges beyond about 2^62 / (8 (orders + offers)^2) fen), so that the caller
-// can use an engine without that limit.
+// whether to record them); none worth less. Deterministic. Returns nothing when prices scaled by the node
+// count could overflow 64 bits (bids, asks and transfer charges beyond about 2^62 / (8 (orders + offers)^2)
+// fen), or when the allocation after the last phase could not be proven optimal within a bounded search (a
+// defect, never seen), so that the caller can use an engine without that limit.
 std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats);
 
 }  // namespace ewx::detail

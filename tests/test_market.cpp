@@ -15,6 +15,7 @@
 #include "matcher/equilibrium_check.hpp"
 #include "matcher/line_scanner.hpp"
 #include "matcher/market_generator.hpp"
+#include "matcher/residual_network.hpp"
 #include "matcher/two_smallest.hpp"
 
 using namespace ewx;
@@ -426,6 +427,59 @@ TEST_CASE("two-smallest queries answer the same from trees, from scanned leaves 
     }
   }
   CHECK(compared > 1500);
+}
+
+TEST_CASE("the label-correcting search settles to Bellman-Ford's distances, and never where a negative cycle is reached") {
+  // The ladder auction's proof of optimality and its prices rest on this search (residual_network.hpp): it
+  // must settle exactly where no negative cycle is reachable, within (n + 1) n scans, and fail otherwise
+  // with any finite budget rather than run on.
+  SeededRandom random(53);
+  int cycles_found = 0, settled = 0;
+  for (int round = 0; round < 200; ++round) {
+    const auto nodes = static_cast<std::uint32_t>(random.between(2, 12));
+    // Lengths are potential differences plus a non-negative slack: negative arcs, but no negative cycle.
+    std::vector<Potential> pi(nodes);
+    for (Potential& p : pi) p = random.between(-50, 50);
+    detail::FlowArcs arcs;
+    const auto arc_count = static_cast<int>(random.between(1, 4 * nodes));
+    for (int k = 0; k < arc_count; ++k) {
+      const auto a = static_cast<std::uint32_t>(random.between(0, nodes - 1));
+      const auto b = static_cast<std::uint32_t>(random.between(0, nodes - 1));
+      if (a != b) arcs.add(a, b, pi[b] - pi[a] + random.between(0, 6));
+    }
+    const bool with_cycle = round % 2 == 1 && arcs.from.size() >= 2;
+    if (with_cycle) {
+      // A two-arc cycle of length -1 through two nodes the source reaches directly.
+      const std::uint32_t a = 1, b = nodes > 2 ? 2 : 0;
+      arcs.add(0, a, 0);
+      arcs.add(a, b, -5);
+      arcs.add(b, a, 4);
+    }
+    const std::vector<Quantity> no_flow(arcs.from.size(), 0);
+    const detail::ResidualNetwork network = detail::residual_network(nodes, arcs, no_flow);
+    std::vector<Potential> distance;
+    const bool found = detail::settle_distances(network, 0, std::uint64_t{nodes + 1} * nodes, distance);
+    CAPTURE(round);
+    if (with_cycle) {
+      CHECK_FALSE(found);
+      ++cycles_found;
+      continue;
+    }
+    REQUIRE(found);
+    ++settled;
+    constexpr Potential kFar = std::numeric_limits<Potential>::max();
+    std::vector<Potential> expected(nodes, kFar);
+    expected[0] = 0;
+    for (std::uint32_t pass = 0; pass + 1 < nodes; ++pass) {
+      for (std::size_t e = 0; e < arcs.from.size(); ++e) {
+        if (expected[arcs.from[e]] != kFar)
+          expected[arcs.to[e]] = std::min(expected[arcs.to[e]], expected[arcs.from[e]] + arcs.cost[e]);
+      }
+    }
+    CHECK(distance == expected);
+  }
+  CHECK(cycles_found > 80);
+  CHECK(settled > 80);
 }
 
 TEST_CASE("the condensed network clears tiny markets to the brute-force maximum, at minimal prices") {
