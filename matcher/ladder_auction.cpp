@@ -23,6 +23,14 @@
 // soon as a label-correcting search proves the allocation optimal (flow_is_optimal), which on 100k x 10k
 // batches saves about half the phases and more than half the bids.
 //
+// Why every order bids for itself, though orders with the same entries share their choices (Shortlist).
+// Such a group's members differ only by bid, so it could bid as one source whose unbought units are its
+// lowest bidders' (2.16 million bids at 100k x 10k would become far fewer). Tried (2026-12-01): with a
+// group's kept units outside every sink, the sources' supply no longer matches the sinks' demand, an offer
+// can end the auction with units unsold at a raised price, and the last phase's allocation failed the
+// proof on 1 of the first 9 tiny test markets. Balancing it needs a sink per member for the kept units,
+// priced and shared with the unsold source: as many objects as orders again, and unmeasured.
+//
 // Which arcs. Through a ladder an order reaches every offer above its entry rung, including offers too dear
 // to give a positive surplus, which the bipartite problem leaves out. Adding arcs worth zero or less
 // changes neither the optimum nor the market's duals (their constraints follow from u, v >= 0), and no
