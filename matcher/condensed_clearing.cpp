@@ -482,7 +482,8 @@ struct Auctioned {
 };
 
 // The ladder auction on every class's network, largest first, on the cores, each class's market built by
-// the thread that clears it. Nothing when some class's prices are out of the auction's range.
+// the thread that clears it. Nothing when some class's prices are out of the auction's range, or its
+// allocation could not be proven optimal (run_ladder_auction).
 // Deterministic: each class's auction is, whatever thread runs it. An offer of a class where no order can
 // reach any offer trades nothing and has no dearer alternative for a buyer: premium zero, as the no-trade
 // arc gives it.
@@ -676,7 +677,8 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   } else {
     stats.engine = CondensedEngine::network_simplex;
     std::optional<CondensedNetwork> whole;
-    if (by_class) whole.emplace(batch, topology);  // a small batch's (simplex_is_faster), or one out of the auction's range
+    // A small batch's (simplex_is_faster), or one the auction could not clear (run_ladder_auction).
+    if (by_class) whole.emplace(batch, topology);
     const CondensedNetwork& net = by_class ? *whole : *nets[0];
     const FlowNetwork network = lay_out(batch, net);
     if (network.from.size() != stats.arcs || network.supply.size() != stats.nodes)

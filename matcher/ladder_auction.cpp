@@ -25,7 +25,7 @@
 //
 // Why every order bids for itself, though orders with the same entries share their choices (Shortlist).
 // Such a group's members differ only by bid, so it could bid as one source whose unbought units are its
-// lowest bidders' (2.16 million bids at 100k x 10k would become far fewer). Tried (2026-12-01): with a
+// lowest bidders' (the 2.16 million bids at 100k x 10k might become far fewer). Tried (2026-12-01): with a
 // group's kept units outside every sink, the sources' supply no longer matches the sinks' demand, an offer
 // can end the auction with units unsold at a raised price, and the last phase's allocation failed the
 // proof on 1 of the first 9 tiny test markets. Balancing it needs a sink per member for the kept units,
