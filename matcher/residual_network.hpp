@@ -41,11 +41,17 @@ struct ResidualNetwork {
 
 ResidualNetwork residual_network(std::size_t nodes, const FlowArcs& arcs, std::span<const Quantity> flow);
 
-// Shortest distances from `source` by a label-correcting search (Bellman-Ford with a FIFO queue) on the
-// lengths themselves, negative ones included. Returns false, with `distance` unfinished, if the search has
-// not settled after `scan_budget` node scans: a negative cycle reachable from `source` never settles, and
-// (nodes + 1) * nodes scans settle any network without one.
-bool settle_distances(const ResidualNetwork& network, std::uint32_t source, std::uint64_t scan_budget,
-                      std::vector<Potential>& distance);
+// How a label-correcting search ended.
+enum class Search {
+  settled,         // every distance from the source is final
+  negative_cycle,  // the search met one, reachable from the source: no distances exist
+  over_budget,     // neither, within the budget of node scans
+};
+
+// Shortest distances from `source` on the lengths themselves, negative ones included, by Bellman-Ford with a
+// FIFO queue and Tarjan's subtree disassembly (residual_network.cpp). `distance` is final only when the
+// search settled. Without a negative cycle, (nodes + 1) * nodes scans always settle it.
+Search settle_distances(const ResidualNetwork& network, std::uint32_t source, std::uint64_t scan_budget,
+                        std::vector<Potential>& distance);
 
 }  // namespace ewx::detail
