@@ -488,7 +488,7 @@ struct Auctioned {
 // reach any offer trades nothing and has no dearer alternative for a buyer: premium zero, as the no-trade
 // arc gives it.
 std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const std::optional<CondensedNetwork>> nets,
-                                          CondensedStatistics& stats) {
+                                          std::uint32_t scanned_below, CondensedStatistics& stats) {
   std::vector<std::size_t> queue;
   for (std::size_t c = 0; c < nets.size(); ++c) {
     if (!nets[c]->entries().empty()) queue.push_back(c);  // without entries nothing can trade
@@ -502,7 +502,7 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const st
   on_cores(queue, [&](std::size_t c) {
     const CondensedNetwork& net = *nets[c];
     const ClassMarket part = class_market(batch, net, static_cast<ResourceClassIndex>(c));
-    const std::optional<detail::LadderClearing> found = detail::run_ladder_auction(part.market, seen[c]);
+    const std::optional<detail::LadderClearing> found = detail::run_ladder_auction(part.market, seen[c], scanned_below);
     if (!found) return;
     std::vector<Trade>& trades = traded[c].emplace();
     trades.reserve(found->trades.size());
@@ -667,7 +667,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   if (options.engine == CondensedEngine::ladder_auction ||
       (options.engine == CondensedEngine::automatic &&
        !simplex_is_faster(stats.arcs, batch.orders.size(), batch.offers.size()))) {
-    auctioned = auction_by_class(batch, nets, stats);
+    auctioned = auction_by_class(batch, nets, options.ladders_scanned_below, stats);
   }
   if (auctioned) {
     stats.engine = CondensedEngine::ladder_auction;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "matcher/clearing.hpp"
+#include "matcher/ladder_auction.hpp"
 
 namespace ewx {
 
@@ -40,6 +41,8 @@ struct CondensedOptions {
   // Above this many arcs, return nothing, having built only the network (a few percent of the work).
   std::uint64_t most_arcs = std::numeric_limits<std::uint64_t>::max();
   CondensedEngine engine = CondensedEngine::automatic;
+  // The ladder auction's: ladders shorter than this are scanned, longer ones kept in trees (tests use 0 too).
+  std::uint32_t ladders_scanned_below = detail::kLaddersScannedBelow;
 };
 
 struct CondensedStatistics {

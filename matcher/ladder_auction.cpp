@@ -7,9 +7,11 @@
 // condensed_clearing.cpp), and its profit from offer j through that ladder is
 //     (bid - transfer) * K  -  (ask_j * K + price_j),
 // an order part minus an offer part. So the order's best two offers in the cluster are the two smallest
-// offer parts in that suffix, whoever the order is. Each ladder keeps them in a segment tree of
-// "two smallest" pairs; a bid asks one suffix query per entry (about 8 per order on that batch, against
-// 770 arcs), and a price change updates the offer's leaf in each ladder that holds it (about 1.5).
+// offer parts in that suffix, whoever the order is. A long ladder keeps them in a segment tree of
+// "two smallest" pairs, and a price change updates the offer's leaf in each ladder that holds it (about
+// 1.5); a short one, most of them, is scanned, reading its offers' current parts. A bid asks one suffix
+// query per entry (about 8 per order on that batch, against 770 arcs), and most queries are answered by
+// the last answer for the same suffix, kept while its two offers' parts stand.
 //
 // The auction itself is the one of scaled_auction.cpp on the same transportation problem: sources are the
 // orders and a slack "unsold" source (supply: all offered units plus one) that values every sink at zero;
@@ -86,13 +88,15 @@ struct Choice {
 
 class LadderAuction {
  public:
-  LadderAuction(const LadderMarket& market, LadderAuctionStatistics& stats, Potential scale)
+  LadderAuction(const LadderMarket& market, LadderAuctionStatistics& stats, Potential scale,
+                std::uint32_t scanned_below)
       : market_(market),
         stats_(stats),
         scale_(scale),
         orders_(static_cast<std::uint32_t>(market.order_units.size())),
         offers_(static_cast<std::uint32_t>(market.offer_units.size())),
-        ladders_(market.ladder_begin, kScannedBelow),
+        scanned_below_(scanned_below),
+        ladders_(market.ladder_begin, scanned_below),
         open_sinks_(std::vector<std::uint32_t>{0, offers_ + 1}),
         own_sinks_(std::vector<std::uint32_t>{0, offers_ + 1}),
         sink_stale_(offers_ + 1, 0),
@@ -300,13 +304,6 @@ class LadderAuction {
   // either way; beyond, it is 50 to 100 times what the searches that settle take. Unbounded, as it once was,
   // a defect that left a negative cycle hung the solver instead of failing (seen while trying a change).
   static constexpr std::uint64_t kLastProofScansPerNode = 256;
-  // Ladders with fewer positions than this keep their keys in a plain array that queries scan
-  // (SegmentForest): once the shortlists made full looks rare, most of the auction's time went to walking
-  // the trees for the keys a look found stale. On an ewx-loadgen 100k x 10k batch the auction took 21 % less
-  // with every ladder scanned (256) than with none (0), and the same with 100,000; on ewx-gen's 100k x 10k
-  // batch all three took the same (medians of 3, this machine).
-  static constexpr std::uint32_t kScannedBelow = 256;
-
   std::uint32_t unfilled() const { return offers_; }
   std::uint32_t unsold() const { return orders_; }
 
@@ -357,6 +354,8 @@ class LadderAuction {
   // less often than its prices: so the tree's answer is kept per position, with the ladder's version (on
   // ewx-loadgen's batches 9 queries in 10 find it).
   Suffix cheapest_two(std::uint32_t ladder, std::uint32_t first) {
+    if (market_.ladder_begin[ladder + 1] - market_.ladder_begin[ladder] < scanned_below_)
+      return scan_cheapest_two(ladder, first);
     for (;;) {
       Suffix& known = suffixes_[first];
       if (known.version != ladders_.version(ladder)) {
@@ -375,6 +374,39 @@ class LadderAuction {
       }
       if (!stale) return known;
     }
+  }
+
+  // cheapest_two on a short ladder (kLaddersScannedBelow). The scan reads each position's offer's current key, so
+  // it never meets a stale one, and the forest's copy of the ladder's keys is only written (on a first price
+  // or a fall, which changes its version). Keys only rise, so an answer whose two offers still have the
+  // keys it found is still the answer, and it is kept per position as the trees' are. Before, the scan read
+  // the forest's copy, each stale key it returned was written there, which changed the version, and the
+  // whole suffix was scanned again: 2.8 million writes and rescans for 2.2 million bids on an ewx-loadgen
+  // 100k x 10k batch. Measured against that (15 alternated runs, this machine, medians): that batch's
+  // solve 769 to 595 ms, an ewx-gen 100k x 10k batch's 507 to 469.
+  Suffix scan_cheapest_two(std::uint32_t ladder, std::uint32_t first) {
+    Suffix& known = suffixes_[first];
+    bool current = known.version == ladders_.version(ladder);
+    for (int k = 0; current && k < 2 && known.two.key[k] < kClosed; ++k)
+      current = key(known.offer[k]) == known.two.key[k];
+    if (current) return known;
+    known.version = ladders_.version(ladder);
+    TwoSmallest two;
+    std::uint32_t offer_of[2] = {kNoId, kNoId};
+    for (std::uint32_t at = first; at < market_.ladder_begin[ladder + 1]; ++at) {
+      const std::uint32_t offer = market_.position_offer[at];
+      const Potential now = key(offer);
+      if (now >= two.key[1]) continue;  // ties go to the earlier position
+      if (now < two.key[0]) {
+        two.key[1] = two.key[0], two.id[1] = two.id[0], offer_of[1] = offer_of[0];
+        two.key[0] = now, two.id[0] = at, offer_of[0] = offer;
+      } else {
+        two.key[1] = now, two.id[1] = at, offer_of[1] = offer;
+      }
+    }
+    known.two = two;
+    for (int k = 0; k < 2; ++k) known.offer[k] = two.key[k] < kClosed ? offer_of[k] : kNoId;
+    return known;
   }
 
   // Raises a sink that the unsold source holds entirely to `to`, the price of the cheapest sink it can still
@@ -572,6 +604,7 @@ class LadderAuction {
   const std::uint32_t offers_;
   Potential largest_value_ = 0;
   Potential price_limit_ = 0;
+  const std::uint32_t scanned_below_;
   SegmentForest ladders_;  // per ladder, its offers' ask * K + price by position, or less (see publish)
   std::vector<Suffix> suffixes_ = std::vector<Suffix>(market_.position_offer.size());  // by first position
   // The unsold source's view of the sinks. It values them all at zero, so wherever it holds every unit of a
@@ -612,7 +645,7 @@ class LadderAuction {
   // fall into about 100 groups, on ewx-gen's into about 1,000. Measured on an ewx-loadgen 100k x 10k batch,
   // against a list of one per order: 2.7 million ladder queries instead of 18.8 million, for 2.06 million
   // bids instead of 1.87 (the bound stands in for more seconds); the time went to the keys the rarer looks
-  // find stale, until short ladders were scanned (kScannedBelow): together 745 to 610 ms for that batch;
+  // find stale, until short ladders were scanned (kLaddersScannedBelow): together 745 to 610 ms for that batch;
   // on ewx-gen's, with groups of 15 to 20 orders, 350 to 308 ms for one 100k x 10k batch but 364 to 378 ms
   // for bench-condensed's (seed 1), and 103 to 100 ms at 30k x 3k (medians of 3, alternated, this machine).
   // The allocation may differ from the old one's; its surplus and prices do not.
@@ -635,7 +668,8 @@ class LadderAuction {
 
 }  // namespace
 
-std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats) {
+std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats,
+                                                 std::uint32_t scanned_below) {
   const Potential nodes = static_cast<Potential>(market.order_units.size() + market.offer_units.size()) + 2;
   const Potential scale = nodes + 1;
   // Every value, key and price is within a few times (largest bid + transfer + ask) * K * nodes.
@@ -648,7 +682,7 @@ std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, Lad
   const Objective bound = static_cast<Objective>(largest) + dearest + farthest + 1;
   if (bound * scale * scale * 16 > (Objective{1} << 62)) return std::nullopt;
 
-  LadderAuction auction(market, stats, scale);
+  LadderAuction auction(market, stats, scale, scanned_below);
   if (!auction.run()) return std::nullopt;
   return LadderClearing{auction.trades(), auction.premiums()};
 }
