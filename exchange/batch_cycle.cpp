@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <unordered_map>
 
 namespace ewx {
 
@@ -19,40 +18,6 @@ namespace {
 std::chrono::microseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
 }
-
-// What each order and offer traded in the batch and what is left of it now: one fill each, orders then
-// offers, each in id order. Hashed and sorted rather than kept in ordered maps: on an ewx-loadgen batch of
-// 80k contracts 15 ms against 29 ms, spent between the durable write and the notices. What is left is read
-// through the ledger's index of the book, not by a search of its tree.
-std::vector<ClearedBatch::Fill> fills_of(const std::vector<ledger::ContractRecord>& contracts,
-                                         const ledger::Ledger& after) {
-  std::unordered_map<std::uint64_t, std::size_t> order_fill, offer_fill;  // id -> index in its vector
-  std::vector<ClearedBatch::Fill> bought, sold;
-  const auto add = [](auto& index, std::vector<ClearedBatch::Fill>& fills, bool offer, std::uint64_t id,
-                      ParticipantId participant, Units units) {
-    const auto [at, added] = index.try_emplace(id, fills.size());
-    if (added) fills.push_back({offer, id, participant, 0, 0});
-    fills[at->second].units += units;
-  };
-  for (const ledger::ContractRecord& c : contracts) {
-    add(order_fill, bought, false, c.order, c.buyer, c.units);
-    add(offer_fill, sold, true, c.offer, c.seller, c.units);
-  }
-  const auto by_id = [](const ClearedBatch::Fill& a, const ClearedBatch::Fill& b) { return a.id < b.id; };
-  std::sort(bought.begin(), bought.end(), by_id);
-  std::sort(sold.begin(), sold.end(), by_id);
-  for (ClearedBatch::Fill& fill : bought) {
-    const ledger::OpenOrder* open = after.open_order(fill.id);
-    fill.remaining = open ? open->remaining : 0;
-  }
-  for (ClearedBatch::Fill& fill : sold) {
-    const ledger::OpenOffer* open = after.open_offer(fill.id);
-    fill.remaining = open ? open->remaining : 0;
-  }
-  bought.insert(bought.end(), sold.begin(), sold.end());
-  return bought;
-}
-
 }  // namespace
 
 Batch batch_of(const ledger::OpenBook& book, std::uint64_t number) {
@@ -199,12 +164,13 @@ void BatchCycle::close() {
       exchange_.with_ledger([this, tick](ledger::Ledger& ledger) {
         const auto committing = Clock::now();
         ClearedBatch& out = tick->outcome;
+        ledger::CommittedBatch committed;
         out.number = tick->batch.number;
         out.orders = tick->batch.orders.size();
         out.offers = tick->batch.offers.size();
         if (tick->clearing.status != SolveStatus::optimal) {
           out.error = "the batch could not be cleared: " + tick->clearing.detail;
-        } else if (auto record = ledger.commit_batch(tick->batch, topology_, tick->clearing, tick->now, &out.contracts);
+        } else if (auto record = ledger.commit_batch(tick->batch, topology_, tick->clearing, tick->now, &committed);
                    !record.is_ok()) {
           out.error = "the batch could not be recorded: " + record.status().message();
         } else {
@@ -215,7 +181,8 @@ void BatchCycle::close() {
           const ledger::OpenBook& after = ledger.open_book();
           out.book_orders = after.orders.size();
           out.book_offers = after.offers.size();
-          out.fills = fills_of(out.contracts, ledger);
+          out.contracts = std::move(committed.contracts);
+          out.fills = std::move(committed.fills);
         }
         out.commit_time = since(committing);
         tick->batch = {};

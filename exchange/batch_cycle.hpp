@@ -72,13 +72,7 @@ struct ClearedBatch {
     ParticipantId participant = 0;
     Units remaining = 0;
   };
-  struct Fill {
-    bool offer = false;
-    std::uint64_t id = 0;
-    ParticipantId participant = 0;
-    Units units = 0;      // traded in this batch
-    Units remaining = 0;  // after it
-  };
+  using Fill = ledger::BatchFill;
 
   std::int64_t closed_at = 0;  // Unix seconds
   std::vector<Expiry> expired;

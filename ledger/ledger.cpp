@@ -54,6 +54,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <future>
 #include <unordered_map>
 #include <unordered_set>
@@ -513,7 +514,7 @@ Status Ledger::write_journal(std::span<const JournalEntry> entries,
 }
 
 Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
-                                         std::int64_t cleared_at, std::vector<ContractRecord>* contracts) {
+                                         std::int64_t cleared_at, CommittedBatch* committed) {
   if (batch.number != batches_ + 1) {
     return Status::error(
         Status::Code::invalid_argument,
@@ -665,18 +666,35 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   sync.sync = true;
   if (Status s = from_rocks(db_->Write(sync, &write), "batch write"); !s.is_ok()) return s;
   crash_point("commit-after-write");
-  // The book as apply_fill leaves it contract by contract, through the places found above.
+  // The book as apply_fill leaves it contract by contract, through the places found above, and each fill as
+  // it leaves the order or offer (an order filled is closed, and has none left).
+  std::vector<BatchFill> order_fills, offer_fills;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) {
-    if (order_taken[i] > 0 && (order_open[i]->second.remaining -= order_taken[i]) <= 0) close_order(order_open[i]);
+    if (order_taken[i] == 0) continue;
+    const Units left = order_open[i]->second.remaining -= order_taken[i];
+    if (committed)
+      order_fills.push_back({false, batch.orders[i].id, order_open[i]->second.participant, order_taken[i], left});
+    if (left <= 0) close_order(order_open[i]);
   }
   for (std::size_t j = 0; j < batch.offers.size(); ++j) {
-    if (offer_taken[j] > 0 && (offer_open[j]->second.remaining -= offer_taken[j]) <= 0) close_offer(offer_open[j]);
+    if (offer_taken[j] == 0) continue;
+    const Units left = offer_open[j]->second.remaining -= offer_taken[j];
+    if (committed) offer_fills.push_back({true, batch.offers[j].id, offer_seller[j], offer_taken[j], left});
+    if (left <= 0) close_offer(offer_open[j]);
   }
   frontier_ = std::move(frontier);
   journal_next_ = sequence;
   batches_ = record.number;
   last_record_ = record_hash(record);
-  if (contracts) *contracts = std::move(fills);
+  if (committed) {
+    // ewxd's batches list their orders and offers in id order already (the book's).
+    const auto by_id = [](const BatchFill& a, const BatchFill& b) { return a.id < b.id; };
+    for (std::vector<BatchFill>* side : {&order_fills, &offer_fills})
+      if (!std::is_sorted(side->begin(), side->end(), by_id)) std::sort(side->begin(), side->end(), by_id);
+    committed->contracts = std::move(fills);
+    committed->fills = std::move(order_fills);
+    committed->fills.insert(committed->fills.end(), offer_fills.begin(), offer_fills.end());
+  }
   return record;
 }
 

@@ -68,6 +68,21 @@ enum class ContractIndex { buyer, seller, hub, cluster };
 // nodes below are hashed from the contracts when read (see ledger.cpp).
 inline constexpr std::uint8_t kFirstStoredMerkleLevel = 4;
 
+// What one batch did to one of its orders or offers: the units it traded and what is left open after.
+struct BatchFill {
+  bool offer = false;
+  std::uint64_t id = 0;
+  ParticipantId participant = 0;
+  Units units = 0;
+  Units remaining = 0;
+};
+
+// What commit_batch hands back, when asked, besides the signed record.
+struct CommittedBatch {
+  std::vector<ContractRecord> contracts;  // in log order
+  std::vector<BatchFill> fills;           // the orders that traded, then the offers, each in id order
+};
+
 class Ledger {
  public:
   ~Ledger();
@@ -118,10 +133,11 @@ class Ledger {
 
   // Records a cleared batch in one synced atomic write: its contracts (appended to the Merkle log), the
   // journal entry of its fills (the contracts themselves), index entries, the inputs and the signed record. Every order
-  // and offer of the batch must be open in the journal with at least the units traded. With `contracts`, the
-  // recorded contracts are handed back too (in log order), so a caller need not read them again.
+  // and offer of the batch must be open in the journal with at least the units traded. With `committed`,
+  // the recorded contracts and each order's and offer's fill are handed back too, so a caller need not
+  // read them again.
   Result<BatchRecord> commit_batch(const Batch& batch, const Topology& topology, const ClearingResult& result,
-                                   std::int64_t cleared_at, std::vector<ContractRecord>* contracts = nullptr);
+                                   std::int64_t cleared_at, CommittedBatch* committed = nullptr);
 
   // Auditor queries. Pages hold at most `limit` contracts with ids from `start` on, in id order.
   std::optional<ContractRecord> contract(std::uint64_t id) const;

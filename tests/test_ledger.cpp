@@ -67,7 +67,33 @@ std::string contract_key(std::uint64_t id) {
 
 }  // namespace
 
-TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log order") {
+// The fills commit_batch handed back against its contracts and the book it left: one per order and offer that
+// traded, orders first, each side in id order, with the units of its contracts and what the book still has.
+void check_fills(const CommittedBatch& committed, const Ledger& ledger) {
+  std::map<std::uint64_t, std::pair<ParticipantId, Units>> bought, sold;
+  for (const ContractRecord& c : committed.contracts) {
+    bought[c.order].first = c.buyer, bought[c.order].second += c.units;
+    sold[c.offer].first = c.seller, sold[c.offer].second += c.units;
+  }
+  REQUIRE(committed.fills.size() == bought.size() + sold.size());
+  auto fill = committed.fills.begin();
+  for (const auto* side : {&bought, &sold}) {
+    for (const auto& [id, traded] : *side) {
+      const bool offer = side == &sold;
+      CAPTURE(id);
+      CHECK(fill->offer == offer);
+      CHECK(fill->id == id);
+      CHECK(fill->participant == traded.first);
+      CHECK(fill->units == traded.second);
+      const Units left = offer ? (ledger.open_offer(id) ? ledger.open_offer(id)->remaining : 0)
+                               : (ledger.open_order(id) ? ledger.open_order(id)->remaining : 0);
+      CHECK(fill->remaining == left);
+      ++fill;
+    }
+  }
+}
+
+TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log order, and the fills they made") {
   TempDir dir;
   auto ledger = open_ledger(dir.path);
   run_steps(*ledger, 2);  // one batch before, so the contracts do not start at 0
@@ -75,16 +101,23 @@ TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log o
   REQUIRE(before > 0);
   const Batch next = testing::workload_market(1);
   REQUIRE(ledger->journal(testing::workload_entries(next)).is_ok());
-  std::vector<ContractRecord> handed_back;
+  CommittedBatch committed;
   const auto record = ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()),
-                                           1'775'000'100, &handed_back);
+                                           1'775'000'100, &committed);
   REQUIRE(record.is_ok());
+  const std::vector<ContractRecord>& handed_back = committed.contracts;
   REQUIRE_FALSE(handed_back.empty());
   REQUIRE(handed_back.size() == record.value().contract_count);
   for (std::size_t k = 0; k < handed_back.size(); ++k) {
     CHECK(handed_back[k].id == before + k);
     CHECK(ledger->contract(before + k) == handed_back[k]);
   }
+  check_fills(committed, *ledger);
+  // Some orders and offers traded only part of their units, and some all.
+  const auto part = std::count_if(committed.fills.begin(), committed.fills.end(),
+                                  [](const BatchFill& f) { return f.remaining > 0; });
+  CHECK(part > 0);
+  CHECK(part < static_cast<std::ptrdiff_t>(committed.fills.size()));
 }
 
 TEST_CASE("a batch listed out of id order, among open orders it leaves out, updates the book as replay does") {
@@ -100,11 +133,13 @@ TEST_CASE("a batch listed out of id order, among open orders it leaves out, upda
     next.number = 1;
     std::reverse(next.orders.begin(), next.orders.end());
     std::reverse(next.offers.begin(), next.offers.end());
-    std::vector<ContractRecord> contracts;
+    CommittedBatch committed;
     REQUIRE(ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()), 1'775'000'000,
-                                 &contracts)
+                                 &committed)
                 .is_ok());
+    const std::vector<ContractRecord>& contracts = committed.contracts;
     REQUIRE_FALSE(contracts.empty());
+    check_fills(committed, *ledger);  // in id order, though the batch listed them the other way
     std::map<OrderId, Units> bought;
     std::map<OfferId, Units> sold;
     for (const ContractRecord& c : contracts) bought[c.order] += c.units, sold[c.offer] += c.units;
