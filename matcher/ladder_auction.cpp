@@ -157,6 +157,8 @@ class LadderAuction {
       first_member.push_back(i);
     }
     shortlists_.assign(first_member.size(), Shortlist{});
+    group_entries_.resize(first_member.size());
+    for (std::size_t g = 0; g < first_member.size(); ++g) group_entries_[g] = market_.entry_begin[first_member[g]];
   }
 
   // Clears the market; false when the last phase's allocation could not be proven optimal (see
@@ -478,8 +480,13 @@ class LadderAuction {
     int count = 0;
     Potential bound = kNone;
     const std::uint32_t entries = market_.entry_begin[bidder + 1] - first_entry;
+    // Read from the group's first member: the same entries, in cache lines the whole group shares, where
+    // the bidder's own (a million in all at 100k x 10k) missed the cache, a seventh of this function's time
+    // by perf. Solve medians of 9 alternated runs, this machine: 625 to 562 ms on an ewx-loadgen batch, 463
+    // to 447 on an ewx-gen one (both 100k x 10k).
+    const LadderMarket::Entry* const same_entries = &market_.entries[group_entries_[group_of_[bidder]]];
     for (std::uint32_t k = 0; k < entries; ++k) {
-      const LadderMarket::Entry& entry = market_.entries[first_entry + k];
+      const LadderMarket::Entry& entry = same_entries[k];
       const Suffix cheapest = cheapest_two(entry.ladder, entry.first);
       const Potential transfer_part = entry.transfer * scale_;
       for (int r = 0; r < 2 && cheapest.two.key[r] < kClosed; ++r) {
@@ -661,8 +668,9 @@ class LadderAuction {
     int count = 0;  // none: the next member takes a full look
     Candidate candidate[kShortlisted];
   };
-  std::vector<std::uint32_t> group_of_;  // per order
-  std::vector<Shortlist> shortlists_;    // per group
+  std::vector<std::uint32_t> group_of_;      // per order
+  std::vector<Shortlist> shortlists_;        // per group
+  std::vector<std::uint32_t> group_entries_;  // per group: where its first member's entries begin
   std::vector<Potential> distance_;  // from the no-trade node, left by the last settled search
 };
 
