@@ -56,8 +56,6 @@
 
 #include <algorithm>
 #include <future>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "matcher/batch_file.hpp"
 
