@@ -22,25 +22,9 @@
 namespace ewx::detail {
 
 ResidualNetwork residual_network(std::size_t nodes, const FlowArcs& arcs, std::span<const Quantity> flow) {
-  ResidualNetwork network;
-  network.begin.assign(nodes + 1, 0);
-  for (std::size_t e = 0; e < arcs.from.size(); ++e) {
-    ++network.begin[arcs.from[e] + 1];
-    if (flow[e] > 0) ++network.begin[arcs.to[e] + 1];
-  }
-  for (std::size_t v = 0; v < nodes; ++v) network.begin[v + 1] += network.begin[v];
-  network.head.resize(network.begin.back());
-  network.length.resize(network.begin.back());
-  std::vector<std::uint32_t> next(network.begin.begin(), network.begin.end() - 1);
-  for (std::size_t e = 0; e < arcs.from.size(); ++e) {
-    network.head[next[arcs.from[e]]] = arcs.to[e];
-    network.length[next[arcs.from[e]]++] = arcs.cost[e];
-    if (flow[e] > 0) {
-      network.head[next[arcs.to[e]]] = arcs.from[e];
-      network.length[next[arcs.to[e]]++] = -arcs.cost[e];
-    }
-  }
-  return network;
+  return residual_network_of(nodes, [&](const auto& visit) {
+    for (std::size_t e = 0; e < arcs.from.size(); ++e) visit(arcs.from[e], arcs.to[e], arcs.cost[e], flow[e]);
+  });
 }
 
 Search settle_distances(const ResidualNetwork& network, std::uint32_t source, std::uint64_t scan_budget,

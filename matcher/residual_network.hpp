@@ -41,6 +41,32 @@ struct ResidualNetwork {
 
 ResidualNetwork residual_network(std::size_t nodes, const FlowArcs& arcs, std::span<const Quantity> flow);
 
+// The same from arcs that `each_arc(visit)` names, calling visit(from, to, cost, flow) for each, in the same
+// order both times it is called: for a caller that can enumerate its arcs again more cheaply than it can
+// store them (the ladder auction's proof, whose arcs are a few million values written once and read once).
+template <class EachArc>
+ResidualNetwork residual_network_of(std::size_t nodes, const EachArc& each_arc) {
+  ResidualNetwork network;
+  network.begin.assign(nodes + 1, 0);
+  each_arc([&](std::uint32_t from, std::uint32_t to, Cost, Quantity flow) {
+    ++network.begin[from + 1];
+    if (flow > 0) ++network.begin[to + 1];
+  });
+  for (std::size_t v = 0; v < nodes; ++v) network.begin[v + 1] += network.begin[v];
+  network.head.resize(network.begin.back());
+  network.length.resize(network.begin.back());
+  std::vector<std::uint32_t> next(network.begin.begin(), network.begin.end() - 1);
+  each_arc([&](std::uint32_t from, std::uint32_t to, Cost cost, Quantity flow) {
+    network.head[next[from]] = to;
+    network.length[next[from]++] = cost;
+    if (flow > 0) {
+      network.head[next[to]] = from;
+      network.length[next[to]++] = -cost;
+    }
+  });
+  return network;
+}
+
 // How a label-correcting search ended.
 enum class Search {
   settled,         // every distance from the source is final
