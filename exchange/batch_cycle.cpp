@@ -20,37 +20,49 @@ std::chrono::microseconds since(Clock::time_point start) {
 }
 }  // namespace
 
-Batch batch_of(const ledger::OpenBook& book, std::uint64_t number) {
+Batch snapshot_book(const ledger::OpenBook& book, std::uint64_t number, Hour hour, bool with_batch,
+                    std::vector<ClearedBatch::Expiry>& expired) {
   Batch batch;
   batch.number = number;
-  // A book holds a handful of classes, so each order's is found by comparing names along a short list
-  // rather than in a tree of names; the batch lists them in name order, as ever.
+  // A book holds a handful of classes, so each order's is found by comparing names along a short list,
+  // numbered as first met; once every class is known they are sorted and the batch renumbered.
   std::vector<std::string>& names = batch.resource_classes;
-  const auto note = [&names](const std::string& name) {
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  };
-  for (const auto& [id, o] : book.orders) note(o.resource_class);
-  for (const auto& [id, o] : book.offers) note(o.resource_class);
-  std::sort(names.begin(), names.end());
   const auto index_of = [&names](const std::string& name) {
-    return static_cast<ResourceClassIndex>(std::find(names.begin(), names.end(), name) - names.begin());
+    const auto k = static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+    if (k == names.size()) names.push_back(name);
+    return static_cast<ResourceClassIndex>(k);
   };
-
-  batch.orders.reserve(book.orders.size());
+  if (with_batch) batch.orders.reserve(book.orders.size());
   for (const auto& [id, o] : book.orders) {
-    BuyOrder order = o.order;
-    order.units = o.remaining;
-    order.resource_class = index_of(o.resource_class);
-    order.participant = o.participant;
-    batch.orders.push_back(order);
+    if (order_expired(o.order, hour)) {
+      expired.push_back({false, id, o.participant, o.remaining});
+    } else if (with_batch) {
+      BuyOrder& order = batch.orders.emplace_back(o.order);
+      order.units = o.remaining;
+      order.resource_class = index_of(o.resource_class);
+      order.participant = o.participant;
+    }
   }
-  batch.offers.reserve(book.offers.size());
+  if (with_batch) batch.offers.reserve(book.offers.size());
   for (const auto& [id, o] : book.offers) {
-    SellOffer offer = o.offer;
-    offer.units = o.remaining;
-    offer.resource_class = index_of(o.resource_class);
-    offer.participant = o.participant;
-    batch.offers.push_back(offer);
+    if (offer_expired(o.offer, hour)) {
+      expired.push_back({true, id, o.participant, o.remaining});
+    } else if (with_batch) {
+      SellOffer& offer = batch.offers.emplace_back(o.offer);
+      offer.units = o.remaining;
+      offer.resource_class = index_of(o.resource_class);
+      offer.participant = o.participant;
+    }
+  }
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted != names) {
+    std::vector<ResourceClassIndex> renumbered(names.size());
+    for (std::size_t k = 0; k < names.size(); ++k)
+      renumbered[k] = static_cast<ResourceClassIndex>(std::find(sorted.begin(), sorted.end(), names[k]) - sorted.begin());
+    for (BuyOrder& order : batch.orders) order.resource_class = renumbered[order.resource_class];
+    for (SellOffer& offer : batch.offers) offer.resource_class = renumbered[offer.resource_class];
+    names = std::move(sorted);
   }
   return batch;
 }
@@ -128,11 +140,9 @@ void BatchCycle::close() {
     const auto started = Clock::now();
     const Hour hour = tick->now / 3600;
     const ledger::OpenBook& book = ledger.open_book();
+    // The batch is what the book holds once the expired are cancelled, so it is taken in the same pass.
+    Batch batch = snapshot_book(book, ledger.batch_count() + 1, hour, tick->clear, tick->outcome.expired);
     std::vector<ledger::JournalEntry> expiries;
-    for (const auto& [id, o] : book.orders)
-      if (order_expired(o.order, hour)) tick->outcome.expired.push_back({false, id, o.participant, o.remaining});
-    for (const auto& [id, o] : book.offers)
-      if (offer_expired(o.offer, hour)) tick->outcome.expired.push_back({true, id, o.participant, o.remaining});
     for (const auto& x : tick->outcome.expired) {
       ledger::JournalEntry cancel;
       cancel.kind = x.offer ? ledger::JournalEntry::Kind::cancel_offer : ledger::JournalEntry::Kind::cancel_order;
@@ -149,11 +159,11 @@ void BatchCycle::close() {
     }
     tick->outcome.book_orders = book.orders.size();
     tick->outcome.book_offers = book.offers.size();
-    if (!tick->clear || book.orders.empty() || book.offers.empty()) {
+    if (!tick->clear || batch.orders.empty() || batch.offers.empty()) {
       asio::post(io_, [this, tick] { finish(tick); });
       return;
     }
-    tick->batch = batch_of(book, ledger.batch_count() + 1);
+    tick->batch = std::move(batch);
     tick->outcome.snapshot_time = since(started);
 
     // On the solver thread: clear it; then back on the writer thread: record it.

@@ -60,10 +60,6 @@ struct BatchCycleConfig {
 inline bool order_expired(const BuyOrder& order, Hour hour) { return order.window_begin <= hour; }
 inline bool offer_expired(const SellOffer& offer, Hour hour) { return offer.window_end <= hour + 1; }
 
-// The open book as a batch: every order and offer with its remaining units, resource classes named in
-// sorted order, ids ascending (the book's order), so the same book always makes the same batch.
-Batch batch_of(const ledger::OpenBook& book, std::uint64_t number);
-
 // What one tick did, delivered on the io thread.
 struct ClearedBatch {
   struct Expiry {
@@ -88,6 +84,15 @@ struct ClearedBatch {
   std::size_t book_orders = 0, book_offers = 0;  // open after this tick
   std::chrono::microseconds snapshot_time{0}, solve_time{0}, commit_time{0};
 };
+
+// The close's one pass over the open book: the orders and offers expired by `hour` go to `expired`, for
+// the caller to cancel, and with `with_batch` the rest make batch `number`: every order and offer with its
+// remaining units, resource classes named in sorted order, ids ascending (the book's order), so the same
+// book always makes the same batch. Expiry first and then a batch of what was left walked the book five
+// times: 24 to 28 ms for 110,000 orders and offers, against 13 to 14 ms in one pass (ewxd's snapshot_us in
+// bursts by hand, this machine).
+Batch snapshot_book(const ledger::OpenBook& book, std::uint64_t number, Hour hour, bool with_batch,
+                    std::vector<ClearedBatch::Expiry>& expired);
 
 class BatchCycle {
  public:

@@ -267,6 +267,60 @@ TEST_CASE("orders expire when their delivery window begins, offers when they can
   CHECK(std::get<gateway::Rejection>(*decision).code == wire::RejectCode::unknown_id);
 }
 
+TEST_CASE("a close takes the batch and the expired in one pass: classes in name order, the expired left out") {
+  ledger::OpenBook book;
+  const std::vector<std::string> classes = {"gpu.h100", "cpu.x86", "gpu.a100", "cpu.x86", "gpu.h100", "gpu.a100"};
+  constexpr Hour kNow = 1000;
+  for (std::uint64_t k = 0; k < classes.size(); ++k) {
+    ledger::OpenOrder order;
+    order.participant = 10 + k;
+    order.resource_class = classes[k];
+    order.order.id = k + 1;
+    order.order.window_begin = k % 3 == 2 ? kNow : kNow + 5;  // every third order's window has begun
+    order.order.window_end = kNow + 9;
+    order.order.units = 10;
+    order.remaining = 7;
+    book.orders.emplace(order.order.id, order);
+    ledger::OpenOffer offer;
+    offer.participant = 100 + k;
+    offer.resource_class = classes[classes.size() - 1 - k];
+    offer.offer.id = k + 1;
+    offer.offer.window_begin = kNow;
+    offer.offer.window_end = k == 0 ? kNow + 1 : kNow + 9;  // the first can no longer hold an hour
+    offer.remaining = 4;
+    book.offers.emplace(offer.offer.id, offer);
+  }
+  std::vector<ClearedBatch::Expiry> expired;
+  const Batch batch = snapshot_book(book, 7, kNow, true, expired);
+  CHECK(batch.number == 7);
+  CHECK(batch.resource_classes == std::vector<std::string>{"cpu.x86", "gpu.a100", "gpu.h100"});
+  REQUIRE(batch.orders.size() == 4);
+  for (const BuyOrder& order : batch.orders) {
+    const ledger::OpenOrder& open = book.orders.at(order.id);
+    CHECK(batch.resource_classes[order.resource_class] == open.resource_class);
+    CHECK(order.units == 7);
+    CHECK(order.participant == open.participant);
+  }
+  REQUIRE(batch.offers.size() == 5);
+  for (const SellOffer& offer : batch.offers) {
+    CHECK(batch.resource_classes[offer.resource_class] == book.offers.at(offer.id).resource_class);
+    CHECK(offer.units == 4);
+  }
+  CHECK(std::is_sorted(batch.orders.begin(), batch.orders.end(),
+                       [](const BuyOrder& a, const BuyOrder& b) { return a.id < b.id; }));
+  REQUIRE(expired.size() == 3);
+  CHECK((!expired[0].offer && expired[0].id == 3 && expired[0].participant == 12 && expired[0].remaining == 7));
+  CHECK((!expired[1].offer && expired[1].id == 6));
+  CHECK((expired[2].offer && expired[2].id == 1 && expired[2].participant == 100 && expired[2].remaining == 4));
+
+  // Without a batch to clear, only the expired are listed.
+  std::vector<ClearedBatch::Expiry> only;
+  const Batch none = snapshot_book(book, 8, kNow, false, only);
+  CHECK(none.orders.empty());
+  CHECK(none.offers.empty());
+  CHECK(only.size() == 3);
+}
+
 TEST_CASE("intake goes on while a batch is solved; cancels wait for its commit") {
   Market market;
   std::promise<void> release;
