@@ -32,34 +32,33 @@ Batch snapshot_book(const ledger::OpenBook& book, std::uint64_t number, Hour hou
     if (k == names.size()) names.push_back(name);
     return static_cast<ResourceClassIndex>(k);
   };
-  if (with_batch) batch.orders.reserve(book.orders.size());
-  for (const auto& [id, o] : book.orders) {
-    if (order_expired(o.order, hour)) {
-      expired.push_back({false, id, o.participant, o.remaining});
-    } else if (with_batch) {
-      BuyOrder& order = batch.orders.emplace_back(o.order);
-      order.units = o.remaining;
-      order.resource_class = index_of(o.resource_class);
-      order.participant = o.participant;
+  // Each side of the book: the expired listed, the rest taken with their remaining units.
+  const auto take = [&](const auto& side, auto& listed, bool offers, const auto& placed, const auto& gone) {
+    if (with_batch) listed.reserve(side.size());
+    for (const auto& [id, open] : side) {
+      if (gone(placed(open), hour)) {
+        expired.push_back({offers, id, open.participant, open.remaining});
+      } else if (with_batch) {
+        auto& taken = listed.emplace_back(placed(open));
+        taken.units = open.remaining;
+        taken.resource_class = index_of(open.resource_class);
+        taken.participant = open.participant;
+      }
     }
-  }
-  if (with_batch) batch.offers.reserve(book.offers.size());
-  for (const auto& [id, o] : book.offers) {
-    if (offer_expired(o.offer, hour)) {
-      expired.push_back({true, id, o.participant, o.remaining});
-    } else if (with_batch) {
-      SellOffer& offer = batch.offers.emplace_back(o.offer);
-      offer.units = o.remaining;
-      offer.resource_class = index_of(o.resource_class);
-      offer.participant = o.participant;
-    }
-  }
+  };
+  take(
+      book.orders, batch.orders, false, [](const ledger::OpenOrder& o) -> const BuyOrder& { return o.order; },
+      order_expired);
+  take(
+      book.offers, batch.offers, true, [](const ledger::OpenOffer& o) -> const SellOffer& { return o.offer; },
+      offer_expired);
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
   if (sorted != names) {
     std::vector<ResourceClassIndex> renumbered(names.size());
     for (std::size_t k = 0; k < names.size(); ++k)
-      renumbered[k] = static_cast<ResourceClassIndex>(std::find(sorted.begin(), sorted.end(), names[k]) - sorted.begin());
+      renumbered[k] =
+          static_cast<ResourceClassIndex>(std::find(sorted.begin(), sorted.end(), names[k]) - sorted.begin());
     for (BuyOrder& order : batch.orders) order.resource_class = renumbered[order.resource_class];
     for (SellOffer& offer : batch.offers) offer.resource_class = renumbered[offer.resource_class];
     names = std::move(sorted);

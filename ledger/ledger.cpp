@@ -256,7 +256,6 @@ Ledger::~Ledger() {
   }
 }
 
-
 Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, bool create) {
   namespace fs = std::filesystem;
   std::error_code error;
@@ -436,8 +435,9 @@ Status Ledger::load() {
          entry.kind == JournalEntry::Kind::batch_fills && id < entry.first_contract + entry.count; ++id) {
       const auto contract = this->contract(id);
       if (!contract) {
-        missing = Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " +
-                                                              std::to_string(entry.batch) + ", is missing or unreadable");
+        missing =
+            Status::error(Status::Code::corruption, "contract " + std::to_string(id) + ", a fill of batch " +
+                                                        std::to_string(entry.batch) + ", is missing or unreadable");
         return false;
       }
       apply_fill(*contract);
@@ -645,10 +645,10 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
     const std::optional<std::size_t> at_order = order_at.find(c.order);
     const std::optional<std::size_t> at_offer = offer_at.find(c.offer);
     if (!at_order || !at_offer) {
-      return Status::error(Status::Code::invalid_argument,
-                           "a contract between order " + std::to_string(c.order) + " and offer " +
-                               std::to_string(c.offer) + " names one that is not in batch " +
-                               std::to_string(batch.number));
+      return Status::error(Status::Code::invalid_argument, "a contract between order " + std::to_string(c.order) +
+                                                               " and offer " + std::to_string(c.offer) +
+                                                               " names one that is not in batch " +
+                                                               std::to_string(batch.number));
     }
     const std::size_t i = *at_order, j = *at_offer;
     if (order_open[i] == book_.orders.end()) order_open[i] = find_open_order(c.order);

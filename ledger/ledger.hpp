@@ -213,7 +213,7 @@ class Ledger {
   std::uint64_t batches_ = 0;
   Hash last_record_{};
   std::function<void(const char*)> crash_hook_;
-  bool audit_only_ = false;  // opened by open_for_audit: nothing loaded into memory
+  bool audit_only_ = false;               // opened by open_for_audit: nothing loaded into memory
   std::atomic<bool> sync_failed_{false};  // set by sync_journal, read by the writes
 };
 

@@ -124,8 +124,7 @@ class CondensedNetwork {
  public:
   // The whole batch's network, or with `only` the part of one resource class: the same ladders, rungs and
   // entries, in the same relative order, as that class has in the whole.
-  CondensedNetwork(const Batch& batch, const Topology& topology,
-                   std::optional<ResourceClassIndex> only = std::nullopt)
+  CondensedNetwork(const Batch& batch, const Topology& topology, std::optional<ResourceClassIndex> only = std::nullopt)
       : batch_(batch), topology_(topology), only_(only) {
     group_offers();
     enter_orders();
@@ -508,8 +507,8 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const st
     trades.reserve(found->trades.size());
     for (const detail::LadderTrade& trade : found->trades) {
       const Entry& entry = net.entries()[part.entry[trade.entry]];
-      trades.push_back({part.order[trade.order], net.offer_at_position()[part.position[trade.position]],
-                        trade.units, entry.transfer});
+      trades.push_back({part.order[trade.order], net.offer_at_position()[part.position[trade.position]], trade.units,
+                        entry.transfer});
     }
     for (std::size_t j = 0; j < part.offer.size(); ++j) auctioned.premium[part.offer[j]] = found->offer_premium[j];
   });

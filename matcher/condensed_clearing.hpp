@@ -54,13 +54,13 @@ struct CondensedStatistics {
   CondensedEngine engine = CondensedEngine::network_simplex;  // the one that ran
   std::uint64_t auction_phases = 0;  // the ladder auction's, when it ran: the most of any class, and all bids
   std::uint64_t auction_bids = 0;
-  std::uint64_t auction_lifts = 0;      // sinks the unsold source held entirely, raised without a bid
-  std::uint64_t auction_refreshed = 0;  // ladder keys written when a query met them after a price rise
+  std::uint64_t auction_lifts = 0;        // sinks the unsold source held entirely, raised without a bid
+  std::uint64_t auction_refreshed = 0;    // ladder keys written when a query met them after a price rise
   std::uint64_t auction_shortlisted = 0;  // orders' choices answered by their group's shortlist
-  Units zero_surplus_units = 0;         // routed through a trade worth nothing, and left untraded (see the .cpp)
-  double build_ms = 0;                  // network, solve and prices, for the benchmarks; not part of the result
+  Units zero_surplus_units = 0;           // routed through a trade worth nothing, and left untraded (see the .cpp)
+  double build_ms = 0;                    // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;
-  double price_ms = 0;                  // the simplex's prices; the auction's come with its solve
+  double price_ms = 0;  // the simplex's prices; the auction's come with its solve
 };
 
 const char* to_string(CondensedEngine engine);

@@ -142,7 +142,8 @@ class LadderAuction {
       std::uint64_t hash = 0x9e3779b97f4a7c15;
       for (std::uint32_t x = market_.entry_begin[i]; x < market_.entry_begin[i + 1]; ++x) {
         const LadderMarket::Entry& e = market_.entries[x];
-        for (const std::uint64_t word : {std::uint64_t{e.ladder} << 32 | e.first, static_cast<std::uint64_t>(e.transfer)})
+        for (const std::uint64_t word :
+             {std::uint64_t{e.ladder} << 32 | e.first, static_cast<std::uint64_t>(e.transfer)})
           hash = (hash ^ word) * 0x100000001b3 + (hash >> 29);
       }
       std::vector<std::uint32_t>& same_hash = members_by_hash[hash];
@@ -665,10 +666,10 @@ class LadderAuction {
     int count = 0;  // none: the next member takes a full look
     Candidate candidate[kShortlisted];
   };
-  std::vector<std::uint32_t> group_of_;      // per order
-  std::vector<Shortlist> shortlists_;        // per group
+  std::vector<std::uint32_t> group_of_;       // per order
+  std::vector<Shortlist> shortlists_;         // per group
   std::vector<std::uint32_t> group_entries_;  // per group: where its first member's entries begin
-  std::vector<Potential> distance_;  // from the no-trade node, left by the last settled search
+  std::vector<Potential> distance_;           // from the no-trade node, left by the last settled search
 };
 
 }  // namespace

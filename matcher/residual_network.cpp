@@ -2,16 +2,16 @@
 // residual_network.hpp.
 //
 // The search is Bellman-Ford with a FIFO queue and Tarjan's subtree disassembly (Tarjan 1981), which
-// Cherkassky and Goldberg's study of negative-cycle detection (1999) found among the most robust. It keeps the tree of the arcs that set each label. When a node's label falls, every label below it in
-// that tree is too high by at least as much, so its descendants leave the tree and are not scanned until
-// they are lowered again, instead of each passing its stale label on. And if the node whose scan lowered the
-// label is itself among those descendants, the tree path from the lowered node to it, closed by the arc
-// just relaxed, is a cycle of negative length (every tree arc is tight, d(child) = d(parent) + length): the
-// search stops there and says so. The ladder auction asks this search whether an allocation is optimal
-// (ladder_auction.cpp), and where it is not, plain FIFO Bellman-Ford spent its whole budget before giving up.
-// Measured on an ewx-loadgen 100k x 10k batch (this machine, 3 runs each): a failing search now stops after
-// 0.5 to 1.4 scans per node where it spent 8, one that settles takes 2.2 to 2.9 where it took 4 to 5, and
-// the batch's ten proofs, residual networks included, took 150 to 164 ms in all against 193 to 206.
+// Cherkassky and Goldberg's study of negative-cycle detection (1999) found among the most robust. It keeps the tree of
+// the arcs that set each label. When a node's label falls, every label below it in that tree is too high by at least as
+// much, so its descendants leave the tree and are not scanned until they are lowered again, instead of each passing its
+// stale label on. And if the node whose scan lowered the label is itself among those descendants, the tree path from
+// the lowered node to it, closed by the arc just relaxed, is a cycle of negative length (every tree arc is tight,
+// d(child) = d(parent) + length): the search stops there and says so. The ladder auction asks this search whether an
+// allocation is optimal (ladder_auction.cpp), and where it is not, plain FIFO Bellman-Ford spent its whole budget
+// before giving up. Measured on an ewx-loadgen 100k x 10k batch (this machine, 3 runs each): a failing search now stops
+// after 0.5 to 1.4 scans per node where it spent 8, one that settles takes 2.2 to 2.9 where it took 4 to 5, and the
+// batch's ten proofs, residual networks included, took 150 to 164 ms in all against 193 to 206.
 //
 // The tree is kept as its preorder, threaded through every node in it (a circular list from the source, with
 // each node's depth), so a subtree is the run of nodes after its root that are deeper than the root.

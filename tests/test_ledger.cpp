@@ -102,8 +102,8 @@ TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log o
   const Batch next = testing::workload_market(1);
   REQUIRE(ledger->journal(testing::workload_entries(next)).is_ok());
   CommittedBatch committed;
-  const auto record = ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()),
-                                           1'775'000'100, &committed);
+  const auto record =
+      ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()), 1'775'000'100, &committed);
   REQUIRE(record.is_ok());
   const std::vector<ContractRecord>& handed_back = committed.contracts;
   REQUIRE_FALSE(handed_back.empty());
@@ -114,8 +114,8 @@ TEST_CASE("a batch commit hands back exactly the contracts it recorded, in log o
   }
   check_fills(committed, *ledger);
   // Some orders and offers traded only part of their units, and some all.
-  const auto part = std::count_if(committed.fills.begin(), committed.fills.end(),
-                                  [](const BatchFill& f) { return f.remaining > 0; });
+  const auto part =
+      std::count_if(committed.fills.begin(), committed.fills.end(), [](const BatchFill& f) { return f.remaining > 0; });
   CHECK(part > 0);
   CHECK(part < static_cast<std::ptrdiff_t>(committed.fills.size()));
 }
@@ -134,9 +134,9 @@ TEST_CASE("a batch listed out of id order, among open orders it leaves out, upda
     std::reverse(next.orders.begin(), next.orders.end());
     std::reverse(next.offers.begin(), next.offers.end());
     CommittedBatch committed;
-    REQUIRE(ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()), 1'775'000'000,
-                                 &committed)
-                .is_ok());
+    REQUIRE(
+        ledger->commit_batch(next, default_topology(), clear_batch(next, default_topology()), 1'775'000'000, &committed)
+            .is_ok());
     const std::vector<ContractRecord>& contracts = committed.contracts;
     REQUIRE_FALSE(contracts.empty());
     check_fills(committed, *ledger);  // in id order, though the batch listed them the other way
@@ -307,8 +307,8 @@ TEST_CASE("offline verification and batch audits pass on an honest ledger and ca
     const std::uint64_t group = victim & ~std::uint64_t{15};
     REQUIRE(group + 16 <= size);
     CHECK_MESSAGE(report.first_problem.find("contracts " + std::to_string(group) + ".." + std::to_string(group + 15) +
-                                            " do not hash to the stored Merkle node (4, " +
-                                            std::to_string(group / 16) + ")") == 0,
+                                            " do not hash to the stored Merkle node (4, " + std::to_string(group / 16) +
+                                            ")") == 0,
                   report.first_problem);
   }
   SUBCASE("one flipped byte in the last contract, under no stored Merkle node") {

@@ -371,8 +371,8 @@ ClearingResult clear_condensed(const Batch& batch, const Topology& topology,
                                CondensedStatistics* stats = nullptr,
                                std::uint32_t scanned_below = detail::kLaddersScannedBelow) {
   CondensedStatistics seen;
-  std::optional<ClearingResult> result = clear_batch_condensed(
-      batch, topology, {.engine = engine, .ladders_scanned_below = scanned_below}, &seen);
+  std::optional<ClearingResult> result =
+      clear_batch_condensed(batch, topology, {.engine = engine, .ladders_scanned_below = scanned_below}, &seen);
   CHECK(seen.engine == engine);
   if (stats) *stats = seen;
   REQUIRE(result.has_value());
@@ -471,7 +471,8 @@ TEST_CASE("the label-correcting search settles to Bellman-Ford's distances, and 
     std::vector<Potential> distance;
     // The budget is far beyond what settles any network of this size: a reachable negative cycle must be
     // met, not merely outlast it.
-    const detail::Search found = detail::settle_distances(network, 0, std::uint64_t{nodes + 1} * nodes * 1000, distance);
+    const detail::Search found =
+        detail::settle_distances(network, 0, std::uint64_t{nodes + 1} * nodes * 1000, distance);
     CAPTURE(round);
     if (with_cycle) {
       CHECK(found == detail::Search::negative_cycle);
@@ -508,8 +509,8 @@ TEST_CASE("the condensed network clears tiny markets to the brute-force maximum,
     for (const CondensedEngine engine : kEngines) {
       CAPTURE(to_string(engine));
       // Every other round with the ladders in trees instead of scanned, so that both paths meet brute force.
-      const ClearingResult result = clear_condensed(batch, topology, engine, nullptr,
-                                                    round % 2 == 0 ? detail::kLaddersScannedBelow : 0);
+      const ClearingResult result =
+          clear_condensed(batch, topology, engine, nullptr, round % 2 == 0 ? detail::kLaddersScannedBelow : 0);
       CHECK(result.total_surplus == brute_force_surplus(batch, topology));
       const std::vector<Fen> minimal = bellman_ford_premiums(batch, topology, result);
       for (std::size_t j = 0; j < batch.offers.size(); ++j)
