@@ -664,8 +664,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   std::vector<Fen> premium;
   std::optional<Auctioned> auctioned;
   if (options.engine == CondensedEngine::ladder_auction ||
-      (options.engine == CondensedEngine::automatic &&
-       !simplex_is_faster(stats.arcs, batch.orders.size(), batch.offers.size()))) {
+      (options.engine == CondensedEngine::automatic && !simplex_is_faster(stats.arcs))) {
     auctioned = auction_by_class(batch, nets, options.ladders_scanned_below, stats);
   }
   if (auctioned) {

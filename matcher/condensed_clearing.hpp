@@ -25,17 +25,17 @@ enum class CondensedEngine {
   network_simplex,
 };
 
-// Where CondensedEngine::automatic takes the simplex: networks of at most kSimplexUpToArcs arcs, and those of
-// at most kSimplexOfferHeavyUpToArcs where offers are more than half as many as orders. Measured on this
-// machine's two cores: on an ewx-gen 2k x 200 batch (15k arcs) the auction took 10 ms and the simplex 13, on
-// 5k x 500 (42k arcs) 31 against 87; but on a batch from ewxd's continuous trading, 1,400 orders against
-// 2,400 resting offers (57k arcs), the simplex took 79 ms and the auction 141 ms, its slack "unsold" source
-// lifting the many offers it holds entirely (ladder_auction.cpp).
-inline constexpr std::uint64_t kSimplexUpToArcs = 20'000;
-inline constexpr std::uint64_t kSimplexOfferHeavyUpToArcs = 100'000;
-inline bool simplex_is_faster(std::uint64_t arcs, std::size_t orders, std::size_t offers) {
-  return arcs <= kSimplexUpToArcs || (arcs <= kSimplexOfferHeavyUpToArcs && 2 * offers > orders);
-}
+// Where CondensedEngine::automatic takes the simplex: networks of at most kSimplexUpToArcs arcs. Measured on
+// this machine's two cores (ewx-solve, medians of 3, 2026-12-02), the auction against the simplex: ewx-gen
+// batches of 500 x 50 (2k arcs) 1.7 against 1.0 ms, 1k x 100 (6k arcs) 3.1 against 3.7, 2k x 200 (15k arcs)
+// 8.2 against 11.2, 3k x 300 (24k arcs) 10.9 against 33.6; on the batches of scripts/demo's trading day
+// the simplex won up to about 3,000 arcs and the auction from about 4,600, offer-heavy batches too (1,118
+// offers against 135 orders, 15k arcs: 3.0 against 7.1 ms; 58k arcs: 17.7 against 37.1), and by 1.0 to 18
+// times on the books of a few thousand resting orders that the day's later batches clear (17k to 28k arcs).
+// Before the auction's changes of 2026-12-01 (ladder_auction.cpp) the simplex was taken up to 20,000 arcs,
+// and up to 100,000 where offers were more than half as many as orders.
+inline constexpr std::uint64_t kSimplexUpToArcs = 4'000;
+inline bool simplex_is_faster(std::uint64_t arcs) { return arcs <= kSimplexUpToArcs; }
 
 struct CondensedOptions {
   // Above this many arcs, return nothing, having built only the network (a few percent of the work).

@@ -593,6 +593,10 @@ TEST_CASE("the condensed network records no trade worth nothing, and steps aside
   CondensedStatistics automatic;
   REQUIRE(clear_batch_condensed(batch, topology, {}, &automatic).has_value());
   CHECK(automatic.engine == CondensedEngine::network_simplex);  // far below kSimplexUpToArcs
+  const Batch generated = generate_market({.orders = 3000, .offers = 300, .seed = 3}, topology);
+  REQUIRE(clear_batch_condensed(generated, topology, {}, &automatic).has_value());
+  CHECK(automatic.arcs > kSimplexUpToArcs);
+  CHECK(automatic.engine == CondensedEngine::ladder_auction);
   CHECK_FALSE(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs - 1}).has_value());
   CHECK(clear_batch_condensed(batch, topology, {.most_arcs = stats.arcs}).has_value());
   for (const CondensedEngine engine : kEngines) CHECK(clear_condensed(Batch{}, topology, engine).contracts.empty());
