@@ -11,7 +11,7 @@
 
 namespace ewx::detail {
 
-// The arcs of a flow network as parallel arrays, as both callers lay them out.
+// The arcs of a flow network as parallel arrays, as the condensed clearing lays them out for the simplex.
 struct FlowArcs {
   std::vector<std::uint32_t> from;
   std::vector<std::uint32_t> to;
