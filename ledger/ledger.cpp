@@ -613,8 +613,8 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   // 100k x 10k batch were copied about twice over, into fresh pages each time.
   rocksdb::WriteBatch write(result.contracts.size() * 200 + (batch.orders.size() + batch.offers.size()) * 64);
   std::uint64_t sequence = journal_next_;
-  std::vector<ContractRecord> fills;
-  fills.reserve(result.contracts.size());
+  std::vector<ContractRecord> recorded;  // the contracts as written, in log order
+  recorded.reserve(result.contracts.size());
   BatchIndexes index;
   BatchPositions order_at(batch.orders), offer_at(batch.offers);
   // Per batch order and offer: the units this batch takes, and its place in the open book, found once (an
@@ -694,7 +694,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
           .PermitUncheckedError();
     }
     index.add(contract);
-    fills.push_back(std::move(contract));
+    recorded.push_back(std::move(contract));
   }
   index.write([&](char tag, std::uint64_t key, const std::vector<std::uint64_t>& ids) {
     write.Put(families_[kIndexes], index_key(tag, key, batch.number), encode_ids(ids)).PermitUncheckedError();
@@ -756,7 +756,7 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
     const auto by_id = [](const BatchFill& a, const BatchFill& b) { return a.id < b.id; };
     for (std::vector<BatchFill>* side : {&order_fills, &offer_fills})
       if (!std::is_sorted(side->begin(), side->end(), by_id)) std::sort(side->begin(), side->end(), by_id);
-    committed->contracts = std::move(fills);
+    committed->contracts = std::move(recorded);
     committed->fills = std::move(order_fills);
     committed->fills.insert(committed->fills.end(), offer_fills.begin(), offer_fills.end());
   }

@@ -69,8 +69,8 @@ struct LadderClearing {
 // defect, never seen), so that the caller can use an engine without that limit.
 //
 // Ladders with fewer positions than `scanned_below` are scanned for their two cheapest offers, longer ones
-// kept in trees (kLaddersScannedBelow); the answer is the same either way, and tests set
-// 0 and a large value to drive each path.
+// kept in trees (kLaddersScannedBelow); the answer is the same either way, and tests set 0 (every ladder in
+// a tree) beside the default to drive each path.
 std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats,
                                                  std::uint32_t scanned_below = kLaddersScannedBelow);
 
