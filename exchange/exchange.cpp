@@ -16,8 +16,9 @@ using gateway::Decision;
 using gateway::Rejection;
 
 ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::path& data_dir, bool create,
-                                                         asio::io_context& io) {
-  auto opened = ledger::Ledger::open(data_dir, create);
+                                                         asio::io_context& io,
+                                                         const ledger::Ledger::Options& ledger_options) {
+  auto opened = ledger::Ledger::open(data_dir, create, ledger_options);
   if (!opened.is_ok()) return opened.status();
   std::unique_ptr<ledger::Ledger> ledger = std::move(opened.value());
 

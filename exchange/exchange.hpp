@@ -39,7 +39,8 @@ class Exchange final : public gateway::Market {
   // Opens the ledger in `data_dir` (initialising it when `create` and it is new or empty) and reads its
   // journal for the ids and client order ids already taken. Answers are delivered on `io`.
   static ledger::Result<std::unique_ptr<Exchange>> open(const std::filesystem::path& data_dir, bool create,
-                                                        boost::asio::io_context& io);
+                                                        boost::asio::io_context& io,
+                                                        const ledger::Ledger::Options& ledger_options = {});
   ~Exchange() override;
 
   void submit(const gateway::Participant& who, ledger::JournalEntry entry, Done<gateway::Decision> done) override;

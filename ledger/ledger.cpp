@@ -43,7 +43,9 @@
 // sequence, so a sync makes everything written before it durable, a synced batch write included whatever
 // journal writes preceded it, and a crash can lose only writes nobody was told about. A failed sync stops
 // all further writes, since after it nobody can say which earlier writes reached the disk (the lesson
-// PostgreSQL learned about retrying fsync).
+// PostgreSQL learned about retrying fsync). With Options::prepared_log_bytes each write-ahead log is
+// written over a file of zeros made in advance, so that those syncs carry no file-system metadata
+// (prepared_log.hpp).
 //
 // On open, the in-memory state (open book, Merkle frontier, chain head) is rebuilt from what is stored, so
 // reopening after a crash at any point restores exactly what was durable.
@@ -57,6 +59,7 @@
 #include <algorithm>
 #include <future>
 
+#include "ledger/prepared_log.hpp"
 #include "matcher/batch_file.hpp"
 
 namespace ewx::ledger {
@@ -257,6 +260,10 @@ Ledger::~Ledger() {
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, bool create) {
+  return open(dir, create, Options{});
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, bool create, const Options& settings) {
   namespace fs = std::filesystem;
   std::error_code error;
   const bool exists = fs::exists(dir, error);
@@ -284,6 +291,17 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, b
   options.create_if_missing = empty;
   options.create_missing_column_families = empty;
   options.paranoid_checks = true;
+  if (settings.prepared_log_bytes > 0) {
+    try {
+      fs::create_directories(db_path);
+      ledger->log_files_ =
+          std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), db_path, settings.prepared_log_bytes);
+    } catch (const std::exception& e) {
+      return Status::error(Status::Code::io_error, std::string("preparing the write-ahead log: ") + e.what());
+    }
+    ledger->env_ = rocksdb::NewCompositeEnv(ledger->log_files_);
+    options.env = ledger->env_.get();
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   rocksdb::DB* raw = nullptr;
@@ -304,6 +322,11 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, b
   }
   if (Status s = ledger->load(); !s.is_ok()) return s;
   return ledger;
+}
+
+Ledger::LogFiles Ledger::log_files() const {
+  if (!log_files_) return {};
+  return {log_files_->prepared_logs(), log_files_->appended_logs()};
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::open_for_audit(const std::filesystem::path& dir) {

@@ -22,9 +22,12 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
 }  // namespace rocksdb
 
 namespace ewx::ledger {
+
+class PreparedLogFileSystem;
 
 // An order or offer still (partly) open, as the journal says.
 struct OpenOrder {
@@ -89,10 +92,18 @@ class Ledger {
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
+  struct Options {
+    // Each write-ahead log is written over a file of this many zeros made in advance (prepared_log.hpp),
+    // so that the journal's syncs carry no file-system metadata; 0: logs are appended, as RocksDB does.
+    // Worth it where syncs are what acknowledgments wait for (ewxd); each log costs a write of this size.
+    std::uint64_t prepared_log_bytes = 0;
+  };
+
   // Opens the ledger in `dir`. A missing or empty directory is initialised when `create` (new exchange
   // key, format marker); a directory that holds anything else, or an ewx ledger RocksDB reports corrupt,
   // is an error and nothing in it is changed.
   static Result<std::unique_ptr<Ledger>> open(const std::filesystem::path& dir, bool create);
+  static Result<std::unique_ptr<Ledger>> open(const std::filesystem::path& dir, bool create, const Options& options);
 
   // Opens `dir` read-only for auditing: no key file needed, nothing replayed or checked beyond the format
   // marker, so that a damaged ledger can still be read and its damage reported. Only the raw accessors
@@ -155,6 +166,12 @@ class Ledger {
   std::string public_key() const;
 
   const OpenBook& open_book() const { return book_; }
+  // Write-ahead logs opened so far over a prepared file, and the ordinary way because no spare was ready
+  // (both 0 when Options::prepared_log_bytes is 0). Counters only: callable from any thread.
+  struct LogFiles {
+    std::uint64_t prepared = 0, appended = 0;
+  };
+  LogFiles log_files() const;
   // An open order or offer by id, through the index (one probe, where the book's tree is a search); nothing
   // when it is not open.
   const OpenOrder* open_order(OrderId id) const {
@@ -192,6 +209,9 @@ class Ledger {
   void close_order(OpenBook::Orders::iterator order);
   void close_offer(OpenBook::Offers::iterator offer);
 
+  // Before db_, so that they outlive it.
+  std::shared_ptr<PreparedLogFileSystem> log_files_;  // with Options::prepared_log_bytes
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   std::optional<ExchangeKey> key_;

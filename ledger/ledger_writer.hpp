@@ -88,6 +88,8 @@ class LedgerWriter {
   std::size_t largest_group() const { return largest_group_.load(std::memory_order_relaxed); }
   std::uint64_t groups_written() const { return groups_.load(std::memory_order_relaxed); }
   std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  // The ledger's count of its write-ahead logs (Ledger::log_files: counters only, safe from any thread).
+  Ledger::LogFiles log_files() const { return ledger_->log_files(); }
 
  private:
   struct Append {

@@ -48,6 +48,7 @@ struct Options {
   int batch_interval_ms = 500;
   std::size_t batch_size = 100'000;
   std::string solver = "auto";
+  std::uint64_t prepared_log_mib = 64;
   std::string metrics = "127.0.0.1:7401";
   std::string log_level = "info";
 };
@@ -82,6 +83,11 @@ Options parse_options(int argc, char** argv) {
                  "condensed, cpu, parallel or gpu (the GPU's bipartite auction, when usable)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "condensed", "cpu", "parallel", "gpu"}));
+  app.add_option("--prepared-log-mib", o.prepared_log_mib,
+                 "write each journal log over this many MiB of zeros made in advance, so that the syncs every "
+                 "acknowledgment waits for carry no file-system metadata (0: append, as RocksDB does)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{4096}));
   app.add_option("--metrics", o.metrics, "address:port for Prometheus /metrics over HTTP (\"off\": none)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
@@ -192,13 +198,20 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_expired_total", "Orders and offers closed because their window passed.", m.expired);
   t.histogram("ewx_solve_seconds", "Time to clear a batch exactly.", m.solve);
   t.histogram("ewx_ledger_commit_seconds", "Time to record a batch (one synced write).", m.commit);
-  t.histogram("ewx_journal_sync_seconds", "Time of each journal sync, which acknowledgments wait for.",
-              x.journal_sync);
+  t.histogram("ewx_journal_sync_seconds", "Time of each journal sync, which acknowledgments wait for.", x.journal_sync);
   t.counter("ewx_journal_groups_total", "Journal writes (group commits).", exchange.writer().groups_written());
   t.counter("ewx_journal_syncs_total", "Syncs of the journal, each making every group written before it durable.",
             exchange.writer().syncs());
   t.gauge("ewx_journal_largest_group", "Most entries one journal write has carried.",
           static_cast<std::int64_t>(exchange.writer().largest_group()));
+  const auto logs = exchange.writer().log_files();
+  t.counter("ewx_journal_logs_prepared_total",
+            "Write-ahead logs written over a spare made in advance (--prepared-log-mib), whose syncs carry no "
+            "file-system metadata.",
+            logs.prepared);
+  t.counter("ewx_journal_logs_appended_total",
+            "Write-ahead logs appended to because no spare was ready (none counted with --prepared-log-mib 0).",
+            logs.appended);
   return t.text();
 }
 
@@ -280,7 +293,8 @@ int serve(const Options& options) {
   }
 
   asio::io_context io;
-  auto opened = ewx::Exchange::open(std::filesystem::path(options.data_dir) / "ledger", true, io);
+  auto opened = ewx::Exchange::open(std::filesystem::path(options.data_dir) / "ledger", true, io,
+                                    {.prepared_log_bytes = options.prepared_log_mib << 20});
   if (!opened.is_ok()) throw Failure{3, opened.status().message()};
   ewx::Exchange& exchange = *opened.value();
   arm_crash_point(exchange);

@@ -1,0 +1,168 @@
+// Write-ahead logs written over prepared spares (ledger/prepared_log.hpp): RocksDB opens each log over a
+// file of zeros, reads back everything written, also past a spare's end and after logs switch, and never
+// trusts a spare it finds on opening. Recovery after SIGKILL with prepared logs is in test_ledger.cpp.
+#include <doctest/doctest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "ledger/ledger.hpp"
+#include "ledger/prepared_log.hpp"
+#include "tests/ledger_workload.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace ewx;
+using namespace ewx::ledger;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The write-ahead logs in `dir`, oldest first.
+std::vector<fs::path> logs_in(const fs::path& dir) {
+  std::vector<fs::path> logs;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (PreparedLogFileSystem::is_log(entry.path().string())) logs.push_back(entry.path());
+  std::sort(logs.begin(), logs.end());
+  return logs;
+}
+
+std::string value_of(int key) { return std::string(4000, static_cast<char>('a' + key % 26)) + std::to_string(key); }
+
+// A RocksDB of its own over the prepared file system (or the ordinary one, with no `files`), with small
+// memtables, so that a few megabytes of writes switch logs many times.
+std::unique_ptr<rocksdb::DB> open_db(const fs::path& dir, const std::shared_ptr<PreparedLogFileSystem>& files,
+                                     std::unique_ptr<rocksdb::Env>& env, std::size_t memtable_bytes) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = memtable_bytes;
+  options.avoid_flush_during_shutdown = true;  // what is in the memtable at close is found by replaying logs
+  if (files) {
+    env = rocksdb::NewCompositeEnv(files);
+    options.env = env.get();
+  }
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(options, dir.string(), &db);
+  REQUIRE_MESSAGE(opened.ok(), opened.ToString());
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+void write_keys(rocksdb::DB& db, int from, int to) {
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  for (int key = from; key < to; ++key) REQUIRE(db.Put(synced, std::to_string(key), value_of(key)).ok());
+}
+
+void check_keys(rocksdb::DB& db, int count) {
+  for (int key = 0; key < count; ++key) {
+    std::string value;
+    REQUIRE_MESSAGE(db.Get(rocksdb::ReadOptions(), std::to_string(key), &value).ok(), key);
+    REQUIRE(value == value_of(key));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("RocksDB's write-ahead logs are told apart from its other files by name") {
+  CHECK(PreparedLogFileSystem::is_log("/data/db/000004.log"));
+  CHECK(PreparedLogFileSystem::is_log("000123.log"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/LOG"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/LOG.old.1796205968979515"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/000023.sst"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/MANIFEST-000005"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/.log"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/ewx-log-spare"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/backup.log"));
+}
+
+TEST_CASE("each write-ahead log is written over a spare of zeros, and every synced write is read back") {
+  testing::TempDir dir;
+  constexpr std::uint64_t kSpare = 256 << 10;
+  constexpr int kKeys = 1000;  // 4 MB of values through 64 KiB memtables: dozens of logs
+  {
+    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
+    std::unique_ptr<rocksdb::Env> env;
+    auto db = open_db(dir.path, files, env, 64 << 10);
+    // The log RocksDB opened with is the first spare: already its full size, not an empty file growing.
+    REQUIRE(logs_in(dir.path).size() == 1);
+    CHECK(fs::file_size(logs_in(dir.path).back()) == kSpare);
+    CHECK(files->prepared_logs() == 1);
+    CHECK(files->appended_logs() == 0);
+
+    write_keys(*db, 0, kKeys);
+    check_keys(*db, kKeys);
+    // Logs switch faster here than spares are made (they are paced), so some logs were appended; the
+    // rest were prepared, and every log was one or the other.
+    CHECK(files->prepared_logs() >= 2);
+    CHECK(files->appended_logs() >= 1);
+    REQUIRE(db->Close().ok());
+  }
+  CHECK_FALSE(fs::exists(dir.path / "ewx-log-spare"));  // a spare is never left for another process
+
+  // Read back by an ordinary RocksDB, which knows nothing of spares, and then by a prepared one again.
+  {
+    std::unique_ptr<rocksdb::Env> none;
+    auto db = open_db(dir.path, nullptr, none, 64 << 10);
+    check_keys(*db, kKeys);
+  }
+  {
+    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
+    std::unique_ptr<rocksdb::Env> env;
+    auto db = open_db(dir.path, files, env, 64 << 10);
+    check_keys(*db, kKeys);
+  }
+}
+
+TEST_CASE("a log that outgrows its spare goes on appending, and is replayed whole") {
+  testing::TempDir dir;
+  constexpr std::uint64_t kSpare = 64 << 10;
+  constexpr int kKeys = 200;  // 800 KB: past the spare, within one 8 MiB memtable (one log)
+  {
+    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
+    std::unique_ptr<rocksdb::Env> env;
+    auto db = open_db(dir.path, files, env, 8 << 20);
+    write_keys(*db, 0, kKeys);
+    REQUIRE(logs_in(dir.path).size() == 1);
+    CHECK(fs::file_size(logs_in(dir.path).back()) > kSpare);
+    CHECK(files->prepared_logs() == 1);
+    REQUIRE(db->Close().ok());  // the memtable not flushed: everything is found by replaying the log
+  }
+  std::unique_ptr<rocksdb::Env> none;
+  auto db = open_db(dir.path, nullptr, none, 8 << 20);
+  check_keys(*db, kKeys);
+}
+
+TEST_CASE("a spare found on opening is not trusted: it is deleted and made again, and never becomes a log") {
+  testing::TempDir dir;
+  constexpr std::uint64_t kSpare = 1 << 20;
+  const Ledger::Options prepared{.prepared_log_bytes = kSpare};
+  {
+    auto opened = Ledger::open(dir.path, true, prepared);
+    REQUIRE_MESSAGE(opened.is_ok(), opened.status().message());
+    REQUIRE(testing::run_workload_step(*opened.value(), 0));
+    CHECK(opened.value()->log_files().prepared == 1);
+  }
+  // What a crash at the wrong moment could leave under the spare's name: bytes that are not zeros (here a
+  // stand-in for log records with valid checksums).
+  const fs::path spare = dir.path / "db" / "ewx-log-spare";
+  std::ofstream(spare, std::ios::binary) << std::string(kSpare, '\xab');
+
+  auto opened = Ledger::open(dir.path, false, prepared);
+  REQUIRE_MESSAGE(opened.is_ok(), opened.status().message());
+  Ledger& ledger = *opened.value();
+  REQUIRE(testing::run_workload_step(ledger, 1));
+  // The log opened now was made by this open, all zeros past what has been written into it.
+  const std::string log = read_bytes(logs_in(dir.path / "db").back());
+  CHECK(log.size() == kSpare);
+  CHECK(log.find(std::string(64, '\xab')) == std::string::npos);  // not even a stretch of the planted bytes
+  CHECK(log.substr(log.size() / 2) == std::string(log.size() - log.size() / 2, '\0'));
+  CHECK(ledger.log_files().prepared == 1);
+  CHECK(ledger.log_files().appended == 0);
+}
