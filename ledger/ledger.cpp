@@ -304,6 +304,11 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, b
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  // The journal's tables are not compressed: they are written once at a memtable flush and read only when
+  // the ledger opens, and snappy on the flush thread took 4.5 % of the machine at 0.8 million entries a
+  // second, CPU that intake shares on 2 cores (this machine's profile). The tables are about 1.8 times
+  // larger (64 MB a flush against 36).
+  descriptors[kJournal].options.compression = rocksdb::kNoCompression;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened = rocksdb::DB::Open(options, db_path.string(), descriptors, &ledger->families_, &raw);
   if (!opened.ok()) {
