@@ -564,8 +564,28 @@ Status Ledger::journal(std::span<const JournalEntry> entries) {
   return write_journal(entries, {}, Durability::synced);
 }
 
+// A cancel names an old order or offer, whose slot in the index and whose node in the book are each a cache
+// miss (and, in a book of millions, a miss in the TLB too): checked one after another, every cancel waited
+// for its misses in turn, a third of the writer thread's time in a flood with one request in ten a cancel
+// (this machine's profile). Asked for together first, the misses overlap.
+void Ledger::prefetch_cancelled(std::span<const JournalEntry> entries) const {
+  using Kind = JournalEntry::Kind;
+  for (const JournalEntry& e : entries) {
+    if (e.kind == Kind::cancel_order) order_at_.prefetch(e.id);
+    if (e.kind == Kind::cancel_offer) offer_at_.prefetch(e.id);
+  }
+  for (const JournalEntry& e : entries) {
+    if (e.kind == Kind::cancel_order) {
+      if (const auto at = order_at_.find(e.id); at != order_at_.end()) __builtin_prefetch(&*at->second);
+    } else if (e.kind == Kind::cancel_offer) {
+      if (const auto at = offer_at_.find(e.id); at != offer_at_.end()) __builtin_prefetch(&*at->second);
+    }
+  }
+}
+
 Result<std::vector<std::optional<std::string>>> Ledger::journal_each(std::span<const JournalEntry> entries,
                                                                      Durability durability) {
+  prefetch_cancelled(entries);
   JournalCheck check(*this, entries.size());
   std::vector<std::optional<std::string>> refusals(entries.size());
   for (std::size_t k = 0; k < entries.size(); ++k) refusals[k] = check.refusal(entries[k]);
