@@ -204,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         const std::size_t n = co_await stream_.read_some(asio::buffer(buffer));
         if (reading_stopped_) continue;  // lingering: dropped
-        last_frame_ = Clock::now();
+        last_frame_ = Clock::now();      // also the time every frame of this read arrived, for the rate limit
         frames_.append({buffer.data(), n});
         handle_frames();
       }
@@ -307,7 +307,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::uint64_t rid = e.request_id();
     if (!participant_) return handle_login(e);
     if (server_->stopping) return reject(rid, wire::RejectCode::shutting_down, "the exchange is shutting down");
-    if (!rate_.allow(Clock::now()))
+    if (!rate_.allow(last_frame_))
       return reject(rid, wire::RejectCode::rate_limited,
                     "more than " + std::to_string(server_->config.requests_per_second) +
                         " requests per second on this connection");

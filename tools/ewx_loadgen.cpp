@@ -281,7 +281,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
   stats.in_flight_ns.reserve(expected);
   bool sending = true;
 
-  std::function<void(Trader&)> refill;
+  std::function<void(Trader&, Clock::time_point now)> refill;
   for (auto& trader : traders)
     trader->on_answer = [&, trader = trader.get()](Clock::time_point due, Clock::time_point sent,
                                                    const gateway::Answer& a, bool cancel) {
@@ -303,11 +303,10 @@ Result run(const Options& o, const gateway::Participants& participants) {
         ++stats.rejected["cancel of an order already filled or expired"];
       else
         ++stats.rejected[wire::EnumNameRejectCode(a.code)];
-      if (o.rate == 0 && sending) refill(*trader);
+      if (o.rate == 0 && sending) refill(*trader, now);
     };
-  refill = [&](Trader& t) {
+  refill = [&](Trader& t, Clock::time_point now) {
     std::uint64_t* left = o.burst() ? &burst_left[t.enterprise() ? 0 : 1] : nullptr;
-    const auto now = Clock::now();
     while (t.outstanding < o.window && t.client.is_open() && (!left || *left > 0)) {
       t.send(o, now, now);
       ++stats.sent;
@@ -348,7 +347,7 @@ Result run(const Options& o, const gateway::Participants& participants) {
     });
   };
   if (o.rate == 0)
-    for (auto& t : traders) refill(*t);
+    for (auto& t : traders) refill(*t, Clock::now());
   if (!o.burst()) pace();
 
   // Send until stop_at (or the burst is sent), then wait for every answer: at most 10 s, or 10 minutes for a
