@@ -59,7 +59,6 @@ class PreparedLogFileSystem final : public rocksdb::FileSystemWrapper {
   // failed (for the metrics and the tests).
   std::uint64_t prepared_logs() const { return prepared_logs_.load(std::memory_order_relaxed); }
   std::uint64_t appended_logs() const { return appended_logs_.load(std::memory_order_relaxed); }
-  std::uint64_t spare_bytes() const { return bytes_; }
 
   // RocksDB's name for a write-ahead log: digits, then ".log".
   static bool is_log(std::string_view name);
@@ -82,8 +81,8 @@ class PreparedLogFileSystem final : public rocksdb::FileSystemWrapper {
   const std::uint64_t bytes_;
   std::mutex mutex_;
   std::condition_variable wanted_;
-  bool spare_ready_ = false;   // a spare of ours is at spare_
-  bool spare_wanted_ = false;  // a spare was taken (or none was ready) since the last one was begun
+  bool spare_ready_ = false;           // a spare of ours is at spare_
+  bool spare_wanted_ = false;          // a spare was taken (or none was ready) since the last one was begun
   std::atomic<bool> stopping_{false};  // also read by a spare being made, which then stops
   std::atomic<std::uint64_t> prepared_logs_{0}, appended_logs_{0};
   std::thread preparer_;

@@ -36,22 +36,31 @@ std::vector<fs::path> logs_in(const fs::path& dir) {
 
 std::string value_of(int key) { return std::string(4000, static_cast<char>('a' + key % 26)) + std::to_string(key); }
 
-// A RocksDB of its own over the prepared file system (or the ordinary one, with no `files`), with small
-// memtables, so that a few megabytes of writes switch logs many times.
-std::unique_ptr<rocksdb::DB> open_db(const fs::path& dir, const std::shared_ptr<PreparedLogFileSystem>& files,
-                                     std::unique_ptr<rocksdb::Env>& env, std::size_t memtable_bytes) {
+// A RocksDB of its own over spares of `spare_bytes` (0: over RocksDB's own file system), with small
+// memtables, so that a few megabytes of writes switch logs many times. Members in the order they must
+// outlive one another.
+struct TestDb {
+  std::shared_ptr<PreparedLogFileSystem> files;
+  std::unique_ptr<rocksdb::Env> env;
+  std::unique_ptr<rocksdb::DB> db;
+};
+
+TestDb open_db(const fs::path& dir, std::uint64_t spare_bytes, std::size_t memtable_bytes) {
+  TestDb opened;
   rocksdb::Options options;
   options.create_if_missing = true;
   options.write_buffer_size = memtable_bytes;
   options.avoid_flush_during_shutdown = true;  // what is in the memtable at close is found by replaying logs
-  if (files) {
-    env = rocksdb::NewCompositeEnv(files);
-    options.env = env.get();
+  if (spare_bytes > 0) {
+    opened.files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir, spare_bytes);
+    opened.env = rocksdb::NewCompositeEnv(opened.files);
+    options.env = opened.env.get();
   }
   rocksdb::DB* db = nullptr;
-  const rocksdb::Status opened = rocksdb::DB::Open(options, dir.string(), &db);
-  REQUIRE_MESSAGE(opened.ok(), opened.ToString());
-  return std::unique_ptr<rocksdb::DB>(db);
+  const rocksdb::Status status = rocksdb::DB::Open(options, dir.string(), &db);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  opened.db.reset(db);
+  return opened;
 }
 
 void write_keys(rocksdb::DB& db, int from, int to) {
@@ -87,9 +96,7 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
   constexpr std::uint64_t kSpare = 256 << 10;
   constexpr int kKeys = 1000;  // 4 MB of values through 64 KiB memtables: dozens of logs
   {
-    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
-    std::unique_ptr<rocksdb::Env> env;
-    auto db = open_db(dir.path, files, env, 64 << 10);
+    auto [files, env, db] = open_db(dir.path, kSpare, 64 << 10);
     // The log RocksDB opened with is the first spare: already its full size, not an empty file growing.
     REQUIRE(logs_in(dir.path).size() == 1);
     CHECK(fs::file_size(logs_in(dir.path).back()) == kSpare);
@@ -107,17 +114,8 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
   CHECK_FALSE(fs::exists(dir.path / "ewx-log-spare"));  // a spare is never left for another process
 
   // Read back by an ordinary RocksDB, which knows nothing of spares, and then by a prepared one again.
-  {
-    std::unique_ptr<rocksdb::Env> none;
-    auto db = open_db(dir.path, nullptr, none, 64 << 10);
-    check_keys(*db, kKeys);
-  }
-  {
-    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
-    std::unique_ptr<rocksdb::Env> env;
-    auto db = open_db(dir.path, files, env, 64 << 10);
-    check_keys(*db, kKeys);
-  }
+  check_keys(*open_db(dir.path, 0, 64 << 10).db, kKeys);
+  check_keys(*open_db(dir.path, kSpare, 64 << 10).db, kKeys);
 }
 
 TEST_CASE("a log that outgrows its spare goes on appending, and is replayed whole") {
@@ -125,18 +123,14 @@ TEST_CASE("a log that outgrows its spare goes on appending, and is replayed whol
   constexpr std::uint64_t kSpare = 64 << 10;
   constexpr int kKeys = 200;  // 800 KB: past the spare, within one 8 MiB memtable (one log)
   {
-    auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare);
-    std::unique_ptr<rocksdb::Env> env;
-    auto db = open_db(dir.path, files, env, 8 << 20);
+    auto [files, env, db] = open_db(dir.path, kSpare, 8 << 20);
     write_keys(*db, 0, kKeys);
     REQUIRE(logs_in(dir.path).size() == 1);
     CHECK(fs::file_size(logs_in(dir.path).back()) > kSpare);
     CHECK(files->prepared_logs() == 1);
     REQUIRE(db->Close().ok());  // the memtable not flushed: everything is found by replaying the log
   }
-  std::unique_ptr<rocksdb::Env> none;
-  auto db = open_db(dir.path, nullptr, none, 8 << 20);
-  check_keys(*db, kKeys);
+  check_keys(*open_db(dir.path, 0, 8 << 20).db, kKeys);
 }
 
 TEST_CASE("a spare found on opening is not trusted: it is deleted and made again, and never becomes a log") {

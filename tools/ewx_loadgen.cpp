@@ -63,6 +63,12 @@ struct Options {
 
 constexpr auto kPacing = std::chrono::microseconds(50);
 
+// A latency as the figures keep it: whole nanoseconds, saturated at what 32 bits hold (4.3 s).
+std::uint32_t nanoseconds_u32(Clock::duration d) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  return static_cast<std::uint32_t>(std::min<std::int64_t>(ns, UINT32_MAX));
+}
+
 const char* const kClasses[] = {"gpu.h100", "gpu.a100", "gpu.910b", "cpu.c8", "cpu.c32"};
 const char* const kEastHubs[] = {"bth", "yrd", "gba"};
 
@@ -290,12 +296,9 @@ Result run(const Options& o, const gateway::Participants& participants) {
       stats.last_answer = now;
       if (due >= measure_from && due < stop_at) {
         ++stats.counted;
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count();
-        stats.latency_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(ns, UINT32_MAX)));
-        const auto lag = std::chrono::duration_cast<std::chrono::nanoseconds>(sent - due).count();
-        stats.send_lag_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(lag, UINT32_MAX)));
-        const auto flight = std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count();
-        stats.in_flight_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(flight, UINT32_MAX)));
+        stats.latency_ns.push_back(nanoseconds_u32(now - due));
+        stats.send_lag_ns.push_back(nanoseconds_u32(sent - due));
+        stats.in_flight_ns.push_back(nanoseconds_u32(now - sent));
       }
       if (a.accepted)
         ++(a.duplicate ? stats.duplicates : stats.accepted);
