@@ -24,14 +24,19 @@ ledger::Result<std::unique_ptr<Exchange>> Exchange::open(const std::filesystem::
 
   std::unique_ptr<Exchange> exchange(new Exchange(io));
   Exchange& x = *exchange;
+  // Each client order id is in the journal once (a resend is answered, not journalled).
+  const auto remember = [&](const ledger::JournalEntry& entry, bool offer, std::uint64_t id) {
+    if (Known* added = x.known_.find_or_add({entry.participant, offer, entry.client_order_id}).added)
+      *added = Known{id, 0};
+  };
   const auto scanned = ledger->scan_journal([&](std::uint64_t, const ledger::JournalEntry& entry) {
     using Kind = ledger::JournalEntry::Kind;
     if (entry.kind == Kind::order) {
       x.next_order_id_ = std::max(x.next_order_id_, entry.order.id + 1);
-      x.known_[{entry.participant, false, entry.client_order_id}] = {entry.order.id, 0};
+      remember(entry, false, entry.order.id);
     } else if (entry.kind == Kind::offer) {
       x.next_offer_id_ = std::max(x.next_offer_id_, entry.offer.id + 1);
-      x.known_[{entry.participant, true, entry.client_order_id}] = {entry.offer.id, 0};
+      remember(entry, true, entry.offer.id);
     }
     return true;
   });
@@ -96,18 +101,19 @@ void Exchange::hand_staged_over() {
 
 void Exchange::submit(const gateway::Participant& who, ledger::JournalEntry entry, Done<Decision> done) {
   const bool offer = entry.kind == ledger::JournalEntry::Kind::offer;
-  const auto [known, is_new] = known_.try_emplace(ClientKey{who.account, offer, entry.client_order_id});
-  if (!is_new) {
+  const ClientKey key{who.account, offer, entry.client_order_id};
+  const auto [known, added] = known_.find_or_add(key);
+  if (known) {
     ++counters_.resends;
-    if (durable(known->second)) return done(Accepted{known->second.id, true});
-    waiting_[known->second.tag - first_waiting_tag_].resends.push_back(std::move(done));
+    if (durable(*known)) return done(Accepted{known->id, true});
+    waiting_[known->tag - first_waiting_tag_].resends.push_back(std::move(done));
     return;
   }
   const std::uint64_t id = offer ? next_offer_id_++ : next_order_id_++;
   (offer ? entry.offer.id : entry.order.id) = id;
   entry.id = id;
   entry.participant = who.account;
-  known->second = Known{id, hand_over(std::move(entry), Pending{std::move(done), id, known->first, {}})};
+  *added = Known{id, hand_over(std::move(entry), Pending{std::move(done), id, key, {}})};
 }
 
 void Exchange::cancel(const gateway::Participant& who, wire::Side side, std::uint64_t id, Done<Decision> done) {

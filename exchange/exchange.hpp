@@ -9,24 +9,24 @@
 //
 // Threads: every call and every answer on the server's io_context thread, where the id counters and the
 // map of client order ids live without locks; the writer thread only writes and reads the ledger and
-// posts answers back.
+// posts answers back (and the map's builder only copies tables the io thread no longer changes).
 //
 // Speed: at a million submissions a second the io thread's own bookkeeping was the bottleneck (a node-based
 // hash map of client order ids, a cache miss and a division per probe, and a second map of entries waiting
 // for the disk). The client order ids are now in an open-addressing table (Abseil's flat_hash_map) whose
-// hash keeps a trader's consecutive ids in neighbouring slots, and the waiting entries in a queue: the
+// hash keeps a trader's consecutive ids in neighbouring slots and that grows on a thread of its own
+// (client_order_ids.hpp), and the waiting entries in a queue: the
 // writer answers in the order it was handed work, so the oldest waiting entry is always the next answered,
 // and an entry is durable exactly when its tag is older than the oldest still waiting, which spares a
 // second lookup per acknowledgment.
 #pragma once
-
-#include <absl/container/flat_hash_map.h>
 
 #include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 
+#include "exchange/client_order_ids.hpp"
 #include "exchange/metrics.hpp"
 #include "gateway/asio.hpp"
 #include "gateway/market.hpp"
@@ -81,38 +81,8 @@ class Exchange final : public gateway::Market {
  private:
   explicit Exchange(boost::asio::io_context& io) : io_(io) {}
 
-  // A client order id, scoped to its participant and side.
-  struct ClientKey {
-    ParticipantId account = 0;
-    bool offer = false;
-    std::uint64_t client_order_id = 0;
-    bool operator==(const ClientKey&) const = default;
-  };
-  // Keeps a participant's consecutive client order ids side by side in the table. Traders number their
-  // orders 1, 2, 3, ..., and a uniform hash sent each new id to a cache line of its own: a miss per
-  // submission, the io thread's largest cost at a million a second. Here 64 consecutive ids of one
-  // participant and side start their probes at 64 consecutive slots, so a new order's slot is usually in
-  // a line (and a page) its predecessors brought in; runs themselves are spread by a full mix. Runs of 64
-  // rather than 8 took a flood from 0.85-0.97M to 0.93-0.99M acks/s (3 runs each, alternated): in a table
-  // of millions every new run was a miss in the TLB as well as the cache. Abseil's table takes the start
-  // of the probe from the hash's upper bits (hash >> 7) and a 7-bit tag for its quick compare from the
-  // lower ones, so the tag is given the id's place in its run, which tells run-mates apart.
-  struct ClientKeyHash {
-    std::size_t operator()(const ClientKey& k) const {
-      std::uint64_t run = (k.account * 2 + k.offer) * 0x9e3779b97f4a7c15ull ^ (k.client_order_id >> 6);
-      run ^= run >> 30;  // splitmix64's finaliser
-      run *= 0xbf58476d1ce4e5b9ull;
-      run ^= run >> 27;
-      run *= 0x94d049bb133111ebull;
-      run ^= run >> 31;
-      const std::uint64_t place = k.client_order_id & 63;
-      return static_cast<std::size_t>((run << 6 | place) << 7 | (run >> 63) << 6 | place);
-    }
-  };
-  struct Known {
-    std::uint64_t id = 0;
-    std::uint64_t tag = 0;  // the journal write that carried it (0: read from the journal at start)
-  };
+  using ClientKey = ClientOrderIds::Key;
+  using Known = ClientOrderIds::Known;
   // A journal entry handed to the writer and not yet answered.
   struct Pending {
     Done<gateway::Decision> done;
@@ -139,7 +109,7 @@ class Exchange final : public gateway::Market {
   std::unique_ptr<ledger::LedgerWriter> writer_;
   OrderId next_order_id_ = 1;
   OfferId next_offer_id_ = 1;
-  absl::flat_hash_map<ClientKey, Known, ClientKeyHash> known_;
+  ClientOrderIds known_;
   std::deque<Pending> waiting_;  // tags first_waiting_tag_, first_waiting_tag_ + 1, ...
   std::uint64_t first_waiting_tag_ = 1;
   // Entries not yet handed to the writer: the last of waiting_, collected while the io thread handles what
