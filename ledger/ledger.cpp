@@ -399,27 +399,19 @@ std::optional<Hash> Ledger::merkle_node(std::uint8_t level, std::uint64_t index)
 void Ledger::apply(const JournalEntry& e) {
   using Kind = JournalEntry::Kind;
   switch (e.kind) {
-    // Placed with the book's end as the hint: new ids come in increasing order, so each goes in at the end
-    // without a search (any other id is still placed right, after a search).
-    case Kind::order: {
-      const auto placed = book_.orders.insert_or_assign(
-          book_.orders.end(), e.order.id,
-          OpenOrder{e.participant, e.resource_class, e.order, e.order.units, e.client_order_id});
-      order_at_.insert_or_assign(e.order.id, placed);
+    case Kind::order:
+      book_.orders.insert_or_assign(
+          e.order.id, OpenOrder{e.participant, e.resource_class, e.order, e.order.units, e.client_order_id});
       break;
-    }
-    case Kind::offer: {
-      const auto placed = book_.offers.insert_or_assign(
-          book_.offers.end(), e.offer.id,
-          OpenOffer{e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id});
-      offer_at_.insert_or_assign(e.offer.id, placed);
+    case Kind::offer:
+      book_.offers.insert_or_assign(
+          e.offer.id, OpenOffer{e.participant, e.resource_class, e.offer, e.offer.units, e.client_order_id});
       break;
-    }
     case Kind::cancel_order:
-      if (const auto at = order_at_.find(e.id); at != order_at_.end()) close_order(at->second);
+      book_.orders.erase(e.id);
       break;
     case Kind::cancel_offer:
-      if (const auto at = offer_at_.find(e.id); at != offer_at_.end()) close_offer(at->second);
+      book_.offers.erase(e.id);
       break;
     case Kind::batch_fills:
       break;  // applied from the contracts, see apply_fill
@@ -427,22 +419,10 @@ void Ledger::apply(const JournalEntry& e) {
 }
 
 void Ledger::apply_fill(const ContractRecord& contract) {
-  if (const auto at = order_at_.find(contract.order);
-      at != order_at_.end() && (at->second->second.remaining -= contract.units) <= 0)
-    close_order(at->second);
-  if (const auto at = offer_at_.find(contract.offer);
-      at != offer_at_.end() && (at->second->second.remaining -= contract.units) <= 0)
-    close_offer(at->second);
-}
-
-void Ledger::close_order(OpenBook::Orders::iterator order) {
-  order_at_.erase(order->first);
-  book_.orders.erase(order);
-}
-
-void Ledger::close_offer(OpenBook::Offers::iterator offer) {
-  offer_at_.erase(offer->first);
-  book_.offers.erase(offer);
+  if (OpenOrder* order = book_.orders.find(contract.order); order && (order->remaining -= contract.units) <= 0)
+    book_.orders.erase(contract.order);
+  if (OpenOffer* offer = book_.offers.find(contract.offer); offer && (offer->remaining -= contract.units) <= 0)
+    book_.offers.erase(contract.offer);
 }
 
 Status Ledger::load() {
@@ -514,23 +494,23 @@ class Ledger::JournalCheck {
     using Kind = JournalEntry::Kind;
     switch (e.kind) {
       case Kind::order:
-        if (owner(orders_, ledger_.order_at_, e.order.id))
+        if (owner(orders_, ledger_.book_.orders, e.order.id))
           return "order " + std::to_string(e.order.id) + " is already open";
         orders_[e.order.id] = e.participant;
         return std::nullopt;
       case Kind::offer:
-        if (owner(offers_, ledger_.offer_at_, e.offer.id))
+        if (owner(offers_, ledger_.book_.offers, e.offer.id))
           return "offer " + std::to_string(e.offer.id) + " is already open";
         offers_[e.offer.id] = e.participant;
         return std::nullopt;
       case Kind::cancel_order:
-        if (!may_cancel(owner(orders_, ledger_.order_at_, e.id), e.participant))
+        if (!may_cancel(owner(orders_, ledger_.book_.orders, e.id), e.participant))
           return "order " + std::to_string(e.id) + " is not an open order of participant " +
                  std::to_string(e.participant);
         orders_[e.id] = std::nullopt;
         return std::nullopt;
       case Kind::cancel_offer:
-        if (!may_cancel(owner(offers_, ledger_.offer_at_, e.id), e.participant))
+        if (!may_cancel(owner(offers_, ledger_.book_.offers, e.id), e.participant))
           return "offer " + std::to_string(e.id) + " is not an open offer of participant " +
                  std::to_string(e.participant);
         offers_[e.id] = std::nullopt;
@@ -544,10 +524,10 @@ class Ledger::JournalCheck {
  private:
   // What this run did to an id (opened it: its owner; cancelled it: nothing) overrides the book.
   using Changes = absl::flat_hash_map<std::uint64_t, std::optional<ParticipantId>>;
-  template <typename Index>
-  static std::optional<ParticipantId> owner(const Changes& changes, const Index& open, std::uint64_t id) {
+  template <typename Side>
+  static std::optional<ParticipantId> owner(const Changes& changes, const Side& open, std::uint64_t id) {
     if (const auto changed = changes.find(id); changed != changes.end()) return changed->second;
-    if (const auto it = open.find(id); it != open.end()) return it->second->second.participant;
+    if (const auto* it = open.find(id)) return it->participant;
     return std::nullopt;
   }
   static bool may_cancel(std::optional<ParticipantId> owner, ParticipantId who) {
@@ -564,21 +544,21 @@ Status Ledger::journal(std::span<const JournalEntry> entries) {
   return write_journal(entries, {}, Durability::synced);
 }
 
-// A cancel names an old order or offer, whose slot in the index and whose node in the book are each a cache
-// miss (and, in a book of millions, a miss in the TLB too): checked one after another, every cancel waited
-// for its misses in turn, a third of the writer thread's time in a flood with one request in ten a cancel
-// (this machine's profile). Asked for together first, the misses overlap.
+// A cancel names an old order or offer, whose slot in the book's page and whose record are each a cache miss
+// (and, in a book of millions, a miss in the TLB too): checked one after another, every cancel waited for
+// its misses in turn, a third of the writer thread's time in a flood with one request in ten a cancel (this
+// machine's profile, when the book was a tree with an index). Asked for together first, the misses overlap.
 void Ledger::prefetch_cancelled(std::span<const JournalEntry> entries) const {
   using Kind = JournalEntry::Kind;
   for (const JournalEntry& e : entries) {
-    if (e.kind == Kind::cancel_order) order_at_.prefetch(e.id);
-    if (e.kind == Kind::cancel_offer) offer_at_.prefetch(e.id);
+    if (e.kind == Kind::cancel_order) book_.orders.prefetch(e.id);
+    if (e.kind == Kind::cancel_offer) book_.offers.prefetch(e.id);
   }
   for (const JournalEntry& e : entries) {
     if (e.kind == Kind::cancel_order) {
-      if (const auto at = order_at_.find(e.id); at != order_at_.end()) __builtin_prefetch(&*at->second);
+      if (const OpenOrder* order = book_.orders.find(e.id)) __builtin_prefetch(order);
     } else if (e.kind == Kind::cancel_offer) {
-      if (const auto at = offer_at_.find(e.id); at != offer_at_.end()) __builtin_prefetch(&*at->second);
+      if (const OpenOffer* offer = book_.offers.find(e.id)) __builtin_prefetch(offer);
     }
   }
 }
@@ -668,22 +648,12 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   // Per batch order and offer: the units this batch takes, and its place in the open book, found once (an
   // offer has a few contracts on average, an order about one) and used again to update the book.
   std::vector<Units> order_taken(batch.orders.size(), 0), offer_taken(batch.offers.size(), 0);
-  std::vector<std::map<OrderId, OpenOrder>::iterator> order_open(batch.orders.size(), book_.orders.end());
-  std::vector<std::map<OfferId, OpenOffer>::iterator> offer_open(batch.offers.size(), book_.offers.end());
-  // An offer's room and seller, copied beside it: its contracts come in no order, and reading the book's node
-  // each time missed the cache (a fifth of this loop at 100k x 10k).
+  std::vector<OpenOrder*> order_open(batch.orders.size(), nullptr);
+  std::vector<OpenOffer*> offer_open(batch.offers.size(), nullptr);
+  // An offer's room and seller, copied beside it: its contracts come in no order, and reading the book's
+  // record each time missed the cache (a fifth of this loop at 100k x 10k).
   std::vector<Units> offer_room(batch.offers.size(), 0);
   std::vector<ParticipantId> offer_seller(batch.offers.size(), 0);
-  // Contracts come by batch order, and ewxd's batches list their orders in id order, as the book holds them,
-  // so walking the book forward finds each in a step or two, where a search from the root missed the cache at
-  // every level: at 100k x 10k the searches were a third of this loop. Other orders are found by the index.
-  auto cursor = book_.orders.begin();
-  const auto find_open_order = [&](OrderId id) {
-    for (int step = 0; step < 16 && cursor != book_.orders.end() && cursor->first < id; ++step) ++cursor;
-    if (cursor != book_.orders.end() && cursor->first == id) return cursor;
-    const auto at = order_at_.find(id);
-    return at == order_at_.end() ? book_.orders.end() : (cursor = at->second);
-  };
 
   BatchRecord record;
   record.number = batch.number;
@@ -699,20 +669,16 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                                                                std::to_string(batch.number));
     }
     const std::size_t i = *at_order, j = *at_offer;
-    if (order_open[i] == book_.orders.end()) order_open[i] = find_open_order(c.order);
-    if (order_open[i] == book_.orders.end() || order_open[i]->second.remaining < (order_taken[i] += c.units)) {
+    if (!order_open[i]) order_open[i] = book_.orders.find(c.order);
+    if (!order_open[i] || order_open[i]->remaining < (order_taken[i] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "order " + std::to_string(c.order) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
-    if (offer_open[j] == book_.offers.end()) {
-      const auto at = offer_at_.find(c.offer);
-      if (at != offer_at_.end()) {
-        offer_open[j] = at->second;
-        offer_room[j] = offer_open[j]->second.remaining;
-        offer_seller[j] = offer_open[j]->second.participant;
-      }
+    if (!offer_open[j] && (offer_open[j] = book_.offers.find(c.offer))) {
+      offer_room[j] = offer_open[j]->remaining;
+      offer_seller[j] = offer_open[j]->participant;
     }
-    if (offer_open[j] == book_.offers.end() || offer_room[j] < (offer_taken[j] += c.units)) {
+    if (!offer_open[j] || offer_room[j] < (offer_taken[j] += c.units)) {
       return Status::error(Status::Code::invalid_argument, "offer " + std::to_string(c.offer) + " is not open for " +
                                                                std::to_string(c.units) + " units");
     }
@@ -722,14 +688,14 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
                             batch.number,
                             c.order,
                             c.offer,
-                            order_open[i]->second.participant,
+                            order_open[i]->participant,
                             offer_seller[j],
                             c.units,
                             c.price,
                             c.transfer_charge,
                             order.hub,
                             offer.cluster,
-                            order_open[i]->second.resource_class,
+                            order_open[i]->resource_class,
                             order.window_begin,
                             order.window_end};
     const std::string bytes = encode(contract);
@@ -784,16 +750,15 @@ Result<BatchRecord> Ledger::commit_batch(const Batch& batch, const Topology& top
   std::vector<BatchFill> order_fills, offer_fills;
   for (std::size_t i = 0; i < batch.orders.size(); ++i) {
     if (order_taken[i] == 0) continue;
-    const Units left = order_open[i]->second.remaining -= order_taken[i];
-    if (committed)
-      order_fills.push_back({false, batch.orders[i].id, order_open[i]->second.participant, order_taken[i], left});
-    if (left <= 0) close_order(order_open[i]);
+    const Units left = order_open[i]->remaining -= order_taken[i];
+    if (committed) order_fills.push_back({false, batch.orders[i].id, order_open[i]->participant, order_taken[i], left});
+    if (left <= 0) book_.orders.erase(batch.orders[i].id);
   }
   for (std::size_t j = 0; j < batch.offers.size(); ++j) {
     if (offer_taken[j] == 0) continue;
-    const Units left = offer_open[j]->second.remaining -= offer_taken[j];
+    const Units left = offer_open[j]->remaining -= offer_taken[j];
     if (committed) offer_fills.push_back({true, batch.offers[j].id, offer_seller[j], offer_taken[j], left});
-    if (left <= 0) close_offer(offer_open[j]);
+    if (left <= 0) book_.offers.erase(batch.offers[j].id);
   }
   frontier_ = std::move(frontier);
   journal_next_ = sequence;

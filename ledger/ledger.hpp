@@ -1,18 +1,16 @@
 // The ledger: every accepted order and every settled contract, durable and tamper-evident.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
 #include <atomic>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "ledger/exchange_key.hpp"
+#include "ledger/id_book.hpp"
 #include "ledger/merkle_log.hpp"
 #include "ledger/records.hpp"
 #include "ledger/status.hpp"
@@ -45,8 +43,8 @@ struct OpenOffer {
   std::uint64_t client_order_id = 0;
 };
 struct OpenBook {
-  using Orders = std::map<OrderId, OpenOrder>;
-  using Offers = std::map<OfferId, OpenOffer>;
+  using Orders = IdBook<OrderId, OpenOrder>;
+  using Offers = IdBook<OfferId, OpenOffer>;
   Orders orders;
   Offers offers;
   bool operator==(const OpenBook& other) const;
@@ -172,16 +170,9 @@ class Ledger {
     std::uint64_t prepared = 0, appended = 0;
   };
   LogFiles log_files() const;
-  // An open order or offer by id, through the index (one probe, where the book's tree is a search); nothing
-  // when it is not open.
-  const OpenOrder* open_order(OrderId id) const {
-    const auto at = order_at_.find(id);
-    return at == order_at_.end() ? nullptr : &at->second->second;
-  }
-  const OpenOffer* open_offer(OfferId id) const {
-    const auto at = offer_at_.find(id);
-    return at == offer_at_.end() ? nullptr : &at->second->second;
-  }
+  // An open order or offer by id; nothing when it is not open.
+  const OpenOrder* open_order(OrderId id) const { return book_.orders.find(id); }
+  const OpenOffer* open_offer(OfferId id) const { return book_.offers.find(id); }
   std::uint64_t log_size() const { return frontier_.size(); }
   std::uint64_t batch_count() const { return batches_; }
 
@@ -203,14 +194,12 @@ class Ledger {
   void crash_point(const char* point) const {
     if (crash_hook_) crash_hook_(point);
   }
-  // Brings the index slots and book entries that the cancels among `entries` name into the cache, all at
-  // once, before they are checked and applied one by one.
+  // Brings the book's slots and records that the cancels among `entries` name into the cache, all at once,
+  // before they are checked and applied one by one.
   void prefetch_cancelled(std::span<const JournalEntry> entries) const;
   // The open book changed as `entry` or `contract` says, the index with it.
   void apply(const JournalEntry& entry);
   void apply_fill(const ContractRecord& contract);
-  void close_order(OpenBook::Orders::iterator order);
-  void close_offer(OpenBook::Offers::iterator offer);
 
   // Before db_, so that they outlive it.
   std::shared_ptr<PreparedLogFileSystem> log_files_;  // with Options::prepared_log_bytes
@@ -220,17 +209,6 @@ class Ledger {
   std::optional<ExchangeKey> key_;
   std::filesystem::path dir_;
   OpenBook book_;
-  // Where each open order and offer is in the book, by id. The book's trees keep them in id order, which
-  // batches need; a cancel or a fill of an old order searched a tree of millions whose lower levels all
-  // missed the cache: about 3 us a cancel, a sixth of ewxd's time at 760,000 entries a second with one in
-  // ten a cancel (its profile, this machine). Ids come in sequence, so the hash puts consecutive ids in
-  // consecutive slots (abseil takes the slot from hash >> 7 and a 7-bit tag from the low bits): new ids
-  // fill the table in order, and only a lookup of an old id misses.
-  struct SequentialIdHash {
-    std::size_t operator()(std::uint64_t id) const { return static_cast<std::size_t>(id << 7 | (id & 0x7f)); }
-  };
-  absl::flat_hash_map<OrderId, OpenBook::Orders::iterator, SequentialIdHash> order_at_;
-  absl::flat_hash_map<OfferId, OpenBook::Offers::iterator, SequentialIdHash> offer_at_;
   Frontier frontier_;
   std::uint64_t journal_next_ = 0;
   std::uint64_t batches_ = 0;

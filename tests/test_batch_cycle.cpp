@@ -280,7 +280,7 @@ TEST_CASE("a close takes the batch and the expired in one pass: classes in name 
     order.order.window_end = kNow + 9;
     order.order.units = 10;
     order.remaining = 7;
-    book.orders.emplace(order.order.id, order);
+    book.orders.insert_or_assign(order.order.id, order);
     ledger::OpenOffer offer;
     offer.participant = 100 + k;
     offer.resource_class = classes[classes.size() - 1 - k];
@@ -288,7 +288,7 @@ TEST_CASE("a close takes the batch and the expired in one pass: classes in name 
     offer.offer.window_begin = kNow;
     offer.offer.window_end = k == 0 ? kNow + 1 : kNow + 9;  // the first can no longer hold an hour
     offer.remaining = 4;
-    book.offers.emplace(offer.offer.id, offer);
+    book.offers.insert_or_assign(offer.offer.id, offer);
   }
   std::vector<ClearedBatch::Expiry> expired;
   const Batch batch = snapshot_book(book, 7, kNow, true, expired);
@@ -296,14 +296,16 @@ TEST_CASE("a close takes the batch and the expired in one pass: classes in name 
   CHECK(batch.resource_classes == std::vector<std::string>{"cpu.x86", "gpu.a100", "gpu.h100"});
   REQUIRE(batch.orders.size() == 4);
   for (const BuyOrder& order : batch.orders) {
-    const ledger::OpenOrder& open = book.orders.at(order.id);
+    REQUIRE(book.orders.contains(order.id));
+    const ledger::OpenOrder& open = *book.orders.find(order.id);
     CHECK(batch.resource_classes[order.resource_class] == open.resource_class);
     CHECK(order.units == 7);
     CHECK(order.participant == open.participant);
   }
   REQUIRE(batch.offers.size() == 5);
   for (const SellOffer& offer : batch.offers) {
-    CHECK(batch.resource_classes[offer.resource_class] == book.offers.at(offer.id).resource_class);
+    REQUIRE(book.offers.contains(offer.id));
+    CHECK(batch.resource_classes[offer.resource_class] == book.offers.find(offer.id)->resource_class);
     CHECK(offer.units == 4);
   }
   CHECK(std::is_sorted(batch.orders.begin(), batch.orders.end(),

@@ -147,15 +147,18 @@ TEST_CASE("a batch listed out of id order, among open orders it leaves out, upda
     book = ledger->open_book();
     // What is left of an order or offer is open with those units, and nothing of a filled one.
     const auto check_left = [](const auto& open, std::uint64_t id, Units units, Units traded) {
-      const auto it = open.find(id);
+      const auto* it = open.find(id);
       if (units == traded)
-        CHECK(it == open.end());
+        CHECK(it == nullptr);
       else
-        CHECK((it != open.end() && it->second.remaining == units - traded));
+        CHECK((it != nullptr && it->remaining == units - traded));
     };
     for (const BuyOrder& o : next.orders) check_left(book.orders, o.id, o.units, bought[o.id]);
     for (const SellOffer& s : next.offers) check_left(book.offers, s.id, s.units, sold[s.id]);
-    for (const BuyOrder& o : left_out.orders) CHECK(book.orders.at(o.id).remaining == o.units);
+    for (const BuyOrder& o : left_out.orders) {
+      REQUIRE(book.orders.contains(o.id));
+      CHECK(book.orders.find(o.id)->remaining == o.units);
+    }
   }
   CHECK(open_ledger(dir.path)->open_book() == book);  // replayed contract by contract
 }
@@ -241,12 +244,12 @@ TEST_CASE("a ledger records batches, answers auditor queries, and proves inclusi
   for (const auto& c : all) traded[c.order] += c.units;
   for (int g = 0; g < 3; ++g) {
     for (const BuyOrder& o : testing::workload_market(g).orders) {
-      const auto it = ledger->open_book().orders.find(o.id);
+      const auto* it = ledger->open_book().orders.find(o.id);
       const Units left = o.units - traded[o.id];
       if (left == 0)
-        CHECK(it == ledger->open_book().orders.end());
+        CHECK(it == nullptr);
       else
-        CHECK(it->second.remaining == left);
+        CHECK((it != nullptr && it->remaining == left));
     }
   }
 }
@@ -421,10 +424,10 @@ TEST_CASE("the journal refuses duplicate ids, unknown cancels and direct fills, 
   fresh.order.id = 999'999'999;
   CHECK_FALSE(ledger->journal(std::vector<JournalEntry>{fresh, cancel}).is_ok());
   CHECK(ledger->open_book() == before);
-  CHECK_FALSE(ledger->open_book().orders.count(fresh.order.id));
+  CHECK_FALSE(ledger->open_book().orders.contains(fresh.order.id));
   cancel.id = entries[0].order.id;
   CHECK(ledger->journal(std::vector<JournalEntry>{cancel}).is_ok());
-  CHECK_FALSE(ledger->open_book().orders.count(cancel.id));
+  CHECK_FALSE(ledger->open_book().orders.contains(cancel.id));
   JournalEntry fill;
   fill.kind = JournalEntry::Kind::batch_fills;
   fill.batch = 1;
@@ -506,7 +509,7 @@ TEST_CASE("journal_each writes the admissible entries of a group and says why ea
   CHECK_FALSE(refusals[2].has_value());
   CHECK(refusals[3].has_value());
   CHECK_FALSE(refusals[4].has_value());  // reopening a cancelled id in the same group is allowed, as in journal()
-  CHECK(ledger->open_book().orders.count(first.order.id));
+  CHECK(ledger->open_book().orders.contains(first.order.id));
 
   // What was written survives a reopen, the refused entries are not in the journal, and the cancel is
   // recorded with who made it.
@@ -744,7 +747,7 @@ void crash_at_every_point(std::uint64_t prepared_log_bytes) {
     const int batches = static_cast<int>(ledger->batch_count());
     int groups = 0;
     while (groups < testing::kWorkloadMarkets &&
-           (ledger->open_book().orders.count(testing::workload_market(groups).orders[0].id) || groups < batches)) {
+           (ledger->open_book().orders.contains(testing::workload_market(groups).orders[0].id) || groups < batches)) {
       ++groups;
     }
     const int durable = groups + batches;
