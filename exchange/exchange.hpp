@@ -77,6 +77,7 @@ class Exchange final : public gateway::Market {
   };
   const Counters& counters() const { return counters_; }  // on the io thread
   const ledger::LedgerWriter& writer() const { return *writer_; }
+  const ClientOrderIds& client_order_ids() const { return known_; }  // on the io thread
 
  private:
   explicit Exchange(boost::asio::io_context& io) : io_(io) {}

@@ -260,10 +260,12 @@ void trade_crash_restart(const std::string& crash_at) {
     CHECK(metric(scraped, "ewx_contracts_total") == 3);
     CHECK(metric(scraped, "ewx_orders_accepted_total") == 5);
     CHECK(metric(scraped, "ewx_offers_accepted_total") == 1);
+    CHECK(metric(scraped, "ewx_client_order_ids") == 6);                   // the five bids and the offer
+    CHECK(metric(scraped, "ewx_client_order_id_copy_rounds_total") == 0);  // far below the table's first growth
     CHECK(metric(scraped, "ewx_connections_open") == 3);
     CHECK(metric(scraped, "ewx_book_orders") == 2);
     CHECK(metric(scraped, "ewx_journal_sync_seconds_count") >= 6);  // one at least for each of the six answered
-                                                                     // one by one
+                                                                    // one by one
 
     // Batch 2: three more orders, then another offer of 30; the daemon dies while recording it.
     for (std::uint64_t k = 6; k <= 8; ++k) {

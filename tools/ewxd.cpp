@@ -180,6 +180,11 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_offers_accepted_total", "Capacity offers accepted, durable in the journal.", x.offers_accepted);
   t.counter("ewx_cancels_accepted_total", "Cancels accepted.", x.cancels_accepted);
   t.counter("ewx_resends_total", "Resends answered with the first submission's id.", x.resends);
+  t.gauge("ewx_client_order_ids", "Client order ids known (what makes resends idempotent).",
+          static_cast<std::int64_t>(exchange.client_order_ids().size()));
+  t.counter("ewx_client_order_id_copy_rounds_total",
+            "Rounds of the client-order-id table's growth beside the io thread (a copy into a bigger table each).",
+            exchange.client_order_ids().rounds());
   t.counter("ewx_rejects_total", "Requests answered with a Reject.", s.rejects_sent);
   t.counter("ewx_acks_total", "Requests answered with an Ack.", s.acks_sent);
   t.counter("ewx_frames_received_total", "Frames received from participants.", s.frames_received);
