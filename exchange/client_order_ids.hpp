@@ -99,7 +99,7 @@ class ClientOrderIds {
   std::size_t size() const { return size_; }
   // Room for `ids` ids before the next growth. Finishes a growth under way first, on this thread.
   void reserve(std::size_t ids);
-  // Whether a growth is under way, and the builder's rounds so far (for the tests).
+  // Whether a growth is under way (for the tests), and the builder's rounds so far (tests and /metrics).
   bool growing() const { return !frozen_.empty(); }
   std::uint64_t rounds() const { return rounds_; }
 

@@ -185,7 +185,8 @@ class IdBook {
     Page* page = nullptr;
   } last_;
   // The record at `at` (1 + its place in the pool).
-  T& record(std::uint32_t at) const { return chunks_[(at - 1) / kChunkRecords][(at - 1) % kChunkRecords]; }
+  const T& record(std::uint32_t at) const { return chunks_[(at - 1) / kChunkRecords][(at - 1) % kChunkRecords]; }
+  T& record(std::uint32_t at) { return const_cast<T&>(std::as_const(*this).record(at)); }
 
   static constexpr std::size_t kChunkRecords = 4096;
   std::vector<std::unique_ptr<T[]>> chunks_;  // the pool: records 0..made_-1, kChunkRecords to a chunk
