@@ -21,6 +21,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class RateLimiter;
 }  // namespace rocksdb
 
 namespace ewx::ledger {
@@ -95,7 +96,13 @@ class Ledger {
     // so that the journal's syncs carry no file-system metadata; 0: logs are appended, as RocksDB does.
     // Worth it where syncs are what acknowledgments wait for (ewxd); each log costs a write of this size.
     std::uint64_t prepared_log_bytes = 0;
+    // The ledger's other writes (memtable flushes, compactions, the spares above) are paced to this many
+    // bytes a second and handed to the disk kBackgroundWritePiece at a time, so that a journal sync never
+    // waits behind much of them; 0: at the disk's own speed, as RocksDB writes by default. See ledger.cpp.
+    std::uint64_t background_write_bytes_per_second = 0;
   };
+  // The most a paced background write hands the disk at once.
+  static constexpr std::uint64_t kBackgroundWritePiece = 64 << 10;
 
   // Opens the ledger in `dir`. A missing or empty directory is initialised when `create` (new exchange
   // key, format marker); a directory that holds anything else, or an ewx ledger RocksDB reports corrupt,
@@ -170,6 +177,9 @@ class Ledger {
     std::uint64_t prepared = 0, appended = 0;
   };
   LogFiles log_files() const;
+  // Bytes of writes paced by Options::background_write_bytes_per_second so far (memtable flushes,
+  // compactions, spares after the first; 0 without it). Callable from any thread.
+  std::uint64_t paced_write_bytes() const;
   // An open order or offer by id; nothing when it is not open.
   const OpenOrder* open_order(OrderId id) const { return book_.orders.find(id); }
   const OpenOffer* open_offer(OfferId id) const { return book_.offers.find(id); }
@@ -202,7 +212,8 @@ class Ledger {
   void apply_fill(const ContractRecord& contract);
 
   // Before db_, so that they outlive it.
-  std::shared_ptr<PreparedLogFileSystem> log_files_;  // with Options::prepared_log_bytes
+  std::shared_ptr<rocksdb::RateLimiter> background_writes_;  // with Options::background_write_bytes_per_second
+  std::shared_ptr<PreparedLogFileSystem> log_files_;         // with Options::prepared_log_bytes
   std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;

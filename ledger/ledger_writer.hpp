@@ -90,6 +90,7 @@ class LedgerWriter {
   std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
   // The ledger's count of its write-ahead logs (Ledger::log_files: counters only, safe from any thread).
   Ledger::LogFiles log_files() const { return ledger_->log_files(); }
+  std::uint64_t paced_write_bytes() const { return ledger_->paced_write_bytes(); }  // the same: counters only
 
  private:
   struct Append {

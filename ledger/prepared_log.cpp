@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <system_error>
 #include <vector>
 
@@ -36,14 +36,17 @@ class Descriptor {
 }  // namespace
 
 PreparedLogFileSystem::PreparedLogFileSystem(std::shared_ptr<rocksdb::FileSystem> base, std::filesystem::path dir,
-                                             std::uint64_t bytes)
+                                             std::uint64_t bytes, std::shared_ptr<rocksdb::RateLimiter> pace,
+                                             std::size_t piece)
     : FileSystemWrapper(std::move(base)),
       spare_(dir / "ewx-log-spare"),
       preparing_(dir / "ewx-log-spare.preparing"),
-      bytes_(bytes) {
+      bytes_(bytes),
+      pace_(std::move(pace)),
+      piece_(piece) {
   std::error_code ignored;
   std::filesystem::remove(spare_, ignored);  // not made by this process: not trusted (see the header)
-  prepare(0);                                // nothing else runs yet: at the disk's own speed
+  prepare(nullptr);                          // nothing else runs yet: at the disk's own speed
   spare_ready_ = true;
   preparer_ = std::thread([this] { prepare_loop(); });
 }
@@ -105,7 +108,7 @@ void PreparedLogFileSystem::prepare_loop() {
     lock.unlock();
     bool made = false;
     try {
-      prepare(kPacedBytesPerSecond);
+      prepare(pace_.get());
       made = true;
     } catch (const std::system_error&) {
       // No spare this time (a full disk, say, or the ledger closing): the next log is made the ordinary way
@@ -116,26 +119,26 @@ void PreparedLogFileSystem::prepare_loop() {
   }
 }
 
-void PreparedLogFileSystem::prepare(std::uint64_t bytes_per_second) const {
+void PreparedLogFileSystem::prepare(rocksdb::RateLimiter* pace) const {
   {
     Descriptor file(preparing_, O_WRONLY | O_CREAT | O_TRUNC);
-    constexpr std::size_t kChunk = 1 << 20;
-    const std::vector<char> zeros(kChunk, 0);
-    const auto began = std::chrono::steady_clock::now();
+    // A piece the limiter can grant in one refill (asking for more than that is an error there).
+    const std::size_t piece =
+        pace ? std::min<std::size_t>(piece_, static_cast<std::size_t>(pace->GetSingleBurstBytes())) : piece_;
+    const std::vector<char> zeros(piece, 0);
     for (std::uint64_t written = 0; written < bytes_;) {
-      const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, bytes_ - written));
+      if (stopping_.load(std::memory_order_relaxed)) throw std::system_error(ECANCELED, std::generic_category());
+      const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(piece, bytes_ - written));
+      if (pace)
+        pace->Request(static_cast<std::int64_t>(chunk), rocksdb::Env::IO_LOW, nullptr,
+                      rocksdb::RateLimiter::OpType::kWrite);
       const ssize_t n = ::write(file.get(), zeros.data(), chunk);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) fail("cannot write " + preparing_.string());
-      if (bytes_per_second > 0) {
-        if (stopping_.load(std::memory_order_relaxed)) throw std::system_error(ECANCELED, std::generic_category());
-        // Written back now, a chunk at a time, rather than as one burst at the final sync.
-        ::sync_file_range(file.get(), static_cast<off_t>(written), n, SYNC_FILE_RANGE_WRITE);
-        written += static_cast<std::uint64_t>(n);
-        std::this_thread::sleep_until(began + std::chrono::microseconds(written * 1'000'000 / bytes_per_second));
-      } else {
-        written += static_cast<std::uint64_t>(n);
-      }
+      // Handed to the disk now, a piece at a time: left to the final sync, the whole spare would reach the
+      // disk in one burst, and every journal sync meanwhile would wait behind it.
+      ::sync_file_range(file.get(), static_cast<off_t>(written), n, SYNC_FILE_RANGE_WRITE);
+      written += static_cast<std::uint64_t>(n);
     }
     if (::fdatasync(file.get()) != 0) fail("cannot sync " + preparing_.string());
   }

@@ -26,9 +26,17 @@
 // under the spare's name, and records with valid checksums in a spare could be replayed as if new. A log
 // that outgrows its spare goes on by appending, and a log asked for while no spare is ready is created the
 // ordinary way: slower syncs for a while, never a fault.
+//
+// A spare is written while the journal is being synced, and the disk takes requests in turn: written at
+// the disk's full speed (one 64 MiB write and sync) it held the journal's syncs up for tens of
+// milliseconds (p99 of acknowledgments 9 to 19 ms at 100,000 a second, against 1.3 to 1.6 ms), and even
+// paced, a megabyte at a time, each piece held the syncs behind it about 4 ms. So it is written and handed
+// to the disk in small pieces, each taken first from the ledger's pace for background writes, the one
+// RocksDB's flushes and compactions draw on too (ledger.cpp).
 #pragma once
 
 #include <rocksdb/file_system.h>
+#include <rocksdb/rate_limiter.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -43,9 +51,13 @@ namespace ewx::ledger {
 class PreparedLogFileSystem final : public rocksdb::FileSystemWrapper {
  public:
   // Spares of `bytes` each, kept in `dir` (RocksDB's directory: the rename into a log stays in one
-  // directory). Makes the first spare before returning, so that the log RocksDB opens with is one; throws
-  // std::system_error when that fails (the directory is not writable, the disk is full).
-  PreparedLogFileSystem(std::shared_ptr<rocksdb::FileSystem> base, std::filesystem::path dir, std::uint64_t bytes);
+  // directory), written and handed to the disk `piece` bytes at a time, each piece paced by `pace` when
+  // there is one (the ledger's budget for writes other than the journal's, shared with RocksDB's flushes
+  // and compactions). Makes the first spare before returning, at the disk's own speed since nothing else
+  // runs yet, so that the log RocksDB opens with is one; throws std::system_error when that fails (the
+  // directory is not writable, the disk is full).
+  PreparedLogFileSystem(std::shared_ptr<rocksdb::FileSystem> base, std::filesystem::path dir, std::uint64_t bytes,
+                        std::shared_ptr<rocksdb::RateLimiter> pace, std::size_t piece);
   ~PreparedLogFileSystem() override;
 
   static const char* kClassName() { return "EwxPreparedLogFileSystem"; }
@@ -64,21 +76,15 @@ class PreparedLogFileSystem final : public rocksdb::FileSystemWrapper {
   static bool is_log(std::string_view name);
 
  private:
-  // How fast a spare is written while the ledger runs. Its writes reach the disk's cache ahead of the
-  // log's, and each of the log's syncs flushes that cache: a spare written at the disk's full speed (one
-  // 64 MiB write and sync) held the journal's syncs up for tens of milliseconds (p99 of acknowledgments
-  // 9 to 19 ms at 100,000 a second, against 1.3 to 1.6 ms). At this pace a 64 MiB spare takes a second,
-  // and the log it is for lasts longer than that below about 700,000 entries a second; above, some logs
-  // find no spare ready and are appended.
-  static constexpr std::uint64_t kPacedBytesPerSecond = 64ull << 20;
-
   void prepare_loop();
-  // Writes a spare under a temporary name (at most `bytes_per_second`, 0: as fast as the disk takes it),
+  // Writes a spare under a temporary name, piece by piece (each taken from `pace` first, when given),
   // syncs it, renames it into place; throws std::system_error.
-  void prepare(std::uint64_t bytes_per_second) const;
+  void prepare(rocksdb::RateLimiter* pace) const;
 
   const std::filesystem::path spare_, preparing_;
   const std::uint64_t bytes_;
+  const std::shared_ptr<rocksdb::RateLimiter> pace_;
+  const std::size_t piece_;
   std::mutex mutex_;
   std::condition_variable wanted_;
   bool spare_ready_ = false;           // a spare of ours is at spare_

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/rate_limiter.h>
 
 #include <algorithm>
 #include <fstream>
@@ -45,14 +46,17 @@ struct TestDb {
   std::unique_ptr<rocksdb::DB> db;
 };
 
-TestDb open_db(const fs::path& dir, std::uint64_t spare_bytes, std::size_t memtable_bytes) {
+// With `pace`, spares after the first are paced by it, as the ledger paces them.
+TestDb open_db(const fs::path& dir, std::uint64_t spare_bytes, std::size_t memtable_bytes,
+               std::shared_ptr<rocksdb::RateLimiter> pace = nullptr) {
   TestDb opened;
   rocksdb::Options options;
   options.create_if_missing = true;
   options.write_buffer_size = memtable_bytes;
   options.avoid_flush_during_shutdown = true;  // what is in the memtable at close is found by replaying logs
   if (spare_bytes > 0) {
-    opened.files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir, spare_bytes);
+    opened.files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir, spare_bytes,
+                                                           std::move(pace), Ledger::kBackgroundWritePiece);
     opened.env = rocksdb::NewCompositeEnv(opened.files);
     options.env = opened.env.get();
   }
@@ -95,8 +99,10 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
   testing::TempDir dir;
   constexpr std::uint64_t kSpare = 256 << 10;
   constexpr int kKeys = 1000;  // 4 MB of values through 64 KiB memtables: dozens of logs
+  // 4 MiB a second: a spare takes 64 ms, several times as long as a log lasts here.
+  const std::shared_ptr<rocksdb::RateLimiter> pace(rocksdb::NewGenericRateLimiter(4 << 20, 1000));
   {
-    auto [files, env, db] = open_db(dir.path, kSpare, 64 << 10);
+    auto [files, env, db] = open_db(dir.path, kSpare, 64 << 10, pace);
     // The log RocksDB opened with is the first spare: already its full size, not an empty file growing.
     REQUIRE(logs_in(dir.path).size() == 1);
     CHECK(fs::file_size(logs_in(dir.path).back()) == kSpare);
@@ -109,6 +115,8 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
     // rest were prepared, and every log was one or the other.
     CHECK(files->prepared_logs() >= 2);
     CHECK(files->appended_logs() >= 1);
+    // Every spare made while the database ran (all but the first) was written through the pace.
+    CHECK(pace->GetTotalBytesThrough(rocksdb::Env::IO_LOW) >= (files->prepared_logs() - 1) * kSpare);
     REQUIRE(db->Close().ok());
   }
   CHECK_FALSE(fs::exists(dir.path / "ewx-log-spare"));  // a spare is never left for another process
@@ -159,4 +167,29 @@ TEST_CASE("a spare found on opening is not trusted: it is deleted and made again
   CHECK(log.substr(log.size() / 2) == std::string(log.size() - log.size() / 2, '\0'));
   CHECK(ledger.log_files().prepared == 1);
   CHECK(ledger.log_files().appended == 0);
+}
+
+TEST_CASE("with background pacing, spares are written through the pace and each journal log fits its spare") {
+  testing::TempDir dir;
+  // Each step writes far less than the 1/8 of a spare left past the switch point (tens of KB at most).
+  constexpr std::uint64_t kSpare = 1 << 20;
+  const Ledger::Options paced{.prepared_log_bytes = kSpare, .background_write_bytes_per_second = 256 << 20};
+  auto opened = Ledger::open(dir.path, true, paced);
+  REQUIRE_MESSAGE(opened.is_ok(), opened.status().message());
+  Ledger& ledger = *opened.value();
+  // Until the log has been switched twice (each at 7/8 of a spare): three logs, each over a spare.
+  int step = 0;
+  for (; step < 20'000 && ledger.log_files().prepared + ledger.log_files().appended < 3; ++step)
+    REQUIRE(testing::run_workload_step(ledger, step));
+  REQUIRE(ledger.log_files().prepared + ledger.log_files().appended == 3);
+  // Paced at 256 MiB/s a spare takes 4 ms, far less than the dozens of synced steps a log lasts: none missed.
+  CHECK(ledger.log_files().appended == 0);
+  // The second and third spares were made while the ledger ran: through the pace.
+  CHECK(ledger.paced_write_bytes() >= 2 * kSpare);
+  // Every log but the open one was switched before it outgrew its spare.
+  std::vector<fs::path> logs = logs_in(dir.path / "db");
+  REQUIRE(!logs.empty());
+  logs.pop_back();
+  for (const fs::path& log : logs) CHECK_MESSAGE(fs::file_size(log) <= kSpare, log.string());
+  MESSAGE("steps: " << step << ", logs kept: " << logs.size() + 1);
 }

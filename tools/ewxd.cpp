@@ -49,6 +49,7 @@ struct Options {
   std::size_t batch_size = 100'000;
   std::string solver = "auto";
   std::uint64_t prepared_log_mib = 64;
+  std::uint64_t background_write_mib = 128;
   std::string metrics = "127.0.0.1:7401";
   std::string log_level = "info";
 };
@@ -88,6 +89,12 @@ Options parse_options(int argc, char** argv) {
                  "acknowledgment waits for carry no file-system metadata (0: append, as RocksDB does)")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{4096}));
+  app.add_option("--background-write-mib-per-s", o.background_write_mib,
+                 "pace the ledger's writes other than the journal's (memtable flushes, compactions, the spares of "
+                 "--prepared-log-mib) to this many MiB a second, 64 KiB at a time, so that the syncs every "
+                 "acknowledgment waits for are not queued behind them (0: at the disk's own speed)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{65536}));
   app.add_option("--metrics", o.metrics, "address:port for Prometheus /metrics over HTTP (\"off\": none)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")->capture_default_str();
@@ -217,6 +224,10 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_journal_logs_appended_total",
             "Write-ahead logs appended to because no spare was ready (none counted with --prepared-log-mib 0).",
             logs.appended);
+  t.counter("ewx_ledger_paced_write_bytes_total",
+            "Bytes of the ledger's writes other than the journal's (memtable flushes, compactions, log spares), "
+            "paced by --background-write-mib-per-s.",
+            exchange.writer().paced_write_bytes());
   return t.text();
 }
 
@@ -299,7 +310,8 @@ int serve(const Options& options) {
 
   asio::io_context io;
   auto opened = ewx::Exchange::open(std::filesystem::path(options.data_dir) / "ledger", true, io,
-                                    {.prepared_log_bytes = options.prepared_log_mib << 20});
+                                    {.prepared_log_bytes = options.prepared_log_mib << 20,
+                                     .background_write_bytes_per_second = options.background_write_mib << 20});
   if (!opened.is_ok()) throw Failure{3, opened.status().message()};
   ewx::Exchange& exchange = *opened.value();
   arm_crash_point(exchange);
