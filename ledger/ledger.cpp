@@ -357,7 +357,7 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, b
 
 Ledger::LogFiles Ledger::log_files() const {
   if (!log_files_) return {};
-  return {log_files_->prepared_logs(), log_files_->appended_logs()};
+  return {log_files_->prepared_logs(), log_files_->appended_logs(), log_files_->recycled_spares()};
 }
 
 std::uint64_t Ledger::paced_write_bytes() const {

@@ -171,10 +171,12 @@ class Ledger {
   std::string public_key() const;
 
   const OpenBook& open_book() const { return book_; }
-  // Write-ahead logs opened so far over a prepared file, and the ordinary way because no spare was ready
-  // (both 0 when Options::prepared_log_bytes is 0). Counters only: callable from any thread.
+  // Write-ahead logs opened so far over a prepared file, and the ordinary way because no spare was ready,
+  // and spares made from old logs (all 0 when Options::prepared_log_bytes is 0). Counters only: callable
+  // from any thread.
   struct LogFiles {
     std::uint64_t prepared = 0, appended = 0;
+    std::uint64_t recycled = 0;  // spares made from logs RocksDB was done with, not from new files
   };
   LogFiles log_files() const;
   // Bytes of writes paced by Options::background_write_bytes_per_second so far (memtable flushes,

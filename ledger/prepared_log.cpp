@@ -3,6 +3,9 @@
 // The zeros are written through the page cache, not around it: RocksDB then writes its records into pages
 // already in memory, where a file written with O_DIRECT would make each partial-page write of the log
 // read its page from the disk first.
+//
+// Every file of ours has a name of its own (a counter), so that a spare being made is never renamed over
+// one RocksDB is reopening as a log, and a retired log never over a spare.
 #include "ledger/prepared_log.hpp"
 
 #include <fcntl.h>
@@ -33,21 +36,34 @@ class Descriptor {
   int fd_;
 };
 
+// A log over a spare. RocksDB preallocates each log (fallocate, in blocks of 1.1 memtables or of
+// max_total_wal_size) and trims what it did not use when it closes the log; within the spare every block
+// is already allocated and written, so that would only add unwritten extents past the spare and free them
+// again at every log switch. So preallocation is left to RocksDB only past the spare, and a log closed
+// within its spare keeps its size, zeros after its last record, ready to be made a spare again.
+class LogOverSpare final : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  LogOverSpare(std::unique_ptr<rocksdb::FSWritableFile> file, std::uint64_t bytes)
+      : FSWritableFileOwnerWrapper(std::move(file)), bytes_(bytes) {}
+  void PrepareWrite(size_t offset, size_t len, const rocksdb::IOOptions& options,
+                    rocksdb::IODebugContext* debug) override {
+    if (offset + len > bytes_) FSWritableFileOwnerWrapper::PrepareWrite(offset, len, options, debug);
+  }
+
+ private:
+  std::uint64_t bytes_;
+};
+
 }  // namespace
 
 PreparedLogFileSystem::PreparedLogFileSystem(std::shared_ptr<rocksdb::FileSystem> base, std::filesystem::path dir,
                                              std::uint64_t bytes, std::shared_ptr<rocksdb::RateLimiter> pace,
                                              std::size_t piece)
-    : FileSystemWrapper(std::move(base)),
-      spare_(dir / "ewx-log-spare"),
-      preparing_(dir / "ewx-log-spare.preparing"),
-      bytes_(bytes),
-      pace_(std::move(pace)),
-      piece_(piece) {
-  std::error_code ignored;
-  std::filesystem::remove(spare_, ignored);  // not made by this process: not trusted (see the header)
-  prepare(nullptr);                          // nothing else runs yet: at the disk's own speed
-  spare_ready_ = true;
+    : FileSystemWrapper(std::move(base)), dir_(std::move(dir)), bytes_(bytes), pace_(std::move(pace)), piece_(piece) {
+  remove_ours();  // not made by this process: not trusted (see the header)
+  const std::filesystem::path first = fresh_name("ewx-log-spare-");
+  prepare({}, first, nullptr);  // nothing else runs yet: at the disk's own speed
+  spares_.push_back(first);
   preparer_ = std::thread([this] { prepare_loop(); });
 }
 
@@ -58,10 +74,7 @@ PreparedLogFileSystem::~PreparedLogFileSystem() {
   }
   wanted_.notify_one();
   preparer_.join();
-  // Never used by another process (see the header), so not left to take up the disk.
-  std::error_code ignored;
-  std::filesystem::remove(preparing_, ignored);
-  std::filesystem::remove(spare_, ignored);
+  remove_ours();  // never used by another process (see the header), so not left to take up the disk
 }
 
 bool PreparedLogFileSystem::is_log(std::string_view name) {
@@ -72,26 +85,41 @@ bool PreparedLogFileSystem::is_log(std::string_view name) {
   return name.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
+bool PreparedLogFileSystem::is_ours(std::string_view name) {
+  const auto slash = name.rfind('/');
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  return name.starts_with("ewx-log-");
+}
+
+void PreparedLogFileSystem::remove_ours() const {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
+    std::error_code ignored;
+    if (is_ours(entry.path().string())) std::filesystem::remove(entry.path(), ignored);
+  }
+}
+
+std::filesystem::path PreparedLogFileSystem::fresh_name(std::string_view prefix) {
+  return dir_ / (std::string(prefix) + std::to_string(++names_));
+}
+
 rocksdb::IOStatus PreparedLogFileSystem::NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                                          std::unique_ptr<rocksdb::FSWritableFile>* file,
                                                          rocksdb::IODebugContext* debug) {
   if (!is_log(name)) return target()->NewWritableFile(name, options, file, debug);
-  bool take = false;
+  std::filesystem::path spare;
   {
     std::lock_guard lock(mutex_);
-    take = spare_ready_;
-    spare_ready_ = false;
+    if (!spares_.empty()) {
+      spare = std::move(spares_.front());
+      spares_.pop_front();
+    }
+    failed_ = false;
   }
-  const bool reused = take && target()->ReuseWritableFile(name, spare_.string(), options, file, debug).ok();
-  // The next log's spare, made while this one is written; asked for only now that the spare has been
-  // renamed, since a new one renamed over it between ReuseWritableFile's open and its rename would leave
-  // the log's name on the new file and the log's writes in the old, unlinked one.
-  {
-    std::lock_guard lock(mutex_);
-    spare_wanted_ = true;
-  }
-  wanted_.notify_one();
-  if (reused) {
+  wanted_.notify_one();  // one spare fewer
+  std::unique_ptr<rocksdb::FSWritableFile> reused;
+  if (!spare.empty() && target()->ReuseWritableFile(name, spare.string(), options, &reused, debug).ok()) {
+    *file = std::make_unique<LogOverSpare>(std::move(reused), bytes_);
     prepared_logs_.fetch_add(1, std::memory_order_relaxed);
     return rocksdb::IOStatus::OK();
   }
@@ -99,29 +127,75 @@ rocksdb::IOStatus PreparedLogFileSystem::NewWritableFile(const std::string& name
   return target()->NewWritableFile(name, options, file, debug);
 }
 
+rocksdb::IOStatus PreparedLogFileSystem::DeleteFile(const std::string& name, const rocksdb::IOOptions& options,
+                                                    rocksdb::IODebugContext* debug) {
+  if (!is_log(name)) return target()->DeleteFile(name, options, debug);
+  std::filesystem::path retired;
+  {
+    std::lock_guard lock(mutex_);
+    retired = fresh_name("ewx-log-retired-");
+  }
+  // A log that cannot be renamed (it is not there, say) is RocksDB's to delete, with RocksDB's answer.
+  if (::rename(name.c_str(), retired.c_str()) != 0) return target()->DeleteFile(name, options, debug);
+  {
+    std::lock_guard lock(mutex_);
+    retired_.push_back(std::move(retired));
+    failed_ = false;
+  }
+  wanted_.notify_one();
+  return rocksdb::IOStatus::OK();
+}
+
 void PreparedLogFileSystem::prepare_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wanted_.wait(lock, [&] { return stopping_ || (spare_wanted_ && !spare_ready_); });
+    // A spare from a retired log whenever one is short; from a new file only when none is left, since
+    // the log just replaced will retire soon; a retired log with every spare ready is deleted.
+    wanted_.wait(lock, [&] { return stopping_ || (!failed_ && (spares_.empty() || !retired_.empty())); });
     if (stopping_) return;
-    spare_wanted_ = false;
+    std::filesystem::path from;
+    if (!retired_.empty()) {
+      from = std::move(retired_.front());
+      retired_.pop_front();
+    }
+    if (spares_.size() >= kSpares) {
+      lock.unlock();
+      std::error_code ignored;
+      std::filesystem::remove(from, ignored);
+      lock.lock();
+      continue;
+    }
+    const std::filesystem::path spare = fresh_name("ewx-log-spare-");
     lock.unlock();
     bool made = false;
     try {
-      prepare(pace_.get());
+      prepare(from, spare, pace_.get());
       made = true;
     } catch (const std::system_error&) {
-      // No spare this time (a full disk, say, or the ledger closing): the next log is made the ordinary way
-      // and asks again, rather than this thread retrying against a disk that has just refused.
+      // No spare this time (a full disk, say, or the ledger closing): what was begun is removed, and the
+      // next try waits for a log to open or retire, rather than this thread retrying against a disk that
+      // has just refused.
+      std::error_code ignored;
+      std::filesystem::remove(from, ignored);
+      std::filesystem::remove(spare.string() + ".preparing", ignored);
     }
     lock.lock();
-    spare_ready_ = made;
+    if (made) {
+      spares_.push_back(spare);
+      if (!from.empty()) recycled_spares_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failed_ = true;
+    }
   }
 }
 
-void PreparedLogFileSystem::prepare(rocksdb::RateLimiter* pace) const {
+void PreparedLogFileSystem::prepare(const std::filesystem::path& from, const std::filesystem::path& spare,
+                                    rocksdb::RateLimiter* pace) const {
+  const std::filesystem::path preparing = spare.string() + ".preparing";
+  if (!from.empty() && ::rename(from.c_str(), preparing.c_str()) != 0) fail("cannot rename " + from.string());
   {
-    Descriptor file(preparing_, O_WRONLY | O_CREAT | O_TRUNC);
+    // A retired log is written over from the start, every record of it replaced by zeros.
+    Descriptor file(preparing, from.empty() ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY);
     // A piece the limiter can grant in one refill (asking for more than that is an error there).
     const std::size_t piece =
         pace ? std::min<std::size_t>(piece_, static_cast<std::size_t>(pace->GetSingleBurstBytes())) : piece_;
@@ -134,17 +208,19 @@ void PreparedLogFileSystem::prepare(rocksdb::RateLimiter* pace) const {
                       rocksdb::RateLimiter::OpType::kWrite);
       const ssize_t n = ::write(file.get(), zeros.data(), chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail("cannot write " + preparing_.string());
+      if (n <= 0) fail("cannot write " + preparing.string());
       // Handed to the disk now, a piece at a time: left to the final sync, the whole spare would reach the
       // disk in one burst, and every journal sync meanwhile would wait behind it.
       ::sync_file_range(file.get(), static_cast<off_t>(written), n, SYNC_FILE_RANGE_WRITE);
       written += static_cast<std::uint64_t>(n);
     }
-    if (::fdatasync(file.get()) != 0) fail("cannot sync " + preparing_.string());
+    // A log that outgrew its spare: what it appended past the spare goes, records and all.
+    if (::ftruncate(file.get(), static_cast<off_t>(bytes_)) != 0) fail("cannot truncate " + preparing.string());
+    if (::fdatasync(file.get()) != 0) fail("cannot sync " + preparing.string());
   }
-  if (::rename(preparing_.c_str(), spare_.c_str()) != 0) fail("cannot rename " + preparing_.string());
-  Descriptor dir(spare_.parent_path(), O_RDONLY | O_DIRECTORY);
-  if (::fsync(dir.get()) != 0) fail("cannot sync " + spare_.parent_path().string());
+  if (::rename(preparing.c_str(), spare.c_str()) != 0) fail("cannot rename " + preparing.string());
+  Descriptor dir(dir_, O_RDONLY | O_DIRECTORY);
+  if (::fsync(dir.get()) != 0) fail("cannot sync " + dir_.string());
 }
 
 }  // namespace ewx::ledger

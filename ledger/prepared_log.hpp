@@ -12,20 +12,30 @@
 //
 // So each new log is made from a spare: a file of zeros, written and synced in advance on a thread of its
 // own, which this file system hands to RocksDB through FileSystem::ReuseWritableFile when RocksDB asks for
-// a new log. ReuseWritableFile renames it to the log's name and writes it from the start. RocksDB's own
-// recycle_log_file_num reuses old logs instead, but this RocksDB (7.8) turns it off under the point-in-time
-// recovery the ledger relies on, and an old log is safe to reuse only in RocksDB's recyclable record format,
-// since its records carry valid checksums. Zeros are safe in the ordinary format: its reader skips
-// zero-filled space without reporting anything (RocksDB's own mmap writer leaves the same preallocated
-// tails), and a torn last record fails its checksum, so recovery ends there as it ends at a torn record
-// at the end of an appended file. A log closed cleanly is trimmed to what was written (RocksDB truncates a
-// log it preallocated when it closes it).
+// a new log. ReuseWritableFile renames it to the log's name and writes it from the start. Zeros are safe
+// in RocksDB's ordinary record format: its reader skips zero-filled space without reporting anything
+// (RocksDB's own mmap writer leaves the same preallocated tails), and a torn last record fails its
+// checksum, so recovery ends there as it ends at a torn record at the end of an appended file. A log keeps
+// its spare's size when it is closed, zeros after its last record.
 //
-// A spare is trusted only if this process made it: one found when the ledger opens is deleted and made
-// again, since a crash after a log's first write but before its directory was synced could leave log records
-// under the spare's name, and records with valid checksums in a spare could be replayed as if new. A log
-// that outgrows its spare goes on by appending, and a log asked for while no spare is ready is created the
-// ordinary way: slower syncs for a while, never a fault.
+// Spares are made from old logs. When RocksDB is done with a log (everything in it flushed) and deletes
+// it, the log is renamed aside instead ("retired") and later written over with zeros into a spare: the
+// same write as a new spare, but no blocks allocated and none freed. Freeing them was what made each log
+// switch slow here: this file system is mounted with online discard, so a deleted 56 MiB log sent the
+// disk discards that took it up to 10 ms, every journal sync waiting behind them (syncs of 15 to 20 ms at
+// each switch). RocksDB's own recycle_log_file_num reuses old logs without rewriting them, but this
+// RocksDB (7.8) turns it off under the point-in-time recovery the ledger relies on, and it is safe only in
+// RocksDB's recyclable record format, since old records carry valid checksums: here they are gone before
+// the file is a spare. Two spares are kept, so that the one made after each switch can wait the second
+// or so until the log just replaced retires; a new file is written only when none is left (at start, or
+// when logs switch faster than spares are made), and a retired log found with both spares ready is deleted.
+//
+// Nothing of this file system's is trusted after a restart: spares, spares being made and retired logs
+// found when the ledger opens are deleted (new spares are made), since a crash after a log's first write
+// but before its directory was synced could leave log records under a spare's name, and records with valid
+// checksums in a spare could be replayed as if new. A log that outgrows its spare goes on by appending
+// (the ledger switches logs at 7/8 of a spare, so only a batch of several megabytes does that), and a log
+// asked for while no spare is ready is created the ordinary way: slower syncs for a while, never a fault.
 //
 // A spare is written while the journal is being synced, and the disk takes requests in turn: written at
 // the disk's full speed (one 64 MiB write and sync) it held the journal's syncs up for tens of
@@ -41,6 +51,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -66,31 +77,45 @@ class PreparedLogFileSystem final : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
                                     rocksdb::IODebugContext* debug) override;
+  // A log RocksDB is done with is retired, to be made into a spare, instead of deleted.
+  rocksdb::IOStatus DeleteFile(const std::string& name, const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* debug) override;
 
-  // Logs opened over a spare, and logs opened the ordinary way because no spare was ready or reusing it
-  // failed (for the metrics and the tests).
+  // Logs opened over a spare, logs opened the ordinary way because no spare was ready or reusing it failed,
+  // and spares made from retired logs (for the metrics and the tests).
   std::uint64_t prepared_logs() const { return prepared_logs_.load(std::memory_order_relaxed); }
   std::uint64_t appended_logs() const { return appended_logs_.load(std::memory_order_relaxed); }
+  std::uint64_t recycled_spares() const { return recycled_spares_.load(std::memory_order_relaxed); }
 
   // RocksDB's name for a write-ahead log: digits, then ".log".
   static bool is_log(std::string_view name);
+  // The names this file system gives its own files (spares, spares being made, retired logs): "ewx-log-".
+  static bool is_ours(std::string_view name);
 
  private:
-  void prepare_loop();
-  // Writes a spare under a temporary name, piece by piece (each taken from `pace` first, when given),
-  // syncs it, renames it into place; throws std::system_error.
-  void prepare(rocksdb::RateLimiter* pace) const;
+  // Spares kept ready: one for the next log, and one more, so that the next spare can wait for the log
+  // just replaced to retire (a second or so, while RocksDB flushes what it holds) and be made from it.
+  static constexpr std::size_t kSpares = 2;
 
-  const std::filesystem::path spare_, preparing_;
+  void prepare_loop();
+  // Writes zeros over `from` (a retired log; empty: a new file) under a temporary name, piece by piece
+  // (each taken from `pace` first, when given), syncs it, renames it to `spare`; throws std::system_error.
+  void prepare(const std::filesystem::path& from, const std::filesystem::path& spare, rocksdb::RateLimiter* pace) const;
+  std::filesystem::path fresh_name(std::string_view prefix);  // with mutex_ held
+  void remove_ours() const;
+
+  const std::filesystem::path dir_;
   const std::uint64_t bytes_;
   const std::shared_ptr<rocksdb::RateLimiter> pace_;
   const std::size_t piece_;
   std::mutex mutex_;
   std::condition_variable wanted_;
-  bool spare_ready_ = false;           // a spare of ours is at spare_
-  bool spare_wanted_ = false;          // a spare was taken (or none was ready) since the last one was begun
-  std::atomic<bool> stopping_{false};  // also read by a spare being made, which then stops
-  std::atomic<std::uint64_t> prepared_logs_{0}, appended_logs_{0};
+  std::deque<std::filesystem::path> spares_;   // ready, oldest first
+  std::deque<std::filesystem::path> retired_;  // logs RocksDB has deleted, oldest first
+  std::uint64_t names_ = 0;                    // for fresh_name
+  bool failed_ = false;                        // the last spare failed: wait for a log to open or retire
+  std::atomic<bool> stopping_{false};          // also read by a spare being made, which then stops
+  std::atomic<std::uint64_t> prepared_logs_{0}, appended_logs_{0}, recycled_spares_{0};
   std::thread preparer_;
 };
 

@@ -263,6 +263,7 @@ void trade_crash_restart(const std::string& crash_at) {
     CHECK(metric(scraped, "ewx_client_order_ids") == 6);                   // the five bids and the offer
     CHECK(metric(scraped, "ewx_client_order_id_copy_rounds_total") == 0);  // far below the table's first growth
     CHECK(metric(scraped, "ewx_ledger_paced_write_bytes_total") > 0);      // the next log's spare, begun at start
+    CHECK(metric(scraped, "ewx_journal_spares_recycled_total") == 0);      // no log has been flushed and retired
     CHECK(metric(scraped, "ewx_connections_open") == 3);
     CHECK(metric(scraped, "ewx_book_orders") == 2);
     CHECK(metric(scraped, "ewx_journal_sync_seconds_count") >= 6);  // one at least for each of the six answered

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "ledger/ledger.hpp"
 #include "ledger/prepared_log.hpp"
@@ -91,7 +92,13 @@ TEST_CASE("RocksDB's write-ahead logs are told apart from its other files by nam
   CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/000023.sst"));
   CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/MANIFEST-000005"));
   CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/.log"));
-  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/ewx-log-spare"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/ewx-log-spare-1"));
+  CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/ewx-log-retired-2"));
+  CHECK(PreparedLogFileSystem::is_ours("/data/db/ewx-log-spare-1"));
+  CHECK(PreparedLogFileSystem::is_ours("/data/db/ewx-log-spare-3.preparing"));
+  CHECK(PreparedLogFileSystem::is_ours("/data/db/ewx-log-retired-2"));
+  CHECK_FALSE(PreparedLogFileSystem::is_ours("/data/db/000004.log"));
+  CHECK_FALSE(PreparedLogFileSystem::is_ours("/data/db/LOG"));
   CHECK_FALSE(PreparedLogFileSystem::is_log("/data/db/backup.log"));
 }
 
@@ -119,7 +126,9 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
     CHECK(pace->GetTotalBytesThrough(rocksdb::Env::IO_LOW) >= (files->prepared_logs() - 1) * kSpare);
     REQUIRE(db->Close().ok());
   }
-  CHECK_FALSE(fs::exists(dir.path / "ewx-log-spare"));  // a spare is never left for another process
+  // No spare or retired log is left for another process.
+  CHECK(std::none_of(fs::directory_iterator(dir.path), fs::directory_iterator(),
+                     [](const auto& entry) { return PreparedLogFileSystem::is_ours(entry.path().string()); }));
 
   // Read back by an ordinary RocksDB, which knows nothing of spares, and then by a prepared one again.
   check_keys(*open_db(dir.path, 0, 64 << 10).db, kKeys);
@@ -151,10 +160,11 @@ TEST_CASE("a spare found on opening is not trusted: it is deleted and made again
     REQUIRE(testing::run_workload_step(*opened.value(), 0));
     CHECK(opened.value()->log_files().prepared == 1);
   }
-  // What a crash at the wrong moment could leave under the spare's name: bytes that are not zeros (here a
-  // stand-in for log records with valid checksums).
-  const fs::path spare = dir.path / "db" / "ewx-log-spare";
-  std::ofstream(spare, std::ios::binary) << std::string(kSpare, '\xab');
+  // What a crash at the wrong moment could leave under the names of spares and retired logs, including the
+  // name the next open gives its first spare: bytes that are not zeros (here a stand-in for log records
+  // with valid checksums).
+  for (const char* name : {"ewx-log-spare-1", "ewx-log-spare-2.preparing", "ewx-log-retired-3"})
+    std::ofstream(dir.path / "db" / name, std::ios::binary) << std::string(kSpare, '\xab');
 
   auto opened = Ledger::open(dir.path, false, prepared);
   REQUIRE_MESSAGE(opened.is_ok(), opened.status().message());
@@ -192,4 +202,42 @@ TEST_CASE("with background pacing, spares are written through the pace and each 
   logs.pop_back();
   for (const fs::path& log : logs) CHECK_MESSAGE(fs::file_size(log) <= kSpare, log.string());
   MESSAGE("steps: " << step << ", logs kept: " << logs.size() + 1);
+}
+
+TEST_CASE("a log RocksDB is done with is made a spare again: overwritten with zeros, never deleted") {
+  testing::TempDir dir;
+  constexpr std::uint64_t kSpare = 256 << 10;
+  const std::shared_ptr<rocksdb::RateLimiter> pace(rocksdb::NewGenericRateLimiter(64 << 20, 1000));
+  int keys = 0;
+  {
+    auto [files, env, db] = open_db(dir.path, kSpare, 64 << 10, pace);
+    // 64 KiB memtables: a log switch every 16 keys, and its log retired once the memtable is flushed.
+    while (keys < 4000 && files->recycled_spares() < 3) {
+      write_keys(*db, keys, keys + 16);
+      keys += 16;
+    }
+    CHECK(files->recycled_spares() >= 3);
+    // Logs switched faster than spares were made: once writing stops, the retired logs become spares.
+    const auto ready_spares = [&] {
+      std::vector<fs::path> spares;
+      for (const auto& entry : fs::directory_iterator(dir.path)) {
+        const std::string name = entry.path().filename().string();
+        if (name.starts_with("ewx-log-spare-") && !name.ends_with(".preparing")) spares.push_back(entry.path());
+      }
+      return spares;
+    };
+    for (int wait = 0; wait < 1000 && ready_spares().size() < 2; ++wait)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Every spare is all zeros, the records of the log it was made from gone, and a spare's size.
+    const std::vector<fs::path> spares = ready_spares();
+    CHECK(spares.size() == 2);
+    for (const fs::path& spare : spares) {
+      const std::string bytes = read_bytes(spare);
+      CHECK(bytes.size() == kSpare);
+      CHECK_MESSAGE(bytes.find_first_not_of('\0') == std::string::npos, spare.string());
+    }
+    check_keys(*db, keys);
+    REQUIRE(db->Close().ok());
+  }
+  check_keys(*open_db(dir.path, 0, 64 << 10).db, keys);
 }

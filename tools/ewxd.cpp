@@ -224,6 +224,10 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.counter("ewx_journal_logs_appended_total",
             "Write-ahead logs appended to because no spare was ready (none counted with --prepared-log-mib 0).",
             logs.appended);
+  t.counter("ewx_journal_spares_recycled_total",
+            "Spares for the write-ahead log made by overwriting a log the ledger was done with, instead of a new "
+            "file: no blocks allocated, none freed.",
+            logs.recycled);
   t.counter("ewx_ledger_paced_write_bytes_total",
             "Bytes of the ledger's writes other than the journal's (memtable flushes, compactions, log spares), "
             "paced by --background-write-mib-per-s.",
