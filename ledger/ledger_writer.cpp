@@ -3,6 +3,8 @@
 // group. The syncer likewise takes every written group at once, so one sync serves all of them.
 #include "ledger/ledger_writer.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace ewx::ledger {
@@ -10,8 +12,14 @@ namespace ewx::ledger {
 LedgerWriter::LedgerWriter(std::unique_ptr<Ledger> ledger, OnGroup on_group)
     : ledger_(std::move(ledger)),
       on_group_(std::move(on_group)),
-      syncer_([this] { sync_loop(); }),
-      writer_([this] { write_loop(); }) {}
+      syncer_([this] {
+        pthread_setname_np(pthread_self(), "ewx-sync");  // so that top -H and perf tell the threads apart
+        sync_loop();
+      }),
+      writer_([this] {
+        pthread_setname_np(pthread_self(), "ewx-journal");
+        write_loop();
+      }) {}
 
 LedgerWriter::~LedgerWriter() { stop(); }
 

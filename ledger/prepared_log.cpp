@@ -9,6 +9,7 @@
 #include "ledger/prepared_log.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,7 +65,10 @@ PreparedLogFileSystem::PreparedLogFileSystem(std::shared_ptr<rocksdb::FileSystem
   const std::filesystem::path first = fresh_name("ewx-log-spare-");
   prepare({}, first, nullptr);  // nothing else runs yet: at the disk's own speed
   spares_.push_back(first);
-  preparer_ = std::thread([this] { prepare_loop(); });
+  preparer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ewx-log-spares");
+    prepare_loop();
+  });
 }
 
 PreparedLogFileSystem::~PreparedLogFileSystem() {
