@@ -1,6 +1,7 @@
 // The ledger on RocksDB.
 //
-// Layout of a data directory: `db/` (RocksDB) and `exchange-key.pem` (the Ed25519 signing key).
+// Layout of a data directory: `db/` (RocksDB) and `exchange-key.pem` (the Ed25519 signing key). A ledger
+// open for writing holds an flock on the directory itself, so that no second writer touches anything.
 //
 // Column families and their keys (u64 is 8 bytes big-endian, so keys sort numerically):
 //
@@ -63,12 +64,16 @@
 #include "ledger/ledger.hpp"
 
 #include <absl/container/flat_hash_map.h>
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/rate_limiter.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 
 #include "ledger/prepared_log.hpp"
@@ -264,6 +269,10 @@ bool OpenBook::operator==(const OpenBook& other) const {
          std::equal(offers.begin(), offers.end(), other.offers.begin(), same_order);
 }
 
+Ledger::DirectoryLock::~DirectoryLock() {
+  if (fd >= 0) ::close(fd);
+}
+
 Ledger::~Ledger() {
   if (db_) {
     for (auto* family : families_) db_->DestroyColumnFamilyHandle(family);
@@ -295,6 +304,13 @@ Result<std::unique_ptr<Ledger>> Ledger::open(const std::filesystem::path& dir, b
 
   std::unique_ptr<Ledger> ledger(new Ledger());
   ledger->dir_ = dir;
+  ledger->lock_.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (ledger->lock_.fd < 0 || ::flock(ledger->lock_.fd, LOCK_EX | LOCK_NB) != 0) {
+    const bool held = errno == EWOULDBLOCK;
+    return Status::error(Status::Code::io_error, held ? "the ledger in " + dir.string() +
+                                                            " is open in another process (or elsewhere in this one)"
+                                                      : "cannot lock " + dir.string() + ": " + std::strerror(errno));
+  }
   Result<ExchangeKey> key = ExchangeKey::load(key_path, empty);
   if (!key.is_ok()) return key.status();
   ledger->key_ = key.value();

@@ -213,6 +213,18 @@ class Ledger {
   void apply(const JournalEntry& entry);
   void apply_fill(const ContractRecord& contract);
 
+  // The directory, locked (flock) from before anything in it is touched until everything is closed, so
+  // that a second process opening the same ledger is refused at once: RocksDB's own LOCK is taken only
+  // inside DB::Open, after the key would have been read and the running ledger's spares removed. First, so
+  // that it is released last.
+  struct DirectoryLock {
+    int fd = -1;
+    DirectoryLock() = default;
+    DirectoryLock(const DirectoryLock&) = delete;
+    DirectoryLock& operator=(const DirectoryLock&) = delete;
+    ~DirectoryLock();
+  };
+  DirectoryLock lock_;
   // Before db_, so that they outlive it.
   std::shared_ptr<rocksdb::RateLimiter> background_writes_;  // with Options::background_write_bytes_per_second
   std::shared_ptr<PreparedLogFileSystem> log_files_;         // with Options::prepared_log_bytes

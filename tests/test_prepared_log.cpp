@@ -241,3 +241,31 @@ TEST_CASE("a log RocksDB is done with is made a spare again: overwritten with ze
   }
   check_keys(*open_db(dir.path, 0, 64 << 10).db, keys);
 }
+
+TEST_CASE("a ledger open in one place is refused in another at once, before anything of the first is touched") {
+  testing::TempDir dir;
+  const Ledger::Options prepared{.prepared_log_bytes = 256 << 10};
+  auto first = Ledger::open(dir.path, true, prepared);
+  REQUIRE_MESSAGE(first.is_ok(), first.status().message());
+  REQUIRE(testing::run_workload_step(*first.value(), 0));
+  const auto ours = [&] {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir.path / "db"))
+      if (PreparedLogFileSystem::is_ours(entry.path().string())) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  // Spares made: the one the first log took, and the next, a moment later.
+  for (int wait = 0; wait < 1000 && ours().empty(); ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const std::vector<fs::path> spares = ours();
+  REQUIRE(!spares.empty());
+
+  auto second = Ledger::open(dir.path, false, prepared);
+  REQUIRE_FALSE(second.is_ok());
+  CHECK(second.status().message().find("is open in another process") != std::string::npos);
+  CHECK(ours() == spares);  // the first ledger's spares are where they were
+  REQUIRE(testing::run_workload_step(*first.value(), 1));
+  first.value().reset();  // closed: the directory may be opened again
+  auto again = Ledger::open(dir.path, false, prepared);
+  CHECK_MESSAGE(again.is_ok(), again.status().message());
+}
