@@ -88,6 +88,7 @@ std::uint64_t Exchange::hand_over(ledger::JournalEntry entry, Pending pending) {
   std::lock_guard lock(staged_mutex_);
   if (staged_.empty()) {
     staged_first_tag_ = tag;
+    staged_at_.emplace_back(tag, std::chrono::steady_clock::now());
     asio::post(io_, [this] { hand_staged_over(); });
   }
   staged_.push_back(std::move(entry));
@@ -142,8 +143,12 @@ void Exchange::journalled(const GroupAnswer& group) {
     std::abort();
   }
   if (group.sync_time) counters_.journal_sync.observe(*group.sync_time);
+  const auto now = std::chrono::steady_clock::now();
   auto refusal = group.refusals.begin();
   for (std::size_t k = 0; k < group.count; ++k) {
+    while (staged_at_.size() > 1 && staged_at_[1].first <= first_waiting_tag_) staged_at_.pop_front();
+    counters_.intake_to_durable.observe(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - staged_at_.front().second));
     // Off the queue first, so that a resend arriving from inside an answer sees this entry as decided.
     Pending pending = std::move(waiting_.front());
     waiting_.pop_front();

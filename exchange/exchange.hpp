@@ -74,6 +74,10 @@ class Exchange final : public gateway::Market {
     std::uint64_t resends = 0;
     std::uint64_t refused = 0;
     LatencyHistogram journal_sync;  // each sync of the journal: what an acknowledgment waits for at least
+    // Each submission and cancel, from its hand-over to the journal (taken on the io thread, in the wake-up
+    // that read it) to its durable answer back on the io thread: what ewxd itself adds to an
+    // acknowledgment, less the socket's queues on either side.
+    LatencyHistogram intake_to_durable;
   };
   const Counters& counters() const { return counters_; }  // on the io thread
   const ledger::LedgerWriter& writer() const { return *writer_; }
@@ -121,6 +125,9 @@ class Exchange final : public gateway::Market {
   std::mutex staged_mutex_;
   std::vector<ledger::JournalEntry> staged_;
   std::uint64_t staged_first_tag_ = 0;
+  // When each run of staged entries began (its first tag, the time): one clock reading a wake-up, and one
+  // per answered group, however many entries they carry. On the io thread.
+  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> staged_at_;
   Counters counters_;
   bool holding_cancels_ = false;
   std::vector<std::pair<ledger::JournalEntry, Pending>> held_cancels_;

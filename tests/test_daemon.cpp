@@ -266,6 +266,8 @@ void trade_crash_restart(const std::string& crash_at) {
     CHECK(metric(scraped, "ewx_journal_spares_recycled_total") == 0);      // no log has been flushed and retired
     CHECK(metric(scraped, "ewx_connections_open") == 3);
     CHECK(metric(scraped, "ewx_book_orders") == 2);
+    // Every submission the journal took, each timed from its hand-over to its durable answer.
+    CHECK(metric(scraped, "ewx_intake_to_durable_seconds_count") == 6);
     CHECK(metric(scraped, "ewx_journal_sync_seconds_count") >= 6);  // one at least for each of the six answered
                                                                     // one by one
 

@@ -211,6 +211,10 @@ std::string render_metrics(const ewx::Exchange& exchange, const ewx::gateway::Se
   t.histogram("ewx_solve_seconds", "Time to clear a batch exactly.", m.solve);
   t.histogram("ewx_ledger_commit_seconds", "Time to record a batch (one synced write).", m.commit);
   t.histogram("ewx_journal_sync_seconds", "Time of each journal sync, which acknowledgments wait for.", x.journal_sync);
+  t.histogram("ewx_intake_to_durable_seconds",
+              "Time from a submission's or cancel's hand-over to the journal to its durable answer, both on the io "
+              "thread: ewxd's own part of an acknowledgment's latency, without the sockets' queues.",
+              x.intake_to_durable);
   t.counter("ewx_journal_groups_total", "Journal writes (group commits).", exchange.writer().groups_written());
   t.counter("ewx_journal_syncs_total", "Syncs of the journal, each making every group written before it durable.",
             exchange.writer().syncs());
