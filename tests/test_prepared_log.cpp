@@ -269,3 +269,58 @@ TEST_CASE("a ledger open in one place is refused in another at once, before anyt
   auto again = Ledger::open(dir.path, false, prepared);
   CHECK_MESSAGE(again.is_ok(), again.status().message());
 }
+
+TEST_CASE("logs closed over their spares keep zeros after their records, and a reopening replays them all") {
+  testing::TempDir dir;
+  constexpr std::uint64_t kSpare = 256 << 10;
+  constexpr int kRounds = 4, kKeysPerRound = 20;  // 80 KB a round: well within a spare
+  const auto files = std::make_shared<PreparedLogFileSystem>(rocksdb::FileSystem::Default(), dir.path, kSpare, nullptr,
+                                                             Ledger::kBackgroundWritePiece);
+  const std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(files);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.avoid_flush_during_shutdown = true;
+  options.env = env.get();
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                                 {"flushed", {}}};
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    REQUIRE(rocksdb::DB::Open(options, dir.path.string(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    // Each round writes to both families and flushes one: the log switches, and the old one stays live for
+    // the other family's unflushed keys, so that several closed logs must be replayed on reopening.
+    for (int round = 0; round < kRounds; ++round) {
+      for (int k = 0; k < kKeysPerRound; ++k) {
+        const int key = round * kKeysPerRound + k;
+        REQUIRE(db->Put(synced, handles[0], std::to_string(key), value_of(key)).ok());
+        REQUIRE(db->Put(synced, handles[1], std::to_string(key), value_of(key)).ok());
+      }
+      REQUIRE(db->Flush(rocksdb::FlushOptions(), handles[1]).ok());
+    }
+    const std::vector<fs::path> logs = logs_in(dir.path);
+    REQUIRE(logs.size() >= static_cast<std::size_t>(kRounds));
+    // The closed logs were not trimmed: their spare's size, records first and zeros after.
+    for (std::size_t k = 0; k + 1 < logs.size(); ++k) {
+      const std::string bytes = read_bytes(logs[k]);
+      CHECK(bytes.size() == kSpare);
+      CHECK(bytes.substr(bytes.size() - 4096) == std::string(4096, '\0'));
+    }
+    for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+    REQUIRE(db->Close().ok());  // the default family's keys are only in the logs
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  REQUIRE(rocksdb::DB::Open(options, dir.path.string(), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (int key = 0; key < kRounds * kKeysPerRound; ++key) {
+    std::string value;
+    REQUIRE_MESSAGE(db->Get(rocksdb::ReadOptions(), handles[0], std::to_string(key), &value).ok(), key);
+    CHECK(value == value_of(key));
+  }
+  for (auto* handle : handles) REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+  REQUIRE(db->Close().ok());
+}
