@@ -37,6 +37,12 @@ class Descriptor {
   int fd_;
 };
 
+// What follows the last '/' of a path.
+std::string_view file_name(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
 // A log over a spare. RocksDB preallocates each log (fallocate, in blocks of 1.1 memtables or of
 // max_total_wal_size) and trims what it did not use when it closes the log; within the spare every block
 // is already allocated and written, so that would only add unwritten extents past the spare and free them
@@ -82,18 +88,13 @@ PreparedLogFileSystem::~PreparedLogFileSystem() {
 }
 
 bool PreparedLogFileSystem::is_log(std::string_view name) {
-  const auto slash = name.rfind('/');
-  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  name = file_name(name);
   if (name.size() <= 4 || !name.ends_with(".log")) return false;
   name.remove_suffix(4);
   return name.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-bool PreparedLogFileSystem::is_ours(std::string_view name) {
-  const auto slash = name.rfind('/');
-  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
-  return name.starts_with("ewx-log-");
-}
+bool PreparedLogFileSystem::is_ours(std::string_view name) { return file_name(name).starts_with("ewx-log-"); }
 
 void PreparedLogFileSystem::remove_ours() const {
   std::error_code error;
