@@ -27,14 +27,20 @@ std::string read_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// The write-ahead logs in `dir`, oldest first.
-std::vector<fs::path> logs_in(const fs::path& dir) {
-  std::vector<fs::path> logs;
+// The files in `dir` whose names pass `named`, in name order.
+template <typename Named>
+std::vector<fs::path> files_in(const fs::path& dir, Named named) {
+  std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir))
-    if (PreparedLogFileSystem::is_log(entry.path().string())) logs.push_back(entry.path());
-  std::sort(logs.begin(), logs.end());
-  return logs;
+    if (named(entry.path().string())) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
 }
+
+// The write-ahead logs in `dir`, oldest first.
+std::vector<fs::path> logs_in(const fs::path& dir) { return files_in(dir, PreparedLogFileSystem::is_log); }
+// The spares, spares being made and retired logs in `dir`.
+std::vector<fs::path> ours_in(const fs::path& dir) { return files_in(dir, PreparedLogFileSystem::is_ours); }
 
 std::string value_of(int key) { return std::string(4000, static_cast<char>('a' + key % 26)) + std::to_string(key); }
 
@@ -127,8 +133,7 @@ TEST_CASE("each write-ahead log is written over a spare of zeros, and every sync
     REQUIRE(db->Close().ok());
   }
   // No spare or retired log is left for another process.
-  CHECK(std::none_of(fs::directory_iterator(dir.path), fs::directory_iterator(),
-                     [](const auto& entry) { return PreparedLogFileSystem::is_ours(entry.path().string()); }));
+  CHECK(ours_in(dir.path).empty());
 
   // Read back by an ordinary RocksDB, which knows nothing of spares, and then by a prepared one again.
   check_keys(*open_db(dir.path, 0, 64 << 10).db, kKeys);
@@ -219,12 +224,10 @@ TEST_CASE("a log RocksDB is done with is made a spare again: overwritten with ze
     CHECK(files->recycled_spares() >= 3);
     // Logs switched faster than spares were made: once writing stops, the retired logs become spares.
     const auto ready_spares = [&] {
-      std::vector<fs::path> spares;
-      for (const auto& entry : fs::directory_iterator(dir.path)) {
-        const std::string name = entry.path().filename().string();
-        if (name.starts_with("ewx-log-spare-") && !name.ends_with(".preparing")) spares.push_back(entry.path());
-      }
-      return spares;
+      return files_in(dir.path, [](std::string_view path) {
+        const std::string name = fs::path(path).filename().string();
+        return name.starts_with("ewx-log-spare-") && !name.ends_with(".preparing");
+      });
     };
     for (int wait = 0; wait < 1000 && ready_spares().size() < 2; ++wait)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -248,22 +251,17 @@ TEST_CASE("a ledger open in one place is refused in another at once, before anyt
   auto first = Ledger::open(dir.path, true, prepared);
   REQUIRE_MESSAGE(first.is_ok(), first.status().message());
   REQUIRE(testing::run_workload_step(*first.value(), 0));
-  const auto ours = [&] {
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir.path / "db"))
-      if (PreparedLogFileSystem::is_ours(entry.path().string())) files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
-    return files;
-  };
   // Spares made: the one the first log took, and the next, a moment later.
-  for (int wait = 0; wait < 1000 && ours().empty(); ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  const std::vector<fs::path> spares = ours();
+  const fs::path db = dir.path / "db";
+  for (int wait = 0; wait < 1000 && ours_in(db).empty(); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const std::vector<fs::path> spares = ours_in(db);
   REQUIRE(!spares.empty());
 
   auto second = Ledger::open(dir.path, false, prepared);
   REQUIRE_FALSE(second.is_ok());
   CHECK(second.status().message().find("is open in another process") != std::string::npos);
-  CHECK(ours() == spares);  // the first ledger's spares are where they were
+  CHECK(ours_in(db) == spares);  // the first ledger's spares are where they were
   REQUIRE(testing::run_workload_step(*first.value(), 1));
   first.value().reset();  // closed: the directory may be opened again
   auto again = Ledger::open(dir.path, false, prepared);
