@@ -14,10 +14,14 @@
 // dropped when its last id closes, so memory follows what is open, however far apart the ids: a record per
 // open id and at most a 1 KiB page each (batch files from other tools number offers from 10^9 or 7x10^13).
 //
-// Records live in a pool of chunks of 4096, so none moves when the pool grows: a pointer from find stays good
+// Records live in a pool of chunks of 256, so none moves when the pool grows: a pointer from find stays good
 // until that id is erased. A closed record's place is taken by the next record opened. (Not a std::deque:
 // libstdc++'s keeps 512 bytes to a chunk, three records here, and its map of chunks, megabytes for a book
-// of millions, cost a cache miss of its own on every lookup.)
+// of millions, cost a cache miss of its own on every lookup.) A chunk is made, and every record in it
+// constructed, when its first record opens, in memory the process has never touched: a page fault for
+// each of its pages, on the ledger's writer, between a journal write and its sync. Chunks of 4096 orders
+// (480 KiB) took the writer 1.4 ms each in ewxd at 100,000 entries a second, some 20 times a second,
+// and those pauses were most of the answers over 1 ms; a chunk of 256 is 8 pages (30 KiB).
 //
 // Against the tree and index, a flood on this machine went from 1.06-1.16M to 1.08-1.27M durable acks/s
 // (5 runs each, alternated; the writer thread's share of the machine from 27 % to 25 %).
@@ -188,7 +192,7 @@ class IdBook {
   const T& record(std::uint32_t at) const { return chunks_[(at - 1) / kChunkRecords][(at - 1) % kChunkRecords]; }
   T& record(std::uint32_t at) { return const_cast<T&>(std::as_const(*this).record(at)); }
 
-  static constexpr std::size_t kChunkRecords = 4096;
+  static constexpr std::size_t kChunkRecords = 256;
   std::vector<std::unique_ptr<T[]>> chunks_;  // the pool: records 0..made_-1, kChunkRecords to a chunk
   std::size_t made_ = 0;
   std::vector<std::uint32_t> free_;  // places in the pool of closed records
