@@ -12,6 +12,7 @@ namespace ewx {
 
 ClientOrderIds::~ClientOrderIds() {
   if (builder_.joinable()) builder_.join();
+  if (releaser_.joinable()) releaser_.join();
 }
 
 const ClientOrderIds::Known* ClientOrderIds::find(const Key& key) const {
@@ -85,7 +86,12 @@ void ClientOrderIds::settle() {
   copy_into(*grown_, recent_);
   recent_ = std::move(*grown_);
   grown_.reset();
-  frozen_.clear();
+  if (releaser_.joinable()) releaser_.join();  // the growth before this one's: long done
+  releaser_ = std::thread([tables = std::move(frozen_)]() mutable {
+    pthread_setname_np(pthread_self(), "ewx-client-ids");
+    tables.clear();
+  });
+  frozen_.clear();  // moved from: empty, but in no state the standard names
 }
 
 void ClientOrderIds::copy_into(Table& to, const Table& from) {

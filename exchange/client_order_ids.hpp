@@ -18,8 +18,12 @@
 // tombstone: the exchange's id 0, which no order or offer has (ids start at 1). The tombstone hides any
 // older entry for the id, and the moves drop the two together.
 //
+// When a growth ends, the frozen tables are let go on a thread of their own: freeing a table returns its
+// pages to the system, 12 ms for one of 3 million ids on this 2-core machine (24 ms at 6 million), which on
+// the io thread was a pause for every connection at each doubling.
+//
 // Threads: every call on one thread (the io thread); the builder only reads frozen tables and writes the
-// one it builds, and hands it over through an atomic flag.
+// one it builds, and hands it over through an atomic flag; the releaser only destroys tables no one holds.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -128,6 +132,7 @@ class ClientOrderIds {
   std::unique_ptr<Table> grown_;
   std::atomic<bool> built_{false};
   std::thread builder_;
+  std::thread releaser_;  // frees the frozen tables of the growth that ended last
 };
 
 }  // namespace ewx
