@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the programs as a user runs them: exit codes, output lines, error messages.
-# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD EWXD
+# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD EWXD EWX_LOADGEN
 set -u
-solve=$1 gen=$2 work=$3 ewx=$4 workload=$5 ewxd=$6
+solve=$1 gen=$2 work=$3 ewx=$4 workload=$5 ewxd=$6 loadgen=$7
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0 passed=0
 expect() {  # expect NAME EXPECTED_EXIT PATTERN -- command...
@@ -136,6 +136,28 @@ expect "the daemon's ledger verifies" 0 '^verified: 0 contracts in 0 batches, 4 
 printf 'participant x trader 1 00\n' > bad-participants
 expect "bad participants file" 1 'bad-participants:1' -- "$ewxd" --data-dir daemon2 --participants bad-participants
 expect "missing participants file" 1 'not found' -- "$ewxd" --data-dir daemon2 --participants nope
+
+# ewx-loadgen: a fixed-rate load sends exactly rate x seconds requests, each answered and in the journal
+# (none of them fills: batches are held off); the same load again, after a restart, is answered as resends
+# of the first one's client order ids.
+lg_daemon() {
+  "$ewxd" --data-dir loadgen --listen 127.0.0.1:0 --metrics off --batch-interval 3600000 > ewxd-loadgen.log 2>&1 &
+  daemon=$!
+  for _ in $(seq 200); do grep -q 'event=started' ewxd-loadgen.log && break; sleep 0.05; done
+  port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd-loadgen.log)
+  lg=("$loadgen" --server "127.0.0.1:$port" --participants loadgen/participants --connections 2 --rate 500
+    --seconds 2 --warmup 0 --seed 11 --json)
+}
+lg_daemon
+expect "ewx-loadgen --rate sends rate x seconds" 0 '"sent": 1000, "accepted": 1000, "duplicates": 0, "rejected": 0,' \
+  -- "${lg[@]}"
+kill -TERM "$daemon"; wait "$daemon"
+expect "every request ewx-loadgen had answered is in the journal" 0 '^verified: .*, 1000 journal entries' -- \
+  "$ewx" audit verify --data-dir loadgen/ledger
+lg_daemon
+expect "ewx-loadgen again: resends" 0 '"sent": 1000, "accepted": [0-9]+, "duplicates": [0-9]{3}, "rejected": 0,' \
+  -- "${lg[@]}"
+kill -TERM "$daemon"; wait "$daemon"
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -8,9 +8,10 @@
 // Two modes:
 //  - --rate 0 (default): as fast as the server answers, each connection keeping --window requests in flight.
 //    This measures throughput.
-//  - --rate R: R requests per second in total, paced every 50 microseconds. Latency is measured from when each
-//    request was due, not from when it was sent, so a stalled server is charged for the requests it held up
-//    (no coordinated omission). This measures latency at a given load.
+//  - --rate R: R requests per second in total, each sent when it falls due (in groups every 50 microseconds
+//    when they fall due faster). Latency is measured from when each request was due, not from when it was
+//    sent, so a stalled server is charged for the requests it held up (no coordinated omission). This
+//    measures latency at a given load.
 // Only answers to requests due after --warmup seconds are counted.
 //
 // Two measurements of the whole exchange rather than the gateway:
@@ -36,6 +37,7 @@
 #include "gateway/client.hpp"
 #include "matcher/topology.hpp"
 #include "tools/read_file.hpp"
+#include "tools/request_schedule.hpp"
 
 namespace {
 
@@ -172,7 +174,9 @@ Options parse_options(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seconds", o.seconds, "how long to send")->capture_default_str();
   app.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")->capture_default_str();
-  app.add_option("--rate", o.rate, "requests per second in total; 0: as fast as answered")->capture_default_str();
+  app.add_option("--rate", o.rate, "requests per second in total; 0: as fast as answered")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000'000}))
+      ->capture_default_str();
   app.add_option("--window", o.window, "requests in flight per connection, at most")->capture_default_str();
   app.add_option("--mix", o.mix, "percent bids, offers, cancels")->expected(3)->capture_default_str();
   app.add_flag("--tls", o.tls, "connect with TLS");
@@ -322,32 +326,25 @@ Result run(const Options& o, const gateway::Participants& participants) {
   };
 
   asio::steady_timer tick(io);
-  // Every pacing interval, the requests due by then go out, each charged from its own due time; the
-  // thread's timer slack is cut from Linux's default 50 us to 1 us so that the interval is kept. At
-  // 100,000 requests a second this sent requests a median 56 to 74 us behind schedule (the send lag
-  // reported), where a 100 us interval with the default slack had 88 to 96 us (this machine); a finer
-  // interval would cost the cores the server shares a wake-up each time.
+  // Each wake-up sends every request due by then (tools/request_schedule.hpp), each charged from its own due
+  // time, and sleeps until the next one is due, but at least kPacing: at 100,000 a second a wake-up per
+  // request would cost the cores the server shares, so requests go out in fives; at 20,000 a second and below
+  // each goes out on its own. The thread's timer slack is cut from Linux's default 50 us to 1 us so that the
+  // wake-ups are kept. As fast as answered (--rate 0), the timer only ends the load.
   if (o.rate > 0) ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  const RequestSchedule schedule(start, std::max<std::uint64_t>(o.rate, 1), stop_at);
   std::function<void()> pace;
   std::size_t next_trader = 0;
   pace = [&] {
     const auto now = Clock::now();
-    if (now >= stop_at) {
+    if (o.rate > 0)
+      for (const auto due_now = schedule.due_by(now); stats.sent < due_now; ++stats.sent)
+        traders[next_trader++ % traders.size()]->send(o, schedule.due(stats.sent), now);
+    if (now >= stop_at || (o.rate > 0 && stats.sent == schedule.total())) {
       sending = false;
       return;
     }
-    if (o.rate > 0) {
-      // Every request due by now, each stamped with its own due time.
-      const double elapsed = std::chrono::duration<double>(now - start).count();
-      const auto due_count = static_cast<std::uint64_t>(elapsed * static_cast<double>(o.rate));
-      while (stats.sent < due_count) {
-        Trader& t = *traders[next_trader++ % traders.size()];
-        const auto due = start + std::chrono::nanoseconds(stats.sent * 1'000'000'000ull / o.rate);
-        t.send(o, due, now);
-        ++stats.sent;
-      }
-    }
-    tick.expires_after(kPacing);
+    tick.expires_at(o.rate > 0 ? std::max(now + kPacing, schedule.due(stats.sent)) : stop_at);
     tick.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) pace();
     });
