@@ -43,16 +43,28 @@ def start_ewxd(bin_dir, data, extra, who, metrics=False):
     daemon = subprocess.Popen([os.path.join(bin_dir, "ewxd"), "--data-dir", data, "--listen", "127.0.0.1:0",
                                "--metrics", "127.0.0.1:0" if metrics else "off"] + extra,
                               stdout=log, stderr=subprocess.STDOUT)
+    found = started(daemon, os.path.join(data, "ewxd.log"), who)
+    port = int(found.group(1))
+    return daemon, ((port, int(found.group(2))) if metrics else port)
+
+
+def started(process, log_path, who):
+    """Waits for the `event=started listen=127.0.0.1:PORT metrics=...` line that ewxd (and
+    ewx-bench-gateway-floor) logs once listening; returns the match (group 1 the port, 2 the metrics port)."""
     for _ in range(600):
-        text = open(os.path.join(data, "ewxd.log")).read()
+        text = open(log_path).read()
         found = re.search(r"event=started listen=127\.0\.0\.1:(\d+) metrics=(?:127\.0\.0\.1:(\d+))?", text)
         if found:
-            port = int(found.group(1))
-            return daemon, ((port, int(found.group(2))) if metrics else port)
-        if daemon.poll() is not None:
-            sys.exit(f"{who}: ewxd exited with {daemon.returncode}:\n{text}")
+            return found
+        if process.poll() is not None:
+            sys.exit(f"{who}: {os.path.basename(process.args[0])} exited with {process.returncode}:\n{text}")
         time.sleep(0.05)
-    sys.exit(f"{who}: ewxd did not start")
+    sys.exit(f"{who}: {os.path.basename(process.args[0])} did not start")
+
+
+def started_port(process, log_path, who):
+    """The port of a program started as start_ewxd starts ewxd."""
+    return int(started(process, log_path, who).group(1))
 
 
 def scrape_histogram(port, name):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the programs as a user runs them: exit codes, output lines, error messages.
-# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD EWXD EWX_LOADGEN
+# Usage: cli_test.sh EWX_SOLVE EWX_GEN WORKDIR EWX LEDGER_WORKLOAD EWXD EWX_LOADGEN EWX_BENCH_GATEWAY_FLOOR
 set -u
-solve=$1 gen=$2 work=$3 ewx=$4 workload=$5 ewxd=$6 loadgen=$7
+solve=$1 gen=$2 work=$3 ewx=$4 workload=$5 ewxd=$6 loadgen=$7 floor=$8
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 failures=0 passed=0
 expect() {  # expect NAME EXPECTED_EXIT PATTERN -- command...
@@ -158,6 +158,20 @@ lg_daemon
 expect "ewx-loadgen again: resends" 0 '"sent": 1000, "accepted": [0-9]+, "duplicates": [0-9]{3}, "rejected": 0,' \
   -- "${lg[@]}"
 kill -TERM "$daemon"; wait "$daemon"
+
+# bench-gateway's floor: the gateway answering every request at once, journalling nothing.
+"$ewx" admin participants > floor-participants
+"$floor" --data-dir floor --participants floor-participants > floor.log 2>&1 &
+daemon=$!
+for _ in $(seq 200); do grep -q 'event=started' floor.log && break; sleep 0.05; done
+port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' floor.log)
+expect "the floor answers a fixed-rate load" 0 '"sent": 500, "accepted": 500, "duplicates": 0, "rejected": 0,' -- \
+  "$loadgen" --server "127.0.0.1:$port" --participants floor-participants --connections 2 --rate 500 --seconds 1 \
+  --warmup 0 --json
+expect "the floor answers auditors from its empty ledger" 0 '^0 contracts' -- "$ewx" --server "127.0.0.1:$port" \
+  --participants floor-participants contracts --participant auditor-1 --by batch --key 1
+kill -TERM "$daemon"; wait "$daemon"; rc=$?
+expect "the floor stops cleanly on SIGTERM" 0 'event=stopped acks=500$' -- sh -c "cat floor.log; exit $rc"
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]
