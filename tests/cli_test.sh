@@ -88,11 +88,15 @@ expect "wrong trusted key" 4 'not the trusted one' -- "$ewx" audit verify --data
 
 # The daemon and the trading commands: ewxd on a free port with its default participants file, trading
 # through ewx, a graceful stop on SIGTERM, and a restart that still knows every client order id.
+# Waits for the `event=started` line of ewxd (or ewx-bench-gateway-floor) in log $1; sets $port.
+await_started() {
+  for _ in $(seq 200); do grep -q 'event=started' "$1" && break; sleep 0.05; done
+  port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1")
+}
 start_daemon() {
   "$ewxd" --data-dir daemon --listen 127.0.0.1:0 --metrics 127.0.0.1:0 --batch-interval 3600000 > ewxd.log 2>&1 &
   daemon=$!
-  for _ in $(seq 200); do grep -q 'event=started' ewxd.log && break; sleep 0.05; done
-  port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd.log)
+  await_started ewxd.log
   trade=("$ewx" --server "127.0.0.1:$port" --participants daemon/participants)
 }
 start_daemon
@@ -125,7 +129,7 @@ kill -TERM "$daemon"; wait "$daemon"
 printf 'listen = "127.0.0.1:0"\nmetrics = "off"\nbatch-interval = 250000\nsolver = "parallel"\n' > ewxd.ini
 MALLOC_CONF=thp:always "$ewxd" --config ewxd.ini --data-dir daemon > ewxd-config.log 2>&1 &
 daemon=$!
-for _ in $(seq 200); do grep -q 'event=started' ewxd-config.log && break; sleep 0.05; done
+await_started ewxd-config.log
 kill -TERM "$daemon"; wait "$daemon"
 expect "a config file sets the options" 0 'batch_interval_ms=250000' -- cat ewxd-config.log
 expect "MALLOC_CONF overrides the allocator's pages" 0 'thp=always' -- grep 'event=started' ewxd-config.log
@@ -143,8 +147,7 @@ expect "missing participants file" 1 'not found' -- "$ewxd" --data-dir daemon2 -
 lg_daemon() {
   "$ewxd" --data-dir loadgen --listen 127.0.0.1:0 --metrics off --batch-interval 3600000 > ewxd-loadgen.log 2>&1 &
   daemon=$!
-  for _ in $(seq 200); do grep -q 'event=started' ewxd-loadgen.log && break; sleep 0.05; done
-  port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' ewxd-loadgen.log)
+  await_started ewxd-loadgen.log
   lg=("$loadgen" --server "127.0.0.1:$port" --participants loadgen/participants --connections 2 --rate 500
     --seconds 2 --warmup 0 --seed 11 --json)
 }
@@ -163,8 +166,7 @@ kill -TERM "$daemon"; wait "$daemon"
 "$ewx" admin participants > floor-participants
 "$floor" --data-dir floor --participants floor-participants > floor.log 2>&1 &
 daemon=$!
-for _ in $(seq 200); do grep -q 'event=started' floor.log && break; sleep 0.05; done
-port=$(sed -n 's/.*event=started listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' floor.log)
+await_started floor.log
 expect "the floor answers a fixed-rate load" 0 '"sent": 500, "accepted": 500, "duplicates": 0, "rejected": 0,' -- \
   "$loadgen" --server "127.0.0.1:$port" --participants floor-participants --connections 2 --rate 500 --seconds 1 \
   --warmup 0 --json
