@@ -4,6 +4,7 @@
 // the metrics endpoint, over real HTTP.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
@@ -398,6 +399,25 @@ TEST_CASE("a batch closes early once batch-size new orders and offers wait") {
   market.run_until([&] { return market.cleared() == 1; }, "the early close");
   CHECK(market.ticks.back().units_traded == 15);
   CHECK(market.ticks.back().book_orders == 1);  // 5 units of the second order are left
+}
+
+TEST_CASE("a latency histogram counts each value in every bucket whose bound it does not exceed") {
+  LatencyHistogram h;
+  for (const std::int64_t us : {40, 250, 251, 1'000, 2'400, 20'000'000}) h.observe(std::chrono::microseconds(us));
+  const auto& bounds = LatencyHistogram::kBoundsUs;
+  const auto at_most = [&](std::int64_t bound_us) {
+    const auto k = std::find(bounds.begin(), bounds.end(), bound_us) - bounds.begin();
+    REQUIRE(k < static_cast<std::ptrdiff_t>(bounds.size()));
+    return h.at_most(static_cast<std::size_t>(k));
+  };
+  CHECK(at_most(50) == 1);
+  CHECK(at_most(250) == 2);  // a bound is inclusive, as Prometheus's le says
+  CHECK(at_most(500) == 3);
+  CHECK(at_most(1'000) == 4);
+  CHECK(at_most(2'500) == 5);
+  CHECK(at_most(10'000'000) == 5);  // 20 s is only in +Inf, that is the count
+  CHECK(h.count() == 6);
+  CHECK(h.sum_us() == 20'003'941);
 }
 
 TEST_CASE("the metrics endpoint serves Prometheus text at /metrics and nothing else") {
