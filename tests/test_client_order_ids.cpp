@@ -98,7 +98,13 @@ TEST_CASE("client order ids grown beside the caller keep every id, its value and
 TEST_CASE("client order ids: an id erased while frozen stays erased through the growth, and a new one takes it") {
   ClientOrderIds ids(ClientOrderIds::Tuning{.grow_beside_from = 1 << 10, .move_inline_up_to = 1 << 20});
   std::uint64_t id = 0;
-  while (!ids.growing()) *ids.find_or_add({1, false, ++id}).added = {id, 0};
+  // The id first, then the entry: in `*find_or_add({.., ++id}).added = {id, 0}` GCC 12 read `id` after the
+  // increment at -O2 and before it with the sanitizers (C++17 sequences the right side first), so the
+  // sanitized build gave key k the id k - 1 and the checks below failed.
+  while (!ids.growing()) {
+    ++id;
+    *ids.find_or_add({1, false, id}).added = {id, 0};
+  }
   // Ids 1..id-1 are frozen now (the last one went to the recent table); the builder may be copying them.
   ids.erase({1, false, 5});
   ids.erase({1, false, 6});
