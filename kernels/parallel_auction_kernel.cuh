@@ -30,8 +30,11 @@
 // Why an auction rather than cost-scaling push-relabel: a round is a handful of flat, data-parallel passes
 // (a row scan, two stable sorts, a segmented walk), each element written by exactly one thread (or, for a
 // row scan on the GPU, one warp whose lanes' parts merge to the same answer in any grouping), so it needs
-// no atomics and no locks, and the result does not depend on thread timing: the same problem gives the
-// same flow on a GPU and on any number of CPU threads.
+// no locks and no atomic read-modify-writes, and the result does not depend on thread timing: the same
+// problem gives the same flow on a GPU and on any number of CPU threads. The only values many threads
+// write are flags (a bidder is stuck; a pass of the exact duals moved something), all of them writing 1,
+// with a relaxed atomic store (raise_flag): that keeps them well defined rather than data races, which
+// ThreadSanitizer, with the OpenMP runtime's Archer tool, found the plain stores to be.
 //
 // Exact duals, as in the CPU engine: the scaled prices, divided by n + 1, are within one unit of optimal
 // potentials; Jacobi passes of Bellman-Ford over the complementary-slackness constraints (a source's pass
@@ -56,6 +59,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cuda/atomic>
 #include <limits>
 #include <optional>
 #include <string>
@@ -210,6 +214,12 @@ EWX_HOST_DEVICE inline Offer offer_from(const BestTwo& two, const std::uint32_t*
   return offer;
 }
 
+// Sets a flag that any number of threads may set in the same pass; nothing reads it until the pass is over
+// (the launch, or the OpenMP loop, ends first), so relaxed is enough.
+EWX_HOST_DEVICE inline void raise_flag(int* flag) {
+  cuda::atomic_ref<int, cuda::thread_scope_device>(*flag).store(1, cuda::std::memory_order_relaxed);
+}
+
 // 1. Each source with units left finds its best and second-best arc and bids.
 struct Bid {
   const Index* row_begin;
@@ -230,7 +240,7 @@ struct Bid {
   EWX_HOST_DEVICE void finish(std::uint32_t i, const Part& two) const {
     const Offer offer = offer_from(two, arc_sink, value, quote, epsilon, price_limit);
     if (!offer.placed) {
-      *stuck = 1;
+      raise_flag(stuck);
       return;
     }
     bid_price[i] = offer.price;
@@ -617,7 +627,7 @@ struct LowerAlpha {
   EWX_HOST_DEVICE void finish(std::uint32_t i, Part a) const {
     if (a != alpha[i]) {
       alpha[i] = a;
-      *changed = 1;
+      raise_flag(changed);
     }
   }
 };
@@ -644,7 +654,7 @@ struct LowerBeta {
   EWX_HOST_DEVICE void finish(std::uint32_t j, Part b) const {
     if (b != beta[j]) {
       beta[j] = b;
-      *changed = 1;
+      raise_flag(changed);
     }
   }
 };

@@ -49,6 +49,8 @@ class IdBook {
     std::array<std::uint32_t, kPageIds> record{};  // 1 + the record's place in the pool; 0: not open
     std::uint32_t open = 0;
   };
+  // Declared ahead of const_iterator, whose members name it (clang looks names up where they are written).
+  using Pages = absl::btree_map<std::uint64_t, std::unique_ptr<Page>>;
 
  public:
   IdBook() = default;
@@ -145,7 +147,6 @@ class IdBook {
 
    private:
     friend class IdBook;
-    using Pages = typename IdBook::Pages;
     const_iterator(const IdBook* book, typename Pages::const_iterator page) : book_(book), page_(page) { settle(); }
     // On the next open id from here, or the end. (A page in the directory has an open id.)
     void settle() {
@@ -163,8 +164,6 @@ class IdBook {
   const_iterator end() const { return const_iterator(this, pages_.end()); }
 
  private:
-  using Pages = absl::btree_map<std::uint64_t, std::unique_ptr<Page>>;
-
   const Page* page_of(Id id) const {
     const std::uint64_t number = static_cast<std::uint64_t>(id) >> kPageBits;
     if (last_.page && last_.number == number) return last_.page;

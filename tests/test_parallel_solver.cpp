@@ -110,7 +110,8 @@ TEST_CASE("parallel auction: market batches clear to the CPU's surplus, prices a
     shape.offers = offers;
     shape.seed = seed;
     const Batch batch = generate_market(shape, default_topology());
-    CAPTURE(orders);
+    CAPTURE(shape.orders);  // not the structured binding: clang 14 cannot capture one (this file is also built
+                            // with clang, under ThreadSanitizer)
     const ClearingResult oracle = clear_batch(batch, default_topology());
     const ClearingResult result = clear_batch(batch, default_topology(), parallel);
     REQUIRE_MESSAGE(result.status == SolveStatus::optimal, result.detail);
