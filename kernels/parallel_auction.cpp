@@ -9,7 +9,8 @@
 namespace ewx::kernels {
 
 std::uint64_t parallel_working_set(const TransportationProblem& problem) {
-  return 128 * (problem.arc_count() + problem.source_count() + problem.sink_count() + 1);
+  return 32 * problem.arc_count() + 96 * detail::lot_room(problem) +
+         128 * (std::uint64_t{problem.source_count()} + problem.sink_count() + 1);
 }
 
 TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,
@@ -44,8 +45,7 @@ TransportationSolution solve_parallel(const TransportationProblem& problem, Para
   solution.status = out.status;
   solution.detail = out.detail;
   if (out.status != SolveStatus::optimal) return solution;
-  for (ArcIndex e = 0; e < problem.arc_count(); ++e)
-    if (out.flow[e] > 0) solution.flows.push_back({e, out.flow[e]});
+  solution.flows = std::move(out.flows);
   solution.source_potential = std::move(out.alpha);
   solution.sink_potential = std::move(out.beta);
   solution.objective = total_cost(problem, solution.flows);

@@ -39,8 +39,9 @@ struct RowsOnWarps {
 };
 
 // Thrust's temporary storage from a CUB cache. Blocks up to 64 MiB (a round's scratch) are kept for reuse
-// until the solve ends; the setup's one large sort over every arc gets an exact block, freed at once, so the
-// cache never holds more than the rounds need besides the working set checked below.
+// until the solve ends; a larger one (the sort of a phase's lots on a batch of millions of units) gets an
+// exact block, freed at once, so the cache never holds more than the rounds need besides the working set
+// checked below.
 class CachedScratch {
  public:
   using value_type = char;

@@ -33,8 +33,9 @@ struct ParallelStatistics {
   double setup_ms = 0, rounds_ms = 0, tail_ms = 0, duals_ms = 0;
 };
 
-// Bytes the solver holds on its system for `problem`, an upper bound: 128 per arc and 128 per node (the
-// problem, the auction's state, the bids and lots, and the sorts' scratch).
+// Bytes the solver holds on its system for `problem`, an upper bound: 32 per arc (the costs, sinks, flows
+// and lot prices), 96 per lot it can hold (at most one per unit of supply, at most one per arc: the lists of
+// lots and their sorts' scratch) and 128 per node. A tail adds 24 bytes per arc it touched.
 std::uint64_t parallel_working_set(const TransportationProblem& problem);
 
 // Solves `problem` exactly on `system`. Returns status optimal with the flow, the objective and exact optimal

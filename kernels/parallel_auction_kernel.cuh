@@ -17,8 +17,13 @@
 //      bid that takes nothing waits for the next round. The highest bid at a sink always takes something,
 //      because it exceeds the price the round started from, so every round makes progress;
 //   4. recount the units left of the bidders and of the holders of lots where bids landed, and the quotes
-//      of those sinks (from their lots and winners, not their columns). The arcs that carry flow are kept in
-//      a list, so a round's passes are over what it touches and the lots, never over every arc.
+//      of those sinks (from their lots and winners). The arcs that carry flow are kept in a list, so a
+//      round's passes are over what it touches and the lots, never over every arc.
+// Nothing reads a column. What a sink needs to know (its units sold, its quote, its dual constraints) is in
+// its lots, which are few: each holds a unit at least, so there are never more of them than units of
+// supply. So a phase's counts and the duals' sink passes read the lots grouped by sink (SinkFromLots,
+// LowerBeta), and the arrays of lots are that long, not one slot per arc: the device keeps 32 bytes per arc
+// (costs, sinks, flows, lot prices), where the columns and per-arc lists had made it 128.
 // When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
 // sequential auction finishes it on the host, on a copy of the same state (SequentialTail, HostTail), on
 // both systems.
@@ -38,7 +43,7 @@
 //
 // Exact duals, as in the CPU engine: the scaled prices, divided by n + 1, are within one unit of optimal
 // potentials; Jacobi passes of Bellman-Ford over the complementary-slackness constraints (a source's pass
-// reads its row, a sink's its column, so again one writer per element) settle the exact ones.
+// reads its row, a sink's its lots, so again one writer per element) settle the exact ones.
 //
 // Scope: arcs whose capacity never binds (each is at least what either end moves), which is every market
 // batch and assignment problem; the launcher hands anything else back to the CPU solver.
@@ -54,6 +59,7 @@
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
 #include <thrust/unique.h>
 
 #include <algorithm>
@@ -96,8 +102,8 @@ struct Values {
   EWX_HOST_DEVICE Potential operator[](Index e) const { return -cost[e] * scale; }
 };
 
-// Reductions over a row (or a column). Most passes of a round and of a phase read one row per source or one
-// column per sink: a bidder's best arc, a source's units placed, a sink's cheapest lot. Each is written as a
+// Reductions over a row (or a node's lots). Most passes of a round and of a phase read one row per source or
+// the lots of each node: a bidder's best arc, a source's units placed, a sink's cheapest lot. Each is written as a
 // reduction, so that the system's row launcher decides how many threads share a row: on the GPU a warp, whose
 // 32 lanes read consecutive arcs (one thread walking a row of thousands of arcs reads one arc per memory
 // transaction and leaves the device nearly idle); on the CPU one thread. A reduction `R` has
@@ -368,34 +374,78 @@ EWX_HOST_DEVICE inline void lower_to_lot(Potential& cheapest, Index e, const Qua
   if (flow[e] > 0 && lot_price[e] < cheapest) cheapest = lot_price[e];
 }
 
-struct Quote {
-  const Index* col_begin;
-  const Index* col_arc;
-  const Quantity* demand;
-  const Quantity* unsold;
-  const Quantity* flow;
-  const Potential* lot_price;
-  const Potential* base;
-  Potential* quote;
-  // The cheapest lot, read only when the quote is a lot's: the sink sells something and has sold out.
-  using Part = Potential;
-  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
-    Potential cheapest = kClosed;
-    if (demand[j] == 0 || unsold[j] > 0) return cheapest;
-    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes)
-      lower_to_lot(cheapest, col_arc[k], flow, lot_price);
-    return cheapest;
-  }
-  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return lower(a, b); }
-  EWX_HOST_DEVICE void finish(std::uint32_t j, Part cheapest) const {
-    quote[j] = demand[j] == 0 ? kClosed : unsold[j] > 0 ? base[j] : cheapest;
+// The source holding arc e: rows are contiguous runs of arcs, so the last row that begins at or before e.
+// A binary search where an array per arc would be 4 more bytes per arc on the device; only lots (a few per
+// sink) and the tail's displacements ask.
+struct SourceOf {
+  const Index* row_begin;
+  std::uint32_t sources;
+  EWX_HOST_DEVICE std::uint32_t operator()(Index e) const {
+    std::uint32_t low = 0, high = sources;  // row_begin[low] <= e < row_begin[high]
+    while (high - low > 1) {
+      const std::uint32_t middle = low + (high - low) / 2;
+      if (row_begin[middle] <= e)
+        low = middle;
+      else
+        high = middle;
+    }
+    return low;
   }
 };
 
-// 4b. The quote of a sink that got bids, after the round: the same as Quote, but read from the sink's lots
-// at the round's start and its winners' arcs, which hold every unit it has sold after the round, instead of
-// its whole column. A column has an arc for every source that can buy there (thousands, on the GPU a
-// gather each, in one thread), its lots are a few.
+// A phase's counts, from its lots rather than from every arc: a sink's units sold and its quote, and a
+// source's units left. The lots are grouped by sink (`lot_begin`) or by source (`source_lot_begin`) in
+// `lots`; a lot is an arc with flow, so a sink's lots are all it has sold and a source's all it has placed.
+// A pass over a few lots per node replaces a pass over every row and two over every column (on the CPU the
+// column passes, a gather per arc, had been a third of the solve).
+struct SinkFromLots {
+  const Index* lot_begin;
+  const Index* lots;
+  const Quantity* demand;
+  const Quantity* flow;
+  const Potential* lot_price;
+  const Potential* base;
+  Quantity* unsold;
+  Potential* quote;
+  struct Part {
+    Quantity sold = 0;
+    Potential cheapest = kClosed;
+  };
+  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
+    Part part;
+    for (Index k = lot_begin[j] + lane; k < lot_begin[j + 1]; k += lanes) {
+      part.sold += flow[lots[k]];
+      lower_to_lot(part.cheapest, lots[k], flow, lot_price);
+    }
+    return part;
+  }
+  EWX_HOST_DEVICE static Part merge(const Part& a, const Part& b) { return {a.sold + b.sold, lower(a.cheapest, b.cheapest)}; }
+  // The quote: closed if the sink sells nothing, its base price while it has unsold units, else its
+  // cheapest lot's.
+  EWX_HOST_DEVICE void finish(std::uint32_t j, const Part& part) const {
+    unsold[j] = demand[j] - part.sold;
+    quote[j] = demand[j] == 0 ? kClosed : unsold[j] > 0 ? base[j] : part.cheapest;
+  }
+};
+struct LeftFromLots {
+  const Index* source_lot_begin;
+  const Index* lots;
+  const Quantity* supply;
+  const Quantity* flow;
+  Quantity* left;
+  using Part = Quantity;
+  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
+    Quantity placed = 0;
+    for (Index k = source_lot_begin[i] + lane; k < source_lot_begin[i + 1]; k += lanes) placed += flow[lots[k]];
+    return placed;
+  }
+  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
+  EWX_HOST_DEVICE void finish(std::uint32_t i, Part placed) const { left[i] = supply[i] - placed; }
+};
+
+// 4b. The quote of a sink that got bids, after the round, as SinkFromLots gives it, read from the sink's lots
+// at the round's start and its winners' arcs, which hold every unit it has sold after the round. Only the
+// sinks that got bids requote, one thread each over a few lots.
 struct Requote {
   const Index* bid_begin;
   const std::uint32_t* sorted_bidder;
@@ -440,7 +490,7 @@ struct BestProfit {
   EWX_HOST_DEVICE void finish(std::uint32_t i, const Part& two) const { best[i] = two.best; }
 };
 struct KeepWhatFits {
-  const std::uint32_t* arc_source;
+  SourceOf source_of;
   const std::uint32_t* arc_sink;
   Values value;
   const Potential* quote;
@@ -451,29 +501,12 @@ struct KeepWhatFits {
   EWX_HOST_DEVICE void operator()(Index e) const {
     if (flow[e] == 0) return;
     const Potential q = quote[arc_sink[e]];
-    if (best[arc_source[e]] + q - value[e] <= epsilon)
+    if (best[source_of(e)] + q - value[e] <= epsilon)
       lot_price[e] = q;
     else
       flow[e] = 0;
   }
 };
-struct CountUnsold {
-  const Index* col_begin;
-  const Index* col_arc;
-  const Quantity* demand;
-  const Quantity* flow;
-  Quantity* unsold;
-
-  using Part = Quantity;
-  EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
-    Quantity sold = 0;
-    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes) sold += flow[col_arc[k]];
-    return sold;
-  }
-  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
-  EWX_HOST_DEVICE void finish(std::uint32_t j, Part sold) const { unsold[j] = demand[j] - sold; }
-};
-
 // A phase's tail. When few bidders are left, a round of several passes does the work of a few bids: the
 // displacement chains at the end of a phase (a bid displaces a holder, whose bid displaces another) are
 // sequential by nature. So the tail is run as the sequential auction (Gauss-Seidel: each bid sees every bid
@@ -532,9 +565,6 @@ struct SequentialTail {
       quote[j] = cheapest_lot ? cheapest_lot->first : kClosed;
     }
   }
-  std::uint32_t source_of(Index e) const {  // displacements only: a binary search beats an array per arc
-    return static_cast<std::uint32_t>(std::upper_bound(row_begin, row_begin + sources + 1, e) - row_begin - 1);
-  }
 
   // A bidder's best two arcs. A tail's bids are its work, and each scans the bidder's whole row: on dense
   // problems thousands of arcs, one after another, at the speed of one core's memory reads. A long row is
@@ -591,7 +621,7 @@ struct SequentialTail {
             const Index e = cheapest_lot->second;
             const Quantity units = std::min(wanted - got, lot.flow(e));
             lot.flow(e) -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
-            left[source_of(e)] += units;
+            left[SourceOf{row_begin, sources}(e)] += units;
             got += units;
           }
           if (lot.flow(best_arc) == 0 || lot.price(best_arc) < offered) lot.price(best_arc) = offered;
@@ -631,12 +661,12 @@ struct LowerAlpha {
     }
   }
 };
+// A sink's constraints are its arcs with flow, its lots (grouped by sink as for SinkFromLots).
 struct LowerBeta {
-  const Index* col_begin;
-  const Index* col_arc;
-  const std::uint32_t* arc_source;
+  const Index* lot_begin;
+  const Index* lots;
+  SourceOf source_of;
   const Cost* cost;
-  const Quantity* flow;
   const Potential* alpha;
   Potential* beta;
   int* changed;
@@ -644,9 +674,9 @@ struct LowerBeta {
   using Part = Potential;
   EWX_HOST_DEVICE Part part(std::uint32_t j, unsigned lane, unsigned lanes) const {
     Potential b = beta[j];
-    for (Index k = col_begin[j] + lane; k < col_begin[j + 1]; k += lanes) {
-      const Index e = col_arc[k];
-      if (flow[e] > 0) b = lower(b, alpha[arc_source[e]] - cost[e]);
+    for (Index k = lot_begin[j] + lane; k < lot_begin[j + 1]; k += lanes) {
+      const Index e = lots[k];
+      b = lower(b, alpha[source_of(e)] - cost[e]);
     }
     return b;
   }
@@ -659,12 +689,11 @@ struct LowerBeta {
   }
 };
 
-struct FillSource {
-  const Index* row_begin;
-  std::uint32_t* arc_source;
-  EWX_HOST_DEVICE void operator()(std::uint32_t i) const {
-    for (Index e = row_begin[i]; e < row_begin[i + 1]; ++e) arc_source[e] = i;
-  }
+struct Magnitude {
+  EWX_HOST_DEVICE Cost operator()(Cost c) const { return c < 0 ? -c : c; }
+};
+struct Positive {
+  EWX_HOST_DEVICE bool operator()(Quantity q) const { return q > 0; }
 };
 struct FloorDivide {
   Potential by;
@@ -751,7 +780,7 @@ struct HostTail {
 // n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
 // The sequential tails run on the host (HostTail), which runs sequential work far faster than one GPU
 // thread, on a copy of the lots and node arrays; on the OpenMP system too, so that both run one code path.
-// `Rows` runs the row and column reductions (RowsOnOneThread, or the GPU's warp per row).
+// `Rows` runs the row and lot reductions (RowsOnOneThread, or the GPU's warp per row).
 template <typename Policy, template <typename...> class Vector, typename Rows = RowsOnOneThread>
 void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
   // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
@@ -765,25 +794,16 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   const Index arcs = p.arc_count();
   auto ptr = [](auto& v) { return th::raw_pointer_cast(v.data()); };
   const th::counting_iterator<std::uint32_t> source_ids(0), sink_ids(0);
-  const th::counting_iterator<Index> arc_ids(0);
 
-  // The problem on the system, and its columns (arcs by sink, stable: arc order within a sink).
+  // The problem on the system: its rows only. Nothing reads a column; what a sink needs is its lots.
   Vector<Quantity> supply(p.supply.begin(), p.supply.end()), demand(p.demand.begin(), p.demand.end());
   Vector<Index> row_begin(p.row_begin.begin(), p.row_begin.end());
   Vector<std::uint32_t> arc_sink(p.arc_sink.begin(), p.arc_sink.end());
   Vector<Cost> cost(p.arc_cost.begin(), p.arc_cost.end());
-  Vector<std::uint32_t> arc_source(arcs);
-  th::for_each(policy, source_ids, source_ids + sources, FillSource{ptr(row_begin), ptr(arc_source)});
-  Vector<Index> col_arc(arcs), col_begin(sinks + 1);
-  {
-    Vector<std::uint32_t> keys(arc_sink);
-    th::sequence(policy, col_arc.begin(), col_arc.end());
-    th::stable_sort_by_key(policy, keys.begin(), keys.end(), col_arc.begin());
-    th::lower_bound(policy, keys.begin(), keys.end(), sink_ids, sink_ids + sinks + 1, col_begin.begin());
-  }
   const Values value{ptr(cost), scale};
-  Potential largest = 0;
-  for (const Cost c : p.arc_cost) largest = std::max(largest, (c < 0 ? -c : c) * scale);
+  const SourceOf source_of{ptr(row_begin), sources};
+  const Cost widest = th::transform_reduce(policy, cost.begin(), cost.end(), Magnitude{}, Cost{0}, th::maximum<Cost>());
+  const Potential largest = widest * scale;
   const Potential price_limit = 4 * (static_cast<Potential>(sources) + sinks + 1) * (largest + 1);
 
   // The auction's state.
@@ -792,12 +812,29 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<Index> bid_arc(sources, 0);
   Vector<std::uint32_t> bid_sink(sources), bidders(sources), bidder_keys(sources);
   Vector<Potential> price_keys(sources);
-  Vector<Index> bid_begin(sinks + 1), lots(arcs), lot_begin(sinks + 1);
-  Vector<Potential> lot_keys(arcs);
-  Vector<std::uint32_t> lot_sinks(arcs), touched(sinks), affected(arcs + sources);
-  Vector<Index> held(arcs), held_next(arcs);  // the arcs that carry flow, in no particular order
+  // Arrays of lots have room for every lot there can be: each holds a unit at least (lot_room).
+  const Index room = lot_room(p);
+  Vector<Index> bid_begin(sinks + 1), lots(room), lot_begin(sinks + 1), source_lot_begin(sources + 1);
+  Vector<Potential> lot_keys(room);
+  Vector<std::uint32_t> lot_sinks(room), touched(sinks), affected(room + sources);
+  Vector<Index> held(room), held_next(room);  // the arcs that carry flow, in no particular order
   Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
   Index held_count = 0;
+  // The lots, `held`, copied to `lots` in arc order (so by source too, rows being runs of arcs), with each
+  // source's range in source_lot_begin; then regrouped by sink, with each sink's range in lot_begin.
+  const auto lots_by_arc = [&] {
+    th::copy(policy, held.begin(), held.begin() + held_count, lots.begin());
+    th::sort(policy, lots.begin(), lots.begin() + held_count);
+    th::lower_bound(policy, lots.begin(), lots.begin() + held_count, row_begin.begin(), row_begin.end(),
+                    source_lot_begin.begin());
+  };
+  const auto lots_by_sink = [&] {
+    th::transform(policy, lots.begin(), lots.begin() + held_count, lot_sinks.begin(),
+                  Gather<std::uint32_t, Index>{ptr(arc_sink)});
+    th::stable_sort_by_key(policy, lot_sinks.begin(), lot_sinks.begin() + held_count, lots.begin());
+    th::lower_bound(policy, lot_sinks.begin(), lot_sinks.begin() + held_count, sink_ids, sink_ids + sinks + 1,
+                    lot_begin.begin());
+  };
   HostTail<Vector> host;
   // Below this many bidders a phase finishes sequentially (SequentialTail). Where the rounds hand over is
   // a trade of a round's fixed cost (0.7 to 0.9 ms on the H100 at any size) against a tail bid's row scan:
@@ -808,7 +845,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   const Index tail_bidders = std::max<Index>(16, sources / 64);
   Vector<int> flag(1, 0);
   out.statistics.device_bytes = parallel_working_set(p);
-  flag[0] = 0;  // a copy to the system, which waits for the uploads and the columns
+  flag[0] = 0;  // a copy to the system, which waits for the uploads
   lap(out.statistics.setup_ms);
 
   for (Potential epsilon = std::max<Potential>(1, largest / 4);; epsilon = std::max<Potential>(1, epsilon / 4)) {
@@ -817,7 +854,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
     Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys)});
     th::for_each(policy, held.begin(), held.begin() + held_count,
-                 KeepWhatFits{ptr(arc_source), ptr(arc_sink), value, ptr(quote), ptr(price_keys), epsilon,
+                 KeepWhatFits{source_of, ptr(arc_sink), value, ptr(quote), ptr(price_keys), epsilon,
                               ptr(flow), ptr(lot_price)});
     th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
     held_count = static_cast<Index>(
@@ -825,11 +862,13 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         held_next.begin());
     held.swap(held_next);
     th::copy(policy, quote.begin(), quote.end(), base.begin());
-    Rows::run(policy, nullptr, sinks, CountUnsold{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(flow), ptr(unsold)});
-    Rows::run(policy, nullptr, sources, CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
+    lots_by_arc();
+    Rows::run(policy, nullptr, sources,
+              LeftFromLots{ptr(source_lot_begin), ptr(lots), ptr(supply), ptr(flow), ptr(left)});
+    lots_by_sink();
     Rows::run(policy, nullptr, sinks,
-              Quote{ptr(col_begin), ptr(col_arc), ptr(demand), ptr(unsold), ptr(flow), ptr(lot_price), ptr(base),
-                    ptr(quote)});
+              SinkFromLots{ptr(lot_begin), ptr(lots), ptr(demand), ptr(flow), ptr(lot_price), ptr(base), ptr(unsold),
+                           ptr(quote)});
     for (;;) {
       // The bidders of this round, in source order.
       const auto bidders_end =
@@ -847,10 +886,11 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         }
         out.statistics.bids += *tail_bids;
         out.statistics.tail_bids += *tail_bids;
-        // The tail changed lots anywhere: the list of lots is rebuilt from the arcs, once per phase.
+        // The tail's arcs, every lot it started from and every arc it wrote, are the list's new superset.
         th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
-        held_count = static_cast<Index>(
-            th::copy_if(policy, arc_ids, arc_ids + arcs, held.begin(), CarriesFlow{ptr(flow)}) - held.begin());
+        held_count = static_cast<Index>(th::copy_if(policy, host.changed.begin(), host.changed.end(),
+                                                    host.changed_flow.begin(), held.begin(), Positive{}) -
+                                        held.begin());
         th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
         flag[0] = 0;
         lap(out.statistics.tail_ms);
@@ -895,7 +935,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
 
       // The sources whose units left may change: the bidders and the holders of lots where bids landed.
       const auto affected_holders =
-          th::transform(policy, lots.begin(), lots_end, affected.begin(), Gather<std::uint32_t, Index>{ptr(arc_source)});
+          th::transform(policy, lots.begin(), lots_end, affected.begin(), source_of);
       const auto affected_end = th::copy(policy, bidders.begin(), bidders_end, affected_holders);
       th::sort(policy, affected.begin(), affected_end);
       const auto affected_unique = th::unique(policy, affected.begin(), affected_end);
@@ -935,12 +975,17 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     Potential highest = 0;
     for (std::uint32_t j = 0; j < sinks; ++j)
       if (p.demand[j] > 0) highest = std::max(highest, b[j]);
-    Cost widest = 0;
-    for (const Cost c : p.arc_cost) widest = std::max(widest, c < 0 ? -c : c);
     for (std::uint32_t j = 0; j < sinks; ++j)
       if (p.demand[j] == 0) b[j] = highest + 2 * widest + 1;
     th::copy(b.begin(), b.end(), beta.begin());
   }
+  // A sink's constraints are its lots: grouped by sink once, since the passes move no flow. lots_by_arc's
+  // order is also the solution's (ascending arcs), downloaded below.
+  lots_by_arc();
+  Vector<Index> solution_arcs(lots.begin(), lots.begin() + held_count);
+  Vector<Quantity> solution_units(held_count);
+  th::gather(policy, solution_arcs.begin(), solution_arcs.end(), flow.begin(), solution_units.begin());
+  lots_by_sink();
   const std::uint64_t pass_limit = 4 * (static_cast<std::uint64_t>(sources) + sinks) + 8;
   bool settled = false;
   for (std::uint64_t pass = 0; pass < pass_limit && !settled; ++pass) {
@@ -949,8 +994,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     Rows::run(policy, nullptr, sources,
               LowerAlpha{ptr(row_begin), ptr(arc_sink), ptr(cost), ptr(beta), ptr(alpha), ptr(flag)});
     Rows::run(policy, nullptr, sinks,
-              LowerBeta{ptr(col_begin), ptr(col_arc), ptr(arc_source), ptr(cost), ptr(flow), ptr(alpha), ptr(beta),
-                        ptr(flag)});
+              LowerBeta{ptr(lot_begin), ptr(lots), source_of, ptr(cost), ptr(alpha), ptr(beta), ptr(flag)});
     settled = flag[0] == 0 && pass > 0;
   }
   if (!settled) {
@@ -958,10 +1002,16 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     out.detail = "the exact potentials did not settle";
     return;
   }
-  out.flow.resize(arcs);
+  // Only the lots come back: the flows of every arc were 8 bytes per arc to download and scan.
+  std::vector<Index> host_arcs(held_count);
+  std::vector<Quantity> host_units(held_count);
+  th::copy(solution_arcs.begin(), solution_arcs.end(), host_arcs.begin());
+  th::copy(solution_units.begin(), solution_units.end(), host_units.begin());
+  out.flows.clear();
+  out.flows.reserve(held_count);
+  for (Index k = 0; k < held_count; ++k) out.flows.push_back({host_arcs[k], host_units[k]});
   out.alpha.resize(sources);
   out.beta.resize(sinks);
-  th::copy(flow.begin(), flow.end(), out.flow.begin());
   th::copy(alpha.begin(), alpha.end(), out.alpha.begin());
   th::copy(beta.begin(), beta.end(), out.beta.begin());
   lap(out.statistics.duals_ms);

@@ -3,6 +3,8 @@
 // CUDA syntax here, so the launcher compiles as plain C++.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,13 +15,21 @@ namespace ewx::kernels::detail {
 struct AuctionOutput {
   SolveStatus status = SolveStatus::optimal;
   std::string detail;
-  std::vector<Quantity> flow;  // per arc
+  std::vector<ArcFlow> flows;  // positive flows, ascending arc index
   std::vector<Potential> alpha, beta;
   ParallelStatistics statistics;
 };
 
 // `scale` is n + 1; the launcher has checked the problem (balanced, capacities that never bind, scaled
 // costs within range). Never throw: failures come back in `out.status` and `out.detail`.
+// Room for every lot the auction can hold at once: a lot is an arc with flow, at least a unit, so there are
+// never more than the units to place, nor than arcs. The arrays of lots are this long, not one per arc.
+inline std::uint64_t lot_room(const TransportationProblem& problem) {
+  Quantity units = 0;
+  for (const Quantity s : problem.supply) units += s;
+  return std::min<std::uint64_t>(problem.arc_count(), static_cast<std::uint64_t>(units));
+}
+
 void solve_on_host_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
 void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
 

@@ -4,11 +4,13 @@
 // row is split and the parts merged. This checks that on the CPU, without a GPU: each reduction's parts for
 // 2, 4, 8 and 32 lanes merged in the order the warp's shuffles merge them, and for 3 and 5 lanes merged left
 // to right, against the whole row read by one thread. Rows are short, long and empty; values repeat, so
-// that best and second best tie often; some sinks are closed.
+// that best and second best tie often; some sinks are closed. The reductions over a node's lots (a phase's
+// counts, a sink's dual pass) are also checked against the same counts taken over every arc.
 //
 // Built with Thrust's OpenMP system in the kernels' own Thrust namespace, as parallel_auction_host.cpp is.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/parallel_auction_kernel.cuh"
@@ -132,6 +134,120 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
       for (std::uint32_t i = 0; i < rows; ++i) alpha[i] = 3;
       return LowerAlpha{r.row_begin.data(), r.arc_sink.data(), r.cost.data(), beta.data(), alpha, &changed};
     });
+    CHECK(changed == 1);
+  }
+}
+
+namespace {
+
+// The arcs with flow, grouped as run_parallel_auction groups its lots: by arc (so by source) and by sink.
+struct LotGroups {
+  std::vector<Index> by_arc, source_lot_begin, by_sink, lot_begin;
+};
+LotGroups group_lots(const Rows& r, std::uint32_t sinks) {
+  LotGroups g;
+  for (Index e = 0; e < r.flow.size(); ++e)
+    if (r.flow[e] > 0) g.by_arc.push_back(e);
+  for (const Index begin : r.row_begin)
+    g.source_lot_begin.push_back(std::lower_bound(g.by_arc.begin(), g.by_arc.end(), begin) - g.by_arc.begin());
+  g.by_sink = g.by_arc;
+  std::stable_sort(g.by_sink.begin(), g.by_sink.end(),
+                   [&](Index a, Index b) { return r.arc_sink[a] < r.arc_sink[b]; });
+  for (std::uint32_t j = 0; j <= sinks; ++j)
+    g.lot_begin.push_back(std::partition_point(g.by_sink.begin(), g.by_sink.end(),
+                                               [&](Index e) { return r.arc_sink[e] < j; }) -
+                          g.by_sink.begin());
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("lot reductions: a phase's counts from the lots equal those over every arc, however split") {
+  SeededRandom random(1207);
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    const std::uint32_t rows = 60, sinks = 40;
+    Rows r = random_rows(random, rows, sinks);
+    for (Index e = 0; e < r.flow.size(); ++e)  // every eighth sink has sold nothing
+      if (r.arc_sink[e] % 8 == 0) r.flow[e] = 0;
+    const LotGroups g = group_lots(r, sinks);
+    const std::uint32_t sources = rows;
+
+    // The source of every arc, by binary search over the rows (empty rows included).
+    const SourceOf source_of{r.row_begin.data(), sources};
+    for (std::uint32_t i = 0; i < rows; ++i)
+      for (Index e = r.row_begin[i]; e < r.row_begin[i + 1]; ++e) REQUIRE(source_of(e) == i);
+
+    // Units left: the lots of a source against its whole row.
+    std::vector<Quantity> left_by_row(rows);
+    const CountLeft by_row{r.row_begin.data(), r.supply.data(), r.flow.data(), left_by_row.data()};
+    for (std::uint32_t i = 0; i < rows; ++i) by_row.finish(i, by_row.part(i, 0, 1));
+    check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
+      return LeftFromLots{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left};
+    });
+    std::vector<Quantity> left(rows);
+    const LeftFromLots by_lots{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left.data()};
+    for (std::uint32_t i = 0; i < rows; ++i) by_lots.finish(i, by_lots.part(i, 0, 1));
+    CHECK(left == left_by_row);
+
+    // Units unsold and quotes: the lots of a sink against every arc into it. Some sinks sell nothing, some
+    // are sold out (their quote is their cheapest lot's), the rest quote their base price.
+    std::vector<Quantity> sold(sinks, 0), demand(sinks);
+    std::vector<Potential> cheapest(sinks, kClosed), base(sinks), lot_price(r.flow.size());
+    for (Potential& price : lot_price) price = random.between(0, 6);
+    for (Index e = 0; e < r.flow.size(); ++e) {
+      sold[r.arc_sink[e]] += r.flow[e];
+      if (r.flow[e] > 0) cheapest[r.arc_sink[e]] = std::min(cheapest[r.arc_sink[e]], lot_price[e]);
+    }
+    for (std::uint32_t j = 0; j < sinks; ++j) {
+      const bool closed_sink = sold[j] == 0 && (j % 16 == 0 || random.between(0, 2) == 0);
+      const bool sells_out = random.between(0, 1) == 0;
+      demand[j] = closed_sink ? 0 : sells_out ? sold[j] : sold[j] + random.between(1, 5);
+      base[j] = random.between(0, 9);
+    }
+    std::vector<Quantity> unsold(sinks);
+    std::vector<Potential> quote(sinks);
+    const SinkFromLots sink_counts{g.lot_begin.data(), g.by_sink.data(), demand.data(), r.flow.data(),
+                                   lot_price.data(), base.data(),        unsold.data(), quote.data()};
+    for (std::uint32_t j = 0; j < sinks; ++j) sink_counts.finish(j, sink_counts.part(j, 0, 1));
+    int sold_out = 0, closed = 0;
+    for (std::uint32_t j = 0; j < sinks; ++j) {
+      CAPTURE(j);
+      CHECK(unsold[j] == demand[j] - sold[j]);
+      const Potential expected = demand[j] == 0 ? kClosed : unsold[j] > 0 ? base[j] : cheapest[j];
+      CHECK(quote[j] == expected);
+      sold_out += demand[j] > 0 && unsold[j] == 0;
+      closed += demand[j] == 0;
+    }
+    CHECK(sold_out > 0);
+    CHECK(closed > 0);
+    // Both outputs of a split must match the whole: compared through quote, then unsold, split by split.
+    check_every_split<Potential>(sinks, sinks, [&](Potential* split_quote) {
+      return SinkFromLots{g.lot_begin.data(), g.by_sink.data(), demand.data(), r.flow.data(),
+                          lot_price.data(), base.data(),        unsold.data(), split_quote};
+    });
+    check_every_split<Quantity>(sinks, sinks, [&](Quantity* split_unsold) {
+      return SinkFromLots{g.lot_begin.data(), g.by_sink.data(), demand.data(), r.flow.data(),
+                          lot_price.data(), base.data(),        split_unsold, quote.data()};
+    });
+
+    // A sink's dual pass over its lots: beta_j lowered to alpha_i - c_e over the arcs with flow.
+    std::vector<Potential> alpha(rows);
+    for (Potential& a : alpha) a = random.between(-5, 5);
+    std::vector<Potential> expected_beta(sinks, 4);
+    for (std::uint32_t i = 0; i < rows; ++i)
+      for (Index e = r.row_begin[i]; e < r.row_begin[i + 1]; ++e)
+        if (r.flow[e] > 0) expected_beta[r.arc_sink[e]] = std::min(expected_beta[r.arc_sink[e]], alpha[i] - r.cost[e]);
+    int changed = 0;
+    check_every_split<Potential>(sinks, sinks, [&](Potential* beta) {
+      for (std::uint32_t j = 0; j < sinks; ++j) beta[j] = 4;
+      return LowerBeta{g.lot_begin.data(), g.by_sink.data(), source_of, r.cost.data(), alpha.data(), beta, &changed};
+    });
+    std::vector<Potential> beta(sinks, 4);
+    const LowerBeta lower_beta{g.lot_begin.data(), g.by_sink.data(), source_of, r.cost.data(), alpha.data(),
+                               beta.data(),        &changed};
+    for (std::uint32_t j = 0; j < sinks; ++j) lower_beta.finish(j, lower_beta.part(j, 0, 1));
+    CHECK(beta == expected_beta);
     CHECK(changed == 1);
   }
 }
