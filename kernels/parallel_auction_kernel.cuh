@@ -352,8 +352,11 @@ struct ZeroTaken {
 };
 
 // 4. Units each source still has to place, and the price each sink now quotes.
+// A source's units placed are the flows of its row, [begin[i], begin[i + 1]) when `lots` is null (a round's
+// recount), or of its lots, lots[begin[i]] to lots[begin[i + 1] - 1] (a phase's start: see SinkFromLots).
 struct CountLeft {
-  const Index* row_begin;
+  const Index* begin;
+  const Index* lots;
   const Quantity* supply;
   const Quantity* flow;
   Quantity* left;
@@ -361,7 +364,7 @@ struct CountLeft {
   using Part = Quantity;
   EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
     Quantity placed = 0;
-    for (Index e = row_begin[i] + lane; e < row_begin[i + 1]; e += lanes) placed += flow[e];
+    for (Index k = begin[i] + lane; k < begin[i + 1]; k += lanes) placed += flow[lots ? lots[k] : k];
     return placed;
   }
   EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
@@ -393,9 +396,9 @@ struct SourceOf {
   }
 };
 
-// A phase's counts, from its lots rather than from every arc: a sink's units sold and its quote, and a
-// source's units left. The lots are grouped by sink (`lot_begin`) or by source (`source_lot_begin`) in
-// `lots`; a lot is an arc with flow, so a sink's lots are all it has sold and a source's all it has placed.
+// A phase's counts, from its lots rather than from every arc: a sink's units sold and its quote, and (by
+// CountLeft) a source's units left. The lots are grouped by sink (`lot_begin`) or by source
+// (`source_lot_begin`) in `lots`; a lot is an arc with flow, so a sink's lots are all it has sold and a source's all it has placed.
 // A pass over a few lots per node replaces a pass over every row and two over every column (on the CPU the
 // column passes, a gather per arc, had been a third of the solve).
 struct SinkFromLots {
@@ -426,21 +429,6 @@ struct SinkFromLots {
     unsold[j] = demand[j] - part.sold;
     quote[j] = demand[j] == 0 ? kClosed : unsold[j] > 0 ? base[j] : part.cheapest;
   }
-};
-struct LeftFromLots {
-  const Index* source_lot_begin;
-  const Index* lots;
-  const Quantity* supply;
-  const Quantity* flow;
-  Quantity* left;
-  using Part = Quantity;
-  EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
-    Quantity placed = 0;
-    for (Index k = source_lot_begin[i] + lane; k < source_lot_begin[i + 1]; k += lanes) placed += flow[lots[k]];
-    return placed;
-  }
-  EWX_HOST_DEVICE static Part merge(Part a, Part b) { return a + b; }
-  EWX_HOST_DEVICE void finish(std::uint32_t i, Part placed) const { left[i] = supply[i] - placed; }
 };
 
 // 4b. The quote of a sink that got bids, after the round, as SinkFromLots gives it, read from the sink's lots
@@ -864,7 +852,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     th::copy(policy, quote.begin(), quote.end(), base.begin());
     lots_by_arc();
     Rows::run(policy, nullptr, sources,
-              LeftFromLots{ptr(source_lot_begin), ptr(lots), ptr(supply), ptr(flow), ptr(left)});
+              CountLeft{ptr(source_lot_begin), ptr(lots), ptr(supply), ptr(flow), ptr(left)});
     lots_by_sink();
     Rows::run(policy, nullptr, sinks,
               SinkFromLots{ptr(lot_begin), ptr(lots), ptr(demand), ptr(flow), ptr(lot_price), ptr(base), ptr(unsold),
@@ -945,7 +933,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
                    Decide{ptr(bid_begin), ptr(bidders), ptr(bid_price), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                           ptr(left), ptr(flow), ptr(lot_price), ptr(unsold), ptr(taken)});
       Rows::run(policy, ptr(affected), static_cast<Index>(affected_unique - affected.begin()),
-                CountLeft{ptr(row_begin), ptr(supply), ptr(flow), ptr(left)});
+                CountLeft{ptr(row_begin), nullptr, ptr(supply), ptr(flow), ptr(left)});
       th::for_each(policy, touched.begin(), touched.begin() + touched_count,
                    Requote{ptr(bid_begin), ptr(bidders), ptr(taken), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                            ptr(unsold), ptr(flow), ptr(lot_price), ptr(base), ptr(quote)});

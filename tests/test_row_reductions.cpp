@@ -125,7 +125,7 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
       return BestProfit{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), best};
     });
     check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
-      return CountLeft{r.row_begin.data(), r.supply.data(), r.flow.data(), left};
+      return CountLeft{r.row_begin.data(), nullptr, r.supply.data(), r.flow.data(), left};
     });
     std::vector<Potential> beta(sinks);
     for (Potential& b : beta) b = random.between(-5, 5);
@@ -180,13 +180,13 @@ TEST_CASE("lot reductions: a phase's counts from the lots equal those over every
 
     // Units left: the lots of a source against its whole row.
     std::vector<Quantity> left_by_row(rows);
-    const CountLeft by_row{r.row_begin.data(), r.supply.data(), r.flow.data(), left_by_row.data()};
+    const CountLeft by_row{r.row_begin.data(), nullptr, r.supply.data(), r.flow.data(), left_by_row.data()};
     for (std::uint32_t i = 0; i < rows; ++i) by_row.finish(i, by_row.part(i, 0, 1));
     check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
-      return LeftFromLots{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left};
+      return CountLeft{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left};
     });
     std::vector<Quantity> left(rows);
-    const LeftFromLots by_lots{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left.data()};
+    const CountLeft by_lots{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left.data()};
     for (std::uint32_t i = 0; i < rows; ++i) by_lots.finish(i, by_lots.part(i, 0, 1));
     CHECK(left == left_by_row);
 
