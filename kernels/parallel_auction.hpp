@@ -21,9 +21,11 @@ enum class ParallelSystem {
 
 struct ParallelStatistics {
   std::uint64_t phases = 0;
+  std::uint64_t epsilon_widenings = 0;  // times the first phase widened its epsilon (EpsilonGuard)
   std::uint64_t rounds = 0;  // Jacobi rounds: every waiting bidder bids at once, then every sink decides
   std::uint64_t bids = 0;
   std::uint64_t tail_bids = 0;  // of `bids`, those of the sequential tails
+  std::uint64_t tail_scans = 0;  // of `tail_bids`, those that scanned the bidder's whole row (not a short list)
   std::uint64_t potential_passes = 0;  // of the exact-dual recovery
   std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
   double device_ms = 0;                // on the GPU: the solve as CUDA events time it (copies included)

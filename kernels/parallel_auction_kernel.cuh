@@ -26,11 +26,13 @@
 // (costs, sinks, flows, lot prices), where the columns and per-arc lists had made it 128.
 // When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
 // sequential auction finishes it on the host, on a copy of the same state (SequentialTail, HostTail), on
-// both systems.
+// both systems, its bidders answered from short lists of their best arcs where those are exact (ShortList).
 // Every held unit stays within epsilon of its holder's best at the quoted prices, as in the sequential
 // auction (later rounds only raise other prices), so each phase ends epsilon-optimal; with costs scaled by
 // n + 1 the phase at epsilon = 1 ends optimal (Goldberg and Tarjan). Each phase starts from the previous
-// phase's prices and keeps the lots still within its epsilon (KeepWhatFits).
+// phase's prices and keeps the lots still within its epsilon (KeepWhatFits). The first epsilon comes from
+// the spread of the sources' best values, widened if the first phase turns into a price war (EpsilonGuard);
+// any start gives the same optimum, only the work differs.
 //
 // Why an auction rather than cost-scaling push-relabel: a round is a handful of flat, data-parallel passes
 // (a row scan, two stable sorts, a segmented walk), each element written by exactly one thread (or, for a
@@ -91,6 +93,7 @@ namespace th = THRUST_NS_QUALIFIER;
 
 using Index = std::uint64_t;
 inline constexpr Potential kNone = std::numeric_limits<Potential>::min();
+inline constexpr Potential kHighest = std::numeric_limits<Potential>::max();
 inline constexpr Potential kClosed = Potential{1} << 62;  // the quote of a sink that sells nothing
 
 // What a unit on arc e is worth to its source at scale: -cost * (n + 1). Computed where it is read rather
@@ -477,6 +480,61 @@ struct BestProfit {
   EWX_HOST_DEVICE static Part merge(const Part& a, const Part& b) { return merge_best_two(a, b); }
   EWX_HOST_DEVICE void finish(std::uint32_t i, const Part& two) const { best[i] = two.best; }
 };
+// The range of the sources' best values, for the first phase's epsilon (EpsilonGuard).
+struct ValueRange {
+  Potential low, high;  // empty when low > high
+};
+struct BestOfRow {
+  const Potential* best;
+  const Quantity* supply;
+  EWX_HOST_DEVICE ValueRange operator()(std::uint32_t i) const {
+    if (supply[i] == 0 || best[i] == kNone) return {kHighest, kNone};
+    return {best[i], best[i]};
+  }
+};
+struct Widen {
+  EWX_HOST_DEVICE ValueRange operator()(const ValueRange& a, const ValueRange& b) const {
+    return {lower(a.low, b.low), a.high > b.high ? a.high : b.high};
+  }
+};
+// Where the schedule starts. Epsilon-scaling's phases do little useful work while epsilon is wider than the
+// prices need to move, and the largest value is far wider than that on problems whose sources are much
+// alike: the sources' best values (at the opening prices, zero) of a dense assignment with costs in
+// [0, 10n) span 1/200 of the largest at n = 2,048. So the first epsilon is a sixteenth of that spread
+// rather than a quarter of the largest value (the schedule's start until 2026-12-04); for market batches,
+// whose orders' best surpluses span nearly everything, the two are about the same.
+// A spread says nothing of the price wars within rows, though: many sources tied on a few sinks, each bid
+// an epsilon above the last, which a small epsilon makes long. So the first phase (the only one not warm
+// started from a coarser phase's prices) widens its epsilon sixteenfold, up to a quarter of the largest
+// value, each time it has taken `budget` bids at the one it has: 64 per node, where the first phase of a
+// 20k x 2k market batch took between 32 and 64 and of a dense assignment 2 or 3. A wider epsilon keeps
+// every lot within it, so the phase goes on from where it is, and the phases after it narrow from there as
+// before. Widening later phases too was tried and dropped: each narrowing restarted the war, prices drifted
+// up phase after phase, and one test problem's passed the infeasibility limit. Bids are counted in the same
+// order on every system, so the widenings, and the result, do not depend on the system.
+struct EpsilonGuard {
+  Potential epsilon, widest;
+  std::uint64_t budget;
+  std::uint64_t spent = 0;   // bids at this epsilon in this phase
+  std::uint64_t widenings = 0;
+  bool first_phase = true;
+  void start_phase(Potential next) {
+    epsilon = next;
+    spent = 0;
+  }
+  void next_phase() {
+    start_phase(std::max<Potential>(1, epsilon / 4));
+    first_phase = false;
+  }
+  void spend(std::uint64_t bids) {
+    spent += bids;
+    if (first_phase && spent > budget && epsilon < widest) {
+      epsilon = std::min(widest, epsilon * 16);
+      spent = 0;
+      ++widenings;
+    }
+  }
+};
 struct KeepWhatFits {
   SourceOf source_of;
   const std::uint32_t* arc_sink;
@@ -517,18 +575,118 @@ struct LotMap {
   Potential& price(Index e) { return at[e].price; }
 };
 
+// A bidder's short list in the tails (Bertsekas's candidate lists, as in the CPU engine): its kSize best
+// arcs at its last scan of its row, in order of profit (ties to the lower arc), and `bound`, the best profit
+// of an arc left out. Quotes never fall: a bid takes the cheapest units below it and is itself above the
+// quote, and a phase's warm start reprices each kept lot to its sink's quote, which leaves every quote as it
+// was. So no arc left out can since have passed `bound`, in this tail or any later one of the solve. A later
+// bid reprices the listed arcs alone; when the best of them is above `bound` and the second best at least
+// `bound`, they are the row's best and second best exactly as a scan of the whole row would find them (the
+// best's ties to the lower arc included: an arc left out at `bound` cannot tie a best above it), so the bid
+// is the same. Otherwise the row is scanned again. Unlike the CPU engine's lists, which let the bound stand
+// in for the second best, this never changes a bid, so the flows stay those of the whole-row scans.
+struct ShortList {
+  static constexpr unsigned kSize = 8;
+  struct Entry {
+    Potential profit;
+    Index arc;
+  };
+  Entry entry[kSize];
+  unsigned count = 0;
+  Potential bound = kNone;  // kNone: every open arc of the row is listed
+
+  static bool ahead(const Entry& a, const Entry& b) {
+    return a.profit > b.profit || (a.profit == b.profit && a.arc < b.arc);
+  }
+  // Arcs considered in increasing order, so an arc that ties the last listed one ranks behind it.
+  void consider(Potential profit, Index e) {
+    if (count == kSize) {
+      if (profit <= entry[kSize - 1].profit) {
+        bound = std::max(bound, profit);
+        return;
+      }
+      bound = std::max(bound, entry[kSize - 1].profit);
+      --count;
+    }
+    unsigned k = count++;
+    for (; k > 0 && entry[k - 1].profit < profit; --k) entry[k] = entry[k - 1];
+    entry[k] = {profit, e};
+  }
+  // The lists of two parts of a row: the best kSize of both, and the best of everything else. The same
+  // answer in any grouping, so the row's list does not depend on how many cores shared the scan.
+  static ShortList merge(const ShortList& a, const ShortList& b) {
+    ShortList both;
+    both.bound = std::max(a.bound, b.bound);
+    unsigned i = 0, j = 0;
+    while (i < a.count || j < b.count) {
+      const bool from_a = j == b.count || (i < a.count && ahead(a.entry[i], b.entry[j]));
+      const Entry& next = from_a ? a.entry[i++] : b.entry[j++];
+      if (both.count < kSize) {
+        both.entry[both.count++] = next;
+      } else {
+        both.bound = std::max(both.bound, next.profit);  // the first left out is the best left out
+        break;
+      }
+    }
+    return both;
+  }
+  // The best two at the time of the scan.
+  BestTwo best_two() const {
+    BestTwo two;
+    if (count > 0) two.best = entry[0].profit, two.arc = entry[0].arc;
+    if (count > 1) two.second = entry[1].profit;
+    return two;
+  }
+  // The row's best two at today's quotes, from the listed arcs alone, when they are sure to be exactly those
+  // of the whole row; false when the row must be scanned again.
+  bool answers(const std::uint32_t* arc_sink, Values value, const Potential* quote, BestTwo& two) const {
+    two = {};
+    for (unsigned k = 0; k < count; ++k) {
+      const Index e = entry[k].arc;
+      const Potential profit = value[e] - quote[arc_sink[e]];
+      if (profit > two.best || (profit == two.best && e < two.arc)) {
+        two.second = two.best;
+        two.best = profit;
+        two.arc = e;
+      } else if (profit > two.second) {
+        two.second = profit;
+      }
+    }
+    return bound == kNone || (two.best > bound && two.second >= bound);
+  }
+};
+// Lists the best arcs of [begin, end) at `quote`.
+inline ShortList list_over(const std::uint32_t* arc_sink, Values value, const Potential* quote, Index begin,
+                           Index end) {
+  ShortList list;
+  for (Index e = begin; e < end; ++e) {
+    const Potential q = quote[arc_sink[e]];
+    if (q != kClosed) list.consider(value[e] - q, e);
+  }
+  return list;
+}
+// The sources' lists, kept for the whole solve (quotes never fall), made at a source's first tail bid.
+struct ShortLists {
+  static constexpr std::uint32_t kUnlisted = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> list_of;  // per source: its list in `lists`, or kUnlisted before its first scan
+  std::vector<ShortList> lists;
+  std::uint64_t scans = 0;  // whole-row scans
+};
+
 struct SequentialTail {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
   Values value;
   const Quantity* demand;
   const Potential* base;
-  Potential epsilon, price_limit;
+  EpsilonGuard& guard;
+  Potential price_limit;
   std::uint32_t sources, sinks;
   Quantity* left;
   LotMap& lot;
   Quantity* unsold;
   Potential* quote;
+  ShortLists& short_lists;
 
   using Entry = std::pair<Potential, Index>;  // (price, arc); std::greater makes the heaps min-heaps
   std::vector<std::vector<Entry>> heaps;
@@ -554,32 +712,56 @@ struct SequentialTail {
     }
   }
 
-  // A bidder's best two arcs. A tail's bids are its work, and each scans the bidder's whole row: on dense
-  // problems thousands of arcs, one after another, at the speed of one core's memory reads. A long row is
-  // split into contiguous pieces scanned by the host's cores, and the pieces merged as the warps merge
-  // theirs (same answer in any grouping), so the result does not depend on how many cores there are.
-  // On the H100 machine's 16 cores, splitting rows of 8,192 arcs took the n = 8,192 assignment's tails
-  // from 2.1 to 1.7 s; splitting rows of 4,096 (256 arcs a thread) made the n = 4,096 tails slower, 0.73 to
-  // 0.93 s: starting and joining the threads costs more than the scan they share.
+  // A bidder's best two arcs, from its short list where that answers exactly, else from a scan of its row
+  // that lists it anew. On dense problems a row is thousands of arcs, read one after another at the speed
+  // of one core's memory reads, and most of a tail's bids come from bidders displaced again and again, whose
+  // lists still answer. A long row is split into contiguous pieces scanned by the host's cores, and the
+  // pieces' lists merged (same answer in any grouping), so the result does not depend on how many cores
+  // there are. On the H100 machine's 16 cores, splitting rows of 8,192 arcs took the n = 8,192 assignment's
+  // tails from 2.1 to 1.7 s (before the lists); splitting rows of 4,096 (256 arcs a thread) made the
+  // n = 4,096 tails slower, 0.73 to 0.93 s: starting and joining the threads costs more than the scan.
   static constexpr Index kSplitRowsFrom = 8192;
-  BestTwo scan_row(std::uint32_t i) const {
-#if defined(_OPENMP)
+
+  ShortList scan_row(std::uint32_t i) const {
     const Index first = row_begin[i], length = row_begin[i + 1] - first;
+#if defined(_OPENMP)
     const int threads = omp_get_max_threads();
     if (length >= kSplitRowsFrom && threads > 1) {
-      BestTwo whole;
+      ShortList whole;
 #pragma omp parallel num_threads(threads)
       {
         const Index pieces = static_cast<Index>(omp_get_num_threads()), piece = static_cast<Index>(omp_get_thread_num());
-        const BestTwo part = best_two_over(arc_sink, value, quote, first + length * piece / pieces,
-                                           first + length * (piece + 1) / pieces, 1);
+        const ShortList part = list_over(arc_sink, value, quote, first + length * piece / pieces,
+                                         first + length * (piece + 1) / pieces);
 #pragma omp critical
-        whole = merge_best_two(whole, part);
+        whole = ShortList::merge(whole, part);
       }
       return whole;
     }
 #endif
-    return best_two(row_begin, arc_sink, value, quote, i, 0, 1);
+    return list_over(arc_sink, value, quote, first, first + length);
+  }
+  // Rows shorter than kListFrom are scanned whole every time: on market batches (rows of 45 to 450 arcs)
+  // the lists answered only a fifth of the tails' bids, and the tails of a 20k x 2k batch took 1.5 to 1.7 s
+  // with them against 1.0 to 1.2 s without (this machine's two cores, three runs each).
+  static constexpr Index kListFrom = 1024;
+  BestTwo best_two_of(std::uint32_t i) {
+    if (row_begin[i + 1] - row_begin[i] < kListFrom) {
+      ++short_lists.scans;
+      return best_two(row_begin, arc_sink, value, quote, i, 0, 1);
+    }
+    std::uint32_t& at = short_lists.list_of[i];
+    if (at != ShortLists::kUnlisted) {
+      BestTwo two;
+      if (short_lists.lists[at].answers(arc_sink, value, quote, two)) return two;
+    } else {
+      at = static_cast<std::uint32_t>(short_lists.lists.size());
+      short_lists.lists.emplace_back();
+    }
+    ++short_lists.scans;
+    ShortList& list = short_lists.lists[at];
+    list = scan_row(i);
+    return list.best_two();
   }
 
   // Returns the number of bids, or nothing when a bidder is stuck (the problem is infeasible).
@@ -595,7 +777,8 @@ struct SequentialTail {
         while (left[i] > 0) {
           any = true;
           ++bids;
-          const Offer offer = offer_from(scan_row(i), arc_sink, value, quote, epsilon, price_limit);
+          guard.spend(1);
+          const Offer offer = offer_from(best_two_of(i), arc_sink, value, quote, guard.epsilon, price_limit);
           if (!offer.placed) return std::nullopt;
           const Index best_arc = offer.arc;
           const Potential offered = offer.price;
@@ -699,6 +882,7 @@ struct HostTail {
   Vector<Index> changed;
   Vector<Quantity> changed_flow;
   Vector<Potential> changed_price;
+  ShortLists short_lists;
 
   template <typename V>
   static void download(const V& from, std::size_t count, std::vector<typename V::value_type>& to) {
@@ -708,7 +892,7 @@ struct HostTail {
 
   template <typename Policy>
   std::optional<std::uint64_t> run_tail(Policy policy, const TransportationProblem& p, Potential scale,
-                                        Potential epsilon, Potential price_limit, const Vector<Potential>& base_d,
+                                        EpsilonGuard& guard, Potential price_limit, const Vector<Potential>& base_d,
                                         Vector<Quantity>& left_d, Vector<Quantity>& unsold_d,
                                         Vector<Potential>& quote_d, Vector<Quantity>& flow_d,
                                         Vector<Potential>& lot_price_d, const Vector<Index>& held_d, Index held_count) {
@@ -723,6 +907,7 @@ struct HostTail {
     download(left_d, left_d.size(), left);
     download(unsold_d, unsold_d.size(), unsold);
     download(quote_d, quote_d.size(), quote);
+    if (short_lists.list_of.empty()) short_lists.list_of.assign(p.source_count(), ShortLists::kUnlisted);
     LotMap lots;
     lots.at.reserve(2 * held_count + 1024);
     for (Index k = 0; k < held_count; ++k) lots.at[lot_arcs[k]] = {flow[k], lot_price[k]};
@@ -732,7 +917,7 @@ struct HostTail {
                         Values{p.arc_cost.data(), scale},
                         p.demand.data(),
                         base.data(),
-                        epsilon,
+                        guard,
                         price_limit,
                         p.source_count(),
                         p.sink_count(),
@@ -740,6 +925,7 @@ struct HostTail {
                         lots,
                         unsold.data(),
                         quote.data(),
+                        short_lists,
                         {}};
     const std::optional<std::uint64_t> bids = tail.run();
     if (!bids) return bids;
@@ -836,13 +1022,23 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   flag[0] = 0;  // a copy to the system, which waits for the uploads
   lap(out.statistics.setup_ms);
 
-  for (Potential epsilon = std::max<Potential>(1, largest / 4);; epsilon = std::max<Potential>(1, epsilon / 4)) {
+  const Potential widest_epsilon = std::max<Potential>(1, largest / 4);
+  EpsilonGuard guard{0, widest_epsilon, 64 * (static_cast<std::uint64_t>(sources) + sinks)};
+  for (;;) {
     ++out.statistics.phases;
     // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
     Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys)});
+    if (out.statistics.phases == 1) {
+      // The sources' best values at the opening prices (zero) are what BestProfit has just found.
+      const ValueRange range =
+          th::transform_reduce(policy, source_ids, source_ids + sources, BestOfRow{ptr(price_keys), ptr(supply)},
+                               ValueRange{kHighest, kNone}, Widen{});
+      const Potential spread = range.low <= range.high ? range.high - range.low : 0;
+      guard.start_phase(std::clamp<Potential>(spread / 16, 1, widest_epsilon));
+    }
     th::for_each(policy, held.begin(), held.begin() + held_count,
-                 KeepWhatFits{source_of, ptr(arc_sink), value, ptr(quote), ptr(price_keys), epsilon,
+                 KeepWhatFits{source_of, ptr(arc_sink), value, ptr(quote), ptr(price_keys), guard.epsilon,
                               ptr(flow), ptr(lot_price)});
     th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
     held_count = static_cast<Index>(
@@ -866,7 +1062,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       if (active <= tail_bidders) {
         lap(out.statistics.rounds_ms);
         const std::optional<std::uint64_t> tail_bids = host.run_tail(
-            policy, p, scale, epsilon, price_limit, base, left, unsold, quote, flow, lot_price, held, held_count);
+            policy, p, scale, guard, price_limit, base, left, unsold, quote, flow, lot_price, held, held_count);
         if (!tail_bids) {
           out.status = SolveStatus::infeasible;
           out.detail = "the parallel auction found no way to place some supply";
@@ -874,6 +1070,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         }
         out.statistics.bids += *tail_bids;
         out.statistics.tail_bids += *tail_bids;
+        out.statistics.tail_scans = host.short_lists.scans;
         // The tail's arcs, every lot it started from and every arc it wrote, are the list's new superset.
         th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
         held_count = static_cast<Index>(th::copy_if(policy, host.changed.begin(), host.changed.end(),
@@ -886,9 +1083,10 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       }
       ++out.statistics.rounds;
       out.statistics.bids += active;
+      guard.spend(active);
       flag[0] = 0;
       Rows::run(policy, ptr(bidders), active,
-                Bid{ptr(row_begin), ptr(arc_sink), value, ptr(quote), epsilon, price_limit, ptr(bid_price),
+                Bid{ptr(row_begin), ptr(arc_sink), value, ptr(quote), guard.epsilon, price_limit, ptr(bid_price),
                     ptr(bid_arc), ptr(bid_sink), ptr(flag)});
       if (flag[0] != 0) {
         out.status = SolveStatus::infeasible;
@@ -949,8 +1147,10 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       held.swap(held_next);
       th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
     }
-    if (epsilon == 1) break;
+    if (guard.epsilon == 1) break;
+    guard.next_phase();
   }
+  out.statistics.epsilon_widenings = guard.widenings;
   lap(out.statistics.rounds_ms);
 
   // Exact duals from the scaled prices.

@@ -155,6 +155,40 @@ TEST_CASE("parallel auction: rows long enough to be split across cores in the ta
   }
 }
 
+TEST_CASE("parallel auction: the first epsilon from the sources' best values, widened in a price war") {
+  // Every source's best arc costs 0, so the spread of best values is 0 and the schedule starts (and ends)
+  // at epsilon 1: one phase.
+  SeededRandom random(5);
+  {
+    TransportationProblem p = dense_assignment(random, 60, 400);
+    for (NodeIndex i = 0; i < 60; ++i) p.arc_cost[p.row_begin[i] + random.between(0, 59)] = 0;
+    kernels::ParallelStatistics statistics;
+    const TransportationSolution s = kernels::solve_parallel(p, ParallelSystem::host, &statistics);
+    REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+    CHECK(statistics.phases == 1);
+    CHECK(statistics.epsilon_widenings == 0);
+    CHECK(s.objective == solve_on_cpu(p).objective);
+    check_certified(p, s);
+  }
+  // The same spread, but 80 sources tied on 30 sinks that cost nothing, the other 50 costing 1,000: the 50
+  // who lose must be priced out, the 30 sinks' prices climbing 1,000 x 161 (the scale) a unit of epsilon at
+  // a time. The first phase widens its epsilon instead; without that this test ran past 5 minutes.
+  {
+    std::vector<Arc> arcs;
+    for (NodeIndex i = 0; i < 80; ++i)
+      for (NodeIndex j = 0; j < 80; ++j) arcs.push_back({i, j, 1, j < 30 ? 0 : 1'000});
+    const TransportationProblem p =
+        make_transportation_problem(std::vector<Quantity>(80, 1), std::vector<Quantity>(80, 1), arcs);
+    kernels::ParallelStatistics statistics;
+    const TransportationSolution s = kernels::solve_parallel(p, ParallelSystem::host, &statistics);
+    REQUIRE_MESSAGE(s.status == SolveStatus::optimal, s.detail);
+    CHECK(statistics.epsilon_widenings > 0);
+    CHECK(statistics.bids < 200'000);
+    CHECK(s.objective == 50'000);
+    check_certified(p, s);
+  }
+}
+
 TEST_CASE("parallel auction on the GPU: the same flows and potentials as on the CPU system") {
   if (!kernels::built_with_cuda() || !kernels::probe_device().usable) {
     MESSAGE("no usable CUDA device here: " << kernels::probe_device().reason

@@ -5,7 +5,9 @@
 // 2, 4, 8 and 32 lanes merged in the order the warp's shuffles merge them, and for 3 and 5 lanes merged left
 // to right, against the whole row read by one thread. Rows are short, long and empty; values repeat, so
 // that best and second best tie often; some sinks are closed. The reductions over a node's lots (a phase's
-// counts, a sink's dual pass) are also checked against the same counts taken over every arc.
+// counts, a sink's dual pass) are also checked against the same counts taken over every arc. And the tails'
+// short lists (ShortList): merged from any split of a row they are the whole row's, and as quotes rise a
+// list that answers gives the whole row's best two, ties included.
 //
 // Built with Thrust's OpenMP system in the kernels' own Thrust namespace, as parallel_auction_host.cpp is.
 #include <doctest/doctest.h>
@@ -250,4 +252,76 @@ TEST_CASE("lot reductions: a phase's counts from the lots equal those over every
     CHECK(beta == expected_beta);
     CHECK(changed == 1);
   }
+}
+
+namespace {
+
+bool same_best_two(const BestTwo& a, const BestTwo& b) {
+  return a.best == b.best && a.second == b.second && (a.best == kNone || a.arc == b.arc);
+}
+bool same_list(const ShortList& a, const ShortList& b) {
+  if (a.count != b.count || a.bound != b.bound) return false;
+  for (unsigned k = 0; k < a.count; ++k)
+    if (a.entry[k].profit != b.entry[k].profit || a.entry[k].arc != b.entry[k].arc) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("short lists: a tail bid answered from its list is the whole row's as quotes rise, however split") {
+  SeededRandom random(811);
+  int answered = 0, rescanned = 0, answered_on_ties = 0;
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    const std::uint32_t rows = 60, sinks = 40;
+    Rows r = random_rows(random, rows, sinks);
+    const Values value{r.cost.data(), 1};
+    const auto whole_row = [&](std::uint32_t i) {
+      return best_two(r.row_begin.data(), r.arc_sink.data(), value, r.quote.data(), i, 0, 1);
+    };
+    std::vector<ShortList> lists;
+    for (std::uint32_t i = 0; i < rows; ++i) {
+      CAPTURE(i);
+      const Index first = r.row_begin[i], end = r.row_begin[i + 1];
+      lists.push_back(list_over(r.arc_sink.data(), value, r.quote.data(), first, end));
+      CHECK(same_best_two(lists.back().best_two(), whole_row(i)));
+      // The row in contiguous pieces, as the tail's cores scan it, merged in either order.
+      for (const Index pieces : {2, 3, 5, 7}) {
+        ShortList forward, backward;
+        for (Index k = 0; k < pieces; ++k) {
+          const auto piece = [&](Index p) {
+            return list_over(r.arc_sink.data(), value, r.quote.data(), first + (end - first) * p / pieces,
+                             first + (end - first) * (p + 1) / pieces);
+          };
+          forward = ShortList::merge(forward, piece(k));
+          backward = ShortList::merge(piece(pieces - 1 - k), backward);
+        }
+        CHECK(same_list(forward, lists.back()));
+        CHECK(same_list(backward, lists.back()));
+      }
+    }
+    // Quotes rise, as in a solve; a list that answers must give the whole row's best two, ties included.
+    for (int step = 0; step < 40; ++step) {
+      for (int k = 0; k < 6; ++k) {
+        Potential& q = r.quote[static_cast<std::size_t>(random.between(0, static_cast<int>(sinks) - 1))];
+        if (q != kClosed) q += random.between(0, 3);
+      }
+      for (std::uint32_t i = 0; i < rows; ++i) {
+        CAPTURE(i);
+        BestTwo two;
+        if (lists[i].answers(r.arc_sink.data(), value, r.quote.data(), two)) {
+          ++answered;
+          answered_on_ties += two.best != kNone && two.best == two.second;
+          CHECK(same_best_two(two, whole_row(i)));
+        } else {
+          ++rescanned;
+          lists[i] = list_over(r.arc_sink.data(), value, r.quote.data(), r.row_begin[i], r.row_begin[i + 1]);
+        }
+      }
+    }
+  }
+  INFO("answered " << answered << ", rescanned " << rescanned << ", on ties " << answered_on_ties);
+  CHECK(answered > 1000);
+  CHECK(rescanned > 100);
+  CHECK(answered_on_ties > 100);
 }
