@@ -641,16 +641,9 @@ struct ShortList {
   // of the whole row; false when the row must be scanned again.
   bool answers(const std::uint32_t* arc_sink, Values value, const Potential* quote, BestTwo& two) const {
     two = {};
-    for (unsigned k = 0; k < count; ++k) {
+    for (unsigned k = 0; k < count; ++k) {  // listed by profit at the scan, not by arc: merged as parts are
       const Index e = entry[k].arc;
-      const Potential profit = value[e] - quote[arc_sink[e]];
-      if (profit > two.best || (profit == two.best && e < two.arc)) {
-        two.second = two.best;
-        two.best = profit;
-        two.arc = e;
-      } else if (profit > two.second) {
-        two.second = profit;
-      }
+      two = merge_best_two(two, BestTwo{value[e] - quote[arc_sink[e]], kNone, e});
     }
     return bound == kNone || (two.best > bound && two.second >= bound);
   }
