@@ -9,8 +9,9 @@
 namespace ewx::kernels {
 
 std::uint64_t parallel_working_set(const TransportationProblem& problem) {
-  return 32 * problem.arc_count() + 96 * detail::lot_room(problem) +
-         128 * (std::uint64_t{problem.source_count()} + problem.sink_count() + 1);
+  return 32 * problem.arc_count() + 128 * detail::lot_room(problem) +
+         128 * (std::uint64_t{problem.source_count()} + problem.sink_count() + 1) +
+         detail::kShortListBytes * detail::listed_rows(problem);
 }
 
 TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,

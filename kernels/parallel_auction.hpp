@@ -26,6 +26,7 @@ struct ParallelStatistics {
   std::uint64_t bids = 0;
   std::uint64_t tail_bids = 0;  // of `bids`, those of the sequential tails
   std::uint64_t tail_scans = 0;  // of `tail_bids`, those that scanned the bidder's whole row (not a short list)
+  std::uint64_t round_scans = 0;  // of the rounds' bids, those that scanned the bidder's whole row
   std::uint64_t potential_passes = 0;  // of the exact-dual recovery
   std::uint64_t device_bytes = 0;      // the working set (docs/solver.md states it per arc and per node)
   double device_ms = 0;                // on the GPU: the solve as CUDA events time it (copies included)
@@ -36,8 +37,9 @@ struct ParallelStatistics {
 };
 
 // Bytes the solver holds on its system for `problem`, an upper bound: 32 per arc (the costs, sinks, flows
-// and lot prices), 96 per lot it can hold (at most one per unit of supply, at most one per arc: the lists of
-// lots and their sorts' scratch) and 128 per node. A tail adds 24 bytes per arc it touched.
+// and lot prices), 128 per lot it can hold (at most one per unit of supply, at most one per arc: the lists
+// of lots, the units each lost in a round summed by holder, and their sorts' scratch), 128 per node and 144
+// per source whose row has 1,024 arcs or more (its short list). A tail adds 24 bytes per arc it touched.
 std::uint64_t parallel_working_set(const TransportationProblem& problem);
 
 // Solves `problem` exactly on `system`. Returns status optimal with the flow, the objective and exact optimal

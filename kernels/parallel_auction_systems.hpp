@@ -30,6 +30,16 @@ inline std::uint64_t lot_room(const TransportationProblem& problem) {
   return std::min<std::uint64_t>(problem.arc_count(), static_cast<std::uint64_t>(units));
 }
 
+// Sources whose rows are long enough to keep a short list of their best arcs (ShortList in
+// parallel_auction_kernel.cuh, which checks these figures), and the bytes each list takes.
+inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 144;
+inline std::uint64_t listed_rows(const TransportationProblem& problem) {
+  std::uint64_t rows = 0;
+  for (NodeIndex i = 0; i < problem.source_count(); ++i)
+    rows += problem.row_begin[i + 1] - problem.row_begin[i] >= kShortListFrom;
+  return rows;
+}
+
 void solve_on_host_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
 void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
 

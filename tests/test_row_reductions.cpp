@@ -5,9 +5,10 @@
 // 2, 4, 8 and 32 lanes merged in the order the warp's shuffles merge them, and for 3 and 5 lanes merged left
 // to right, against the whole row read by one thread. Rows are short, long and empty; values repeat, so
 // that best and second best tie often; some sinks are closed. The reductions over a node's lots (a phase's
-// counts, a sink's dual pass) are also checked against the same counts taken over every arc. And the tails'
-// short lists (ShortList): merged from any split of a row they are the whole row's, and as quotes rise a
-// list that answers gives the whole row's best two, ties included.
+// counts, a sink's dual pass) are also checked against the same counts taken over every arc. And the short
+// lists (ShortList): merged from any split of a row they are the whole row's, and as quotes rise a list
+// that answers gives the whole row's best two, ties included; the rounds' bid from them (ListedBid) is
+// Bid's, answered from a list or scanned across any number of lanes, and the lists it writes agree.
 //
 // Built with Thrust's OpenMP system in the kernels' own Thrust namespace, as parallel_auction_host.cpp is.
 #include <doctest/doctest.h>
@@ -126,9 +127,6 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     check_every_split<Potential>(rows, rows, [&](Potential* best) {
       return BestProfit{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), best};
     });
-    check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
-      return CountLeft{r.row_begin.data(), nullptr, r.supply.data(), r.flow.data(), left};
-    });
     std::vector<Potential> beta(sinks);
     for (Potential& b : beta) b = random.between(-5, 5);
     int changed = 0;
@@ -181,9 +179,9 @@ TEST_CASE("lot reductions: a phase's counts from the lots equal those over every
       for (Index e = r.row_begin[i]; e < r.row_begin[i + 1]; ++e) REQUIRE(source_of(e) == i);
 
     // Units left: the lots of a source against its whole row.
-    std::vector<Quantity> left_by_row(rows);
-    const CountLeft by_row{r.row_begin.data(), nullptr, r.supply.data(), r.flow.data(), left_by_row.data()};
-    for (std::uint32_t i = 0; i < rows; ++i) by_row.finish(i, by_row.part(i, 0, 1));
+    std::vector<Quantity> left_by_row(r.supply);
+    for (std::uint32_t i = 0; i < rows; ++i)
+      for (Index e = r.row_begin[i]; e < r.row_begin[i + 1]; ++e) left_by_row[i] -= r.flow[e];
     check_every_split<Quantity>(rows, rows, [&](Quantity* left) {
       return CountLeft{g.source_lot_begin.data(), g.by_arc.data(), r.supply.data(), r.flow.data(), left};
     });
@@ -283,7 +281,7 @@ TEST_CASE("short lists: a tail bid answered from its list is the whole row's as 
     for (std::uint32_t i = 0; i < rows; ++i) {
       CAPTURE(i);
       const Index first = r.row_begin[i], end = r.row_begin[i + 1];
-      lists.push_back(list_over(r.arc_sink.data(), value, r.quote.data(), first, end));
+      lists.push_back(list_over(r.arc_sink.data(), value, r.quote.data(), first, end, 1));
       CHECK(same_best_two(lists.back().best_two(), whole_row(i)));
       // The row in contiguous pieces, as the tail's cores scan it, merged in either order.
       for (const Index pieces : {2, 3, 5, 7}) {
@@ -291,7 +289,7 @@ TEST_CASE("short lists: a tail bid answered from its list is the whole row's as 
         for (Index k = 0; k < pieces; ++k) {
           const auto piece = [&](Index p) {
             return list_over(r.arc_sink.data(), value, r.quote.data(), first + (end - first) * p / pieces,
-                             first + (end - first) * (p + 1) / pieces);
+                             first + (end - first) * (p + 1) / pieces, 1);
           };
           forward = ShortList::merge(forward, piece(k));
           backward = ShortList::merge(piece(pieces - 1 - k), backward);
@@ -315,7 +313,7 @@ TEST_CASE("short lists: a tail bid answered from its list is the whole row's as 
           CHECK(same_best_two(two, whole_row(i)));
         } else {
           ++rescanned;
-          lists[i] = list_over(r.arc_sink.data(), value, r.quote.data(), r.row_begin[i], r.row_begin[i + 1]);
+          lists[i] = list_over(r.arc_sink.data(), value, r.quote.data(), r.row_begin[i], r.row_begin[i + 1], 1);
         }
       }
     }
@@ -324,4 +322,73 @@ TEST_CASE("short lists: a tail bid answered from its list is the whole row's as 
   CHECK(answered > 1000);
   CHECK(rescanned > 100);
   CHECK(answered_on_ties > 100);
+}
+
+TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list or a scan split across lanes") {
+  SeededRandom random(4242);
+  int answered = 0, scanned = 0;
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    const std::uint32_t rows = 60, sinks = 40;
+    Rows r = random_rows(random, rows, sinks);
+    const Values value{r.cost.data(), 1};
+    // Every other row has a list; the rest are scanned each time, as rows too short for one are.
+    std::vector<std::uint32_t> slot(rows, kUnlisted);
+    std::uint32_t slots = 0;
+    for (std::uint32_t i = 0; i < rows; i += 2) slot[i] = slots++;
+    struct Bids {
+      std::vector<Potential> price;
+      std::vector<Index> arc;
+      std::vector<std::uint32_t> sink;
+      int stuck = 0;
+      explicit Bids(std::uint32_t rows) : price(rows, 0), arc(rows, 0), sink(rows, 0) {}
+      Bid bid(const Rows& r, Values value) {
+        return Bid{r.row_begin.data(), r.arc_sink.data(), value,       r.quote.data(), 1,
+                   kClosed / 2,        price.data(),      arc.data(),  sink.data(),    &stuck};
+      }
+    };
+    std::vector<ShortList> lists(slots);
+    std::vector<std::uint32_t> answers(rows, 0);
+    for (int step = 0; step < 30; ++step) {
+      // The oracle: Bid over every whole row.
+      Bids expected(rows);
+      const Bid whole = expected.bid(r, value);
+      for (std::uint32_t i = 0; i < rows; ++i) whole.finish(i, whole.part(i, 0, 1));
+      // ListedBid with the row split over 1, 2, 8 and 32 lanes merged as a warp merges them, and over 3 and
+      // 5 lanes merged left to right: each list it writes is the one-lane list, and every bid is Bid's.
+      std::vector<ShortList> one_lane;
+      for (const unsigned lanes : {1u, 2u, 3u, 5u, 8u, 32u}) {
+        CAPTURE(lanes);
+        Bids got(rows);
+        std::vector<ShortList> split = lists;
+        const ListedBid listed{got.bid(r, value), split.data(), slot.data(), answers.data()};
+        for (std::uint32_t i = 0; i < rows; ++i) {
+          if (listed.answered(i, true)) {
+            ++answered;
+            continue;
+          }
+          ++scanned;
+          const bool warp = (lanes & (lanes - 1)) == 0;
+          listed.finish(i, warp ? warp_fold(listed, i, lanes) : left_fold(listed, i, lanes));
+        }
+        CHECK(got.price == expected.price);
+        CHECK(got.arc == expected.arc);
+        CHECK(got.stuck == expected.stuck);
+        if (lanes == 1) {
+          one_lane = split;
+        } else {
+          for (std::uint32_t k = 0; k < slots; ++k) CHECK(same_list(split[k], one_lane[k]));
+        }
+      }
+      lists = one_lane;
+      // Quotes rise, as in a solve.
+      for (int k = 0; k < 6; ++k) {
+        Potential& q = r.quote[static_cast<std::size_t>(random.between(0, static_cast<int>(sinks) - 1))];
+        if (q != kClosed) q += random.between(0, 3);
+      }
+    }
+  }
+  INFO("answered " << answered << ", scanned " << scanned);
+  CHECK(answered > 5000);
+  CHECK(scanned > 5000);
 }

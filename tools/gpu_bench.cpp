@@ -218,13 +218,13 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
       events.push_back(stats.device_ms);
     }
     std::fprintf(stderr,
-                 "%s: %llu phases (epsilon widened %llu times), %llu rounds, %llu bids (%llu in tails, %llu of them "
-                 "whole-row scans), %llu dual passes; last solve: setup %.1f ms, rounds %.1f ms, tails %.1f ms, duals "
-                 "%.1f ms\n",
+                 "%s: %llu phases (epsilon widened %llu times), %llu rounds, %llu bids (%llu whole-row scans in "
+                 "rounds; %llu in tails, %llu of them whole-row scans), %llu dual passes; last solve: setup %.1f ms, "
+                 "rounds %.1f ms, tails %.1f ms, duals %.1f ms\n",
                  instance.name.c_str(), static_cast<unsigned long long>(stats.phases),
                  static_cast<unsigned long long>(stats.epsilon_widenings),
                  static_cast<unsigned long long>(stats.rounds), static_cast<unsigned long long>(stats.bids),
-                 static_cast<unsigned long long>(stats.tail_bids), static_cast<unsigned long long>(stats.tail_scans),
+                 static_cast<unsigned long long>(stats.round_scans), static_cast<unsigned long long>(stats.tail_bids), static_cast<unsigned long long>(stats.tail_scans),
                  static_cast<unsigned long long>(stats.potential_passes), stats.setup_ms, stats.rounds_ms,
                  stats.tail_ms, stats.duals_ms);
     std::string cpu = "not run (over " + std::to_string(cpu_arcs) + " arcs)", same = "-";
