@@ -88,8 +88,8 @@ void solve_on_cuda_system(const TransportationProblem& problem, Potential scale,
     check(cudaEventRecord(start));
     CachedScratch scratch;
     auto policy = th::cuda::par_nosync(scratch);
-    run_parallel_auction<decltype(policy), th::device_vector, RowsOnWarps, ProblemMemory::uploaded>(policy, problem,
-                                                                                             scale, out);
+    run_parallel_auction<decltype(policy), th::device_vector, RowsOnWarps, ProblemMemory::uploaded>(
+        policy, problem, scale, out);
     check(cudaGetLastError());
     check(cudaEventRecord(stop));
     check(cudaEventSynchronize(stop));

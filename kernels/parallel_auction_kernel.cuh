@@ -57,11 +57,11 @@
 #include <thrust/binary_search.h>
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
-#include <thrust/reduce.h>
 #include <thrust/functional.h>
-#include <thrust/partition.h>
 #include <thrust/gather.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/partition.h>
+#include <thrust/reduce.h>
 #include <thrust/scatter.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
@@ -1197,7 +1197,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       out.statistics.bids += active;
       guard.spend(active);
       flag[0] = 0;
-      const Bid bid{ptr(row_begin), ptr(arc_sink), value,         ptr(quote), guard.epsilon,
+      const Bid bid{ptr(row_begin), ptr(arc_sink),  value,        ptr(quote),    guard.epsilon,
                     price_limit,    ptr(bid_price), ptr(bid_arc), ptr(bid_sink), ptr(flag)};
       if (lists_in_rounds)
         Rows::run(policy, ptr(bidders), active, ListedBid{bid, ptr(lists), ptr(list_slot), ptr(answered_by_list)});
@@ -1225,8 +1225,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
           touched.begin());
       // The lots of other sinks cannot change this round: they go straight to the next round's list.
       const auto [lots_end, untouched_end] =
-          th::stable_partition_copy(policy, held.begin(), held.begin() + held_count, lots.begin(),
-                                    held_next.begin(), SinkHasBids{ptr(bid_begin), ptr(arc_sink)});
+          th::stable_partition_copy(policy, held.begin(), held.begin() + held_count, lots.begin(), held_next.begin(),
+                                    SinkHasBids{ptr(bid_begin), ptr(arc_sink)});
       const Index lot_count = static_cast<Index>(lots_end - lots.begin());
       th::stable_sort(policy, lots.begin(), lots_end);
       th::transform(policy, lots.begin(), lots_end, lot_keys.begin(), Gather<Potential, Index>{ptr(lot_price)});
@@ -1242,11 +1242,11 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       // What the lots lost, summed by holder and given back.
       th::transform(policy, lots.begin(), lots_end, holders.begin(), source_of);
       th::sort_by_key(policy, holders.begin(), holders.begin() + lot_count, lost.begin());
-      const Index holder_count = static_cast<Index>(
-          th::reduce_by_key(policy, holders.begin(), holders.begin() + lot_count, lost.begin(), holder_keys.begin(),
-                            returned.begin())
-              .first -
-          holder_keys.begin());
+      const Index holder_count =
+          static_cast<Index>(th::reduce_by_key(policy, holders.begin(), holders.begin() + lot_count, lost.begin(),
+                                               holder_keys.begin(), returned.begin())
+                                 .first -
+                             holder_keys.begin());
       th::for_each(policy, th::counting_iterator<Index>(0), th::counting_iterator<Index>(holder_count),
                    ReturnUnits{ptr(holder_keys), ptr(returned), ptr(left)});
       th::for_each(policy, touched.begin(), touched.begin() + touched_count,

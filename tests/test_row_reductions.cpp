@@ -343,8 +343,8 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
       int stuck = 0;
       explicit Bids(std::uint32_t rows) : price(rows, 0), arc(rows, 0), sink(rows, 0) {}
       Bid bid(const Rows& r, Values value) {
-        return Bid{r.row_begin.data(), r.arc_sink.data(), value,       r.quote.data(), 1,
-                   kClosed / 2,        price.data(),      arc.data(),  sink.data(),    &stuck};
+        return Bid{r.row_begin.data(), r.arc_sink.data(), value,      r.quote.data(), 1,
+                   kClosed / 2,        price.data(),      arc.data(), sink.data(),    &stuck};
       }
     };
     std::vector<ShortList> lists(slots);

@@ -240,8 +240,8 @@ int main(int argc, char** argv) {
         "in tails, {} of them whole-row scans), {} dual passes, {} bytes of working set; setup "
         "{:.1f} ms, rounds {:.1f} ms, tails {:.1f} ms, duals {:.1f} ms{}",
         gpu ? "GPU" : "parallel", stats.phases, stats.epsilon_widenings, stats.rounds, stats.bids, stats.round_scans,
-        stats.tail_bids, stats.tail_scans, stats.potential_passes, stats.device_bytes, stats.setup_ms, stats.rounds_ms, stats.tail_ms,
-        stats.duals_ms, gpu ? fmt::format(", {:.3f} ms on the device", stats.device_ms) : std::string());
+        stats.tail_bids, stats.tail_scans, stats.potential_passes, stats.device_bytes, stats.setup_ms, stats.rounds_ms,
+        stats.tail_ms, stats.duals_ms, gpu ? fmt::format(", {:.3f} ms on the device", stats.device_ms) : std::string());
     if (gpu) device_ms.push_back(stats.device_ms);
   };
   std::optional<ewx::TransportationSolver> solve = ewx::tools::choose_solver(options.solver, solver_options, observer);

@@ -224,7 +224,8 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
                  instance.name.c_str(), static_cast<unsigned long long>(stats.phases),
                  static_cast<unsigned long long>(stats.epsilon_widenings),
                  static_cast<unsigned long long>(stats.rounds), static_cast<unsigned long long>(stats.bids),
-                 static_cast<unsigned long long>(stats.round_scans), static_cast<unsigned long long>(stats.tail_bids), static_cast<unsigned long long>(stats.tail_scans),
+                 static_cast<unsigned long long>(stats.round_scans), static_cast<unsigned long long>(stats.tail_bids),
+                 static_cast<unsigned long long>(stats.tail_scans),
                  static_cast<unsigned long long>(stats.potential_passes), stats.setup_ms, stats.rounds_ms,
                  stats.tail_ms, stats.duals_ms);
     std::string cpu = "not run (over " + std::to_string(cpu_arcs) + " arcs)", same = "-";
