@@ -9,7 +9,7 @@
 namespace ewx::kernels {
 
 std::uint64_t parallel_working_set(const TransportationProblem& problem) {
-  return 32 * problem.arc_count() + 128 * detail::lot_room(problem) +
+  return 28 * problem.arc_count() + 128 * detail::lot_room(problem) +
          128 * (std::uint64_t{problem.source_count()} + problem.sink_count() + 1) +
          detail::kShortListBytes * detail::listed_rows(problem);
 }

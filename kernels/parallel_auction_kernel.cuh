@@ -25,7 +25,7 @@
 // Nothing reads a column. What a sink needs to know (its units sold, its quote, its dual constraints) is in
 // its lots, which are few: each holds a unit at least, so there are never more of them than units of
 // supply. So a phase's counts and the duals' sink passes read the lots grouped by sink (SinkFromLots,
-// LowerBeta), and the arrays of lots are that long, not one slot per arc: the device keeps 32 bytes per arc
+// LowerBeta), and the arrays of lots are that long, not one slot per arc: the device keeps 28 bytes per arc
 // (costs, sinks, flows, lot prices), where the columns and per-arc lists had made it 128.
 // When few bidders are left, the rest of the phase is displacement chains, sequential by nature, and the
 // sequential auction finishes it on the host, on a copy of the same state (SequentialTail, HostTail), on
@@ -262,6 +262,8 @@ struct Bid {
   Index* bid_arc;
   std::uint32_t* bid_sink;
   int* stuck;  // set when a bidder has nowhere to go or would bid past any feasible price: infeasible
+  const Quantity* flow;
+  std::uint8_t* on_lot;  // per source: whether its bid's arc is a lot already (so not a new one: NewLot)
 
   using Part = BestTwo;
   EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
@@ -277,6 +279,7 @@ struct Bid {
     bid_price[i] = offer.price;
     bid_arc[i] = offer.arc;
     bid_sink[i] = arc_sink[offer.arc];
+    on_lot[i] = flow[offer.arc] > 0;
   }
 };
 
@@ -499,22 +502,12 @@ struct SinkHasBids {
     return bid_begin[j] < bid_begin[j + 1];
   }
 };
-struct Unlist {  // a lot emptied this round leaves the list
-  const Quantity* flow;
-  std::uint8_t* listed;
-  EWX_HOST_DEVICE void operator()(Index e) const {
-    if (flow[e] == 0) listed[e] = 0;
-  }
-};
-struct NewLot {  // a bid that won on an arc not yet listed makes it a lot
+// The list holds exactly the arcs with flow at a round's start, so a winner's arc is a new lot unless it
+// had flow when the round began (Bid's `on_lot`): then it is one of its sink's lots, kept if it still has flow.
+struct NewLot {
   const Quantity* taken;
-  const Index* bid_arc;
-  const std::uint8_t* listed;
-  EWX_HOST_DEVICE bool operator()(std::uint32_t i) const { return taken[i] > 0 && listed[bid_arc[i]] == 0; }
-};
-struct List {
-  std::uint8_t* listed;
-  EWX_HOST_DEVICE void operator()(Index e) const { listed[e] = 1; }
+  const std::uint8_t* on_lot;
+  EWX_HOST_DEVICE bool operator()(std::uint32_t i) const { return taken[i] > 0 && on_lot[i] == 0; }
 };
 
 // 4. Units each source has to place at a phase's start: its supply less the flows of its lots, lots[begin[i]]
@@ -1097,7 +1090,7 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   Vector<std::uint32_t> lot_sinks(room), touched(sinks), holders(room), holder_keys(room);
   Vector<Quantity> lost(room), returned(room);
   Vector<Index> held(room), held_next(room);  // the arcs that carry flow, in no particular order
-  Vector<std::uint8_t> listed(arcs, 0);       // per arc: in `held`
+  Vector<std::uint8_t> on_lot(sources);
   Index held_count = 0;
   // The lots, `held`, copied to `lots` in arc order (so by source too, rows being runs of arcs), with each
   // source's range in source_lot_begin; then regrouped by sink, with each sink's range in lot_begin.
@@ -1152,7 +1145,6 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     th::for_each(policy, held.begin(), held.begin() + held_count,
                  KeepWhatFits{source_of, ptr(arc_sink), value, ptr(quote), ptr(price_keys), guard.epsilon,
                               ptr(flow), ptr(lot_price)});
-    th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
     held_count = static_cast<Index>(
         th::copy_if(policy, held.begin(), held.begin() + held_count, held_next.begin(), CarriesFlow{ptr(flow)}) -
         held_next.begin());
@@ -1184,11 +1176,9 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
         out.statistics.tail_bids += *tail_bids;
         out.statistics.tail_scans = host.short_lists.scans;
         // The tail's arcs, every lot it started from and every arc it wrote, are the list's new superset.
-        th::for_each(policy, held.begin(), held.begin() + held_count, Unlist{ptr(flow), ptr(listed)});
         held_count = static_cast<Index>(th::copy_if(policy, host.changed.begin(), host.changed.end(),
                                                     host.changed_flow.begin(), held.begin(), Positive{}) -
                                         held.begin());
-        th::for_each(policy, held.begin(), held.begin() + held_count, List{ptr(listed)});
         flag[0] = 0;
         lap(out.statistics.tail_ms);
         break;
@@ -1197,8 +1187,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
       out.statistics.bids += active;
       guard.spend(active);
       flag[0] = 0;
-      const Bid bid{ptr(row_begin), ptr(arc_sink),  value,        ptr(quote),    guard.epsilon,
-                    price_limit,    ptr(bid_price), ptr(bid_arc), ptr(bid_sink), ptr(flag)};
+      const Bid bid{ptr(row_begin),  ptr(arc_sink), value,         ptr(quote), guard.epsilon, price_limit,
+                    ptr(bid_price), ptr(bid_arc),  ptr(bid_sink), ptr(flag),  ptr(flow),     ptr(on_lot)};
       if (lists_in_rounds)
         Rows::run(policy, ptr(bidders), active, ListedBid{bid, ptr(lists), ptr(list_slot), ptr(answered_by_list)});
       else
@@ -1253,13 +1243,11 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
                    Requote{ptr(bid_begin), ptr(bidders), ptr(taken), ptr(bid_arc), ptr(lot_begin), ptr(lots),
                            ptr(unsold), ptr(flow), ptr(lot_price), ptr(base), ptr(quote)});
       // The list of lots: of the touched sinks' lots, emptied ones leave; new winners' arcs join.
-      th::for_each(policy, lots.begin(), lots_end, Unlist{ptr(flow), ptr(listed)});
       const auto kept_end = th::copy_if(policy, lots.begin(), lots_end, untouched_end, CarriesFlow{ptr(flow)});
       const auto joined_end = th::copy_if(policy, bidders.begin(), bidders_end, bidder_keys.begin(),
-                                          NewLot{ptr(taken), ptr(bid_arc), ptr(listed)});
+                                          NewLot{ptr(taken), ptr(on_lot)});
       const auto held_end =
           th::transform(policy, bidder_keys.begin(), joined_end, kept_end, Gather<Index, std::uint32_t>{ptr(bid_arc)});
-      th::for_each(policy, kept_end, held_end, List{ptr(listed)});
       held_count = static_cast<Index>(held_end - held_next.begin());
       held.swap(held_next);
     }

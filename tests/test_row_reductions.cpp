@@ -100,10 +100,11 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     // The bid: best arc, ties to the lower arc, and the price from the second best.
     std::vector<Index> bid_arc(rows, 0);
     std::vector<std::uint32_t> bid_sink(rows, 0);
+    std::vector<std::uint8_t> on_lot(rows, 0);
     int stuck_whole = 0;
     check_every_split<Potential>(rows, rows, [&](Potential* bid_price) {
       return Bid{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
-                 bid_price,          bid_arc.data(),   bid_sink.data(), &stuck_whole};
+                 bid_price,          bid_arc.data(),   bid_sink.data(), &stuck_whole, r.flow.data(), on_lot.data()};
     });
     // The arcs the bids chose, compared through the bid's own finish: a split that picked another arc of the
     // same profit would write another bid_arc.
@@ -112,9 +113,9 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
       std::vector<Index> arc_whole(rows, 0), arc_split(rows, 0);
       int stuck = 0;
       const Bid whole{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
-                      price_whole.data(), arc_whole.data(),  bid_sink.data(), &stuck};
+                      price_whole.data(), arc_whole.data(),  bid_sink.data(), &stuck,  r.flow.data(), on_lot.data()};
       const Bid split{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), 1, kClosed / 2,
-                      price_split.data(), arc_split.data(),  bid_sink.data(), &stuck};
+                      price_split.data(), arc_split.data(),  bid_sink.data(), &stuck,  r.flow.data(), on_lot.data()};
       for (std::uint32_t i = 0; i < rows; ++i) {
         whole.finish(i, whole.part(i, 0, 1));
         split.finish(i, warp_fold(split, i, lanes));
@@ -340,11 +341,13 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
       std::vector<Potential> price;
       std::vector<Index> arc;
       std::vector<std::uint32_t> sink;
+      std::vector<std::uint8_t> on_lot;
       int stuck = 0;
-      explicit Bids(std::uint32_t rows) : price(rows, 0), arc(rows, 0), sink(rows, 0) {}
+      explicit Bids(std::uint32_t rows) : price(rows, 0), arc(rows, 0), sink(rows, 0), on_lot(rows, 0) {}
       Bid bid(const Rows& r, Values value) {
-        return Bid{r.row_begin.data(), r.arc_sink.data(), value,      r.quote.data(), 1,
-                   kClosed / 2,        price.data(),      arc.data(), sink.data(),    &stuck};
+        return Bid{r.row_begin.data(), r.arc_sink.data(), value,       r.quote.data(), 1,
+                   kClosed / 2,        price.data(),      arc.data(),  sink.data(),    &stuck,
+                   r.flow.data(),      on_lot.data()};
       }
     };
     std::vector<ShortList> lists(slots);
@@ -373,6 +376,7 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
         }
         CHECK(got.price == expected.price);
         CHECK(got.arc == expected.arc);
+        CHECK(got.on_lot == expected.on_lot);
         CHECK(got.stuck == expected.stuck);
         if (lanes == 1) {
           one_lane = split;

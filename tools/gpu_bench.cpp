@@ -22,7 +22,7 @@
 // the solve) beside the condensed network's clearing on this machine's CPU cores (condensed_clearing.hpp),
 // which is what ewxd runs. The two must reach the same surplus. That comparison decides what --solver auto
 // takes (tools/solver_choice.hpp). The 500k x 20k batch's bipartite problem has about 0.9 billion arcs (some 25 GB on
-// the host, about 30 GB of working set on the device); it is built only with --huge, and the condensed
+// the host, about 27 GB of working set on the device); it is built only with --huge, and the condensed
 // clearing runs on it either way.
 #include <algorithm>
 #include <chrono>
