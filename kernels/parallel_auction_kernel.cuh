@@ -361,6 +361,15 @@ struct ShortList {
     }
     return bound == kNone || (two.best > bound && two.second >= bound);
   }
+  // The row's best profit at today's quotes, from the listed arcs alone, when it is sure to be the whole
+  // row's (no arc left out is worth more than `bound`); false when the row must be scanned.
+  EWX_HOST_DEVICE bool best_now(const std::uint32_t* arc_sink, Values value, const Potential* quote,
+                                Potential& best) const {
+    if (!scanned) return false;
+    best = kNone;
+    for (unsigned k = 0; k < count; ++k) best = higher(best, value[entry[k].arc] - quote[arc_sink[entry[k].arc]]);
+    return bound == kNone || best >= bound;
+  }
 };
 // Lists the best arcs of begin, begin + stride, ... before end, at `quote`.
 EWX_HOST_DEVICE inline ShortList list_over(const std::uint32_t* arc_sink, Values value, const Potential* quote,
@@ -625,8 +634,19 @@ struct BestProfit {
   Values value;
   const Potential* quote;
   Potential* best;
+  const ShortList* lists;
+  const std::uint32_t* list_slot;  // per source: its list in `lists`, or kUnlisted (ListSlots)
 
-  // The bid's scan, of which only the best is kept: it runs once a phase.
+  // From the source's short list where that is exact: the phase's start had scanned every row, 11 % of the
+  // CPU build's profile of a dense n = 4,096 solve.
+  EWX_HOST_DEVICE bool answered(std::uint32_t i, bool write) const {
+    const std::uint32_t slot = list_slot[i];
+    Potential listed_best;
+    if (slot == kUnlisted || !lists[slot].best_now(arc_sink, value, quote, listed_best)) return false;
+    if (write) best[i] = listed_best;
+    return true;
+  }
+  // The bid's scan, of which only the best is kept.
   using Part = BestTwo;
   EWX_HOST_DEVICE Part part(std::uint32_t i, unsigned lane, unsigned lanes) const {
     return best_two(row_begin, arc_sink, value, quote, i, lane, lanes);
@@ -1133,7 +1153,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     ++out.statistics.phases;
     // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
-    Rows::run(policy, nullptr, sources, BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys)});
+    Rows::run(policy, nullptr, sources,
+              BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys), ptr(lists), ptr(list_slot)});
     if (out.statistics.phases == 1) {
       // The sources' best values at the opening prices (zero) are what BestProfit has just found.
       const ValueRange range =

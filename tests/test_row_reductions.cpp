@@ -125,8 +125,10 @@ TEST_CASE("row reductions: every split of a row across lanes gives the whole row
     }
     CHECK(stuck_whole == 1);  // empty rows, or rows whose every sink is closed, have nowhere to bid
 
+    const std::vector<std::uint32_t> unlisted(rows, kUnlisted);
     check_every_split<Potential>(rows, rows, [&](Potential* best) {
-      return BestProfit{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), best};
+      return BestProfit{r.row_begin.data(), r.arc_sink.data(), Values{r.cost.data(), 1}, r.quote.data(), best,
+                        nullptr,            unlisted.data()};
     });
     std::vector<Potential> beta(sinks);
     for (Potential& b : beta) b = random.between(-5, 5);
@@ -325,9 +327,10 @@ TEST_CASE("short lists: a tail bid answered from its list is the whole row's as 
   CHECK(answered_on_ties > 100);
 }
 
-TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list or a scan split across lanes") {
+TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list or a scan split across lanes, and a "
+          "phase's best profits from them are the rows'") {
   SeededRandom random(4242);
-  int answered = 0, scanned = 0;
+  int answered = 0, scanned = 0, best_answered = 0, best_scans = 0;
   for (int round = 0; round < 20; ++round) {
     CAPTURE(round);
     const std::uint32_t rows = 60, sinks = 40;
@@ -357,6 +360,24 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
       Bids expected(rows);
       const Bid whole = expected.bid(r, value);
       for (std::uint32_t i = 0; i < rows; ++i) whole.finish(i, whole.part(i, 0, 1));
+      // A phase's start takes each source's best profit from its list, as the last step left it, where that
+      // is exact (BestProfit).
+      std::vector<Potential> best_scanned(rows), best_listed(rows);
+      const std::vector<std::uint32_t> unlisted(rows, kUnlisted);
+      const BestProfit scan{r.row_begin.data(), r.arc_sink.data(), value,          r.quote.data(),
+                            best_scanned.data(), nullptr,         unlisted.data()};
+      const BestProfit from_lists{r.row_begin.data(), r.arc_sink.data(), value,      r.quote.data(),
+                                  best_listed.data(), lists.data(),      slot.data()};
+      for (std::uint32_t i = 0; i < rows; ++i) {
+        scan.finish(i, scan.part(i, 0, 1));
+        if (from_lists.answered(i, true)) {
+          ++best_answered;
+        } else {
+          ++best_scans;
+          from_lists.finish(i, from_lists.part(i, 0, 1));
+        }
+      }
+      CHECK(best_listed == best_scanned);
       // ListedBid with the row split over 1, 2, 8 and 32 lanes merged as a warp merges them, and over 3 and
       // 5 lanes merged left to right: each list it writes is the one-lane list, and every bid is Bid's.
       std::vector<ShortList> one_lane;
@@ -392,7 +413,9 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
       }
     }
   }
-  INFO("answered " << answered << ", scanned " << scanned);
+  INFO("answered " << answered << ", scanned " << scanned << ", best answered " << best_answered << ", scanned " << best_scans);
   CHECK(answered > 5000);
+  CHECK(best_answered > 1000);
+  CHECK(best_scans > 1000);
   CHECK(scanned > 5000);
 }
