@@ -512,7 +512,8 @@ struct SinkHasBids {
   }
 };
 // The list holds exactly the arcs with flow at a round's start, so a winner's arc is a new lot unless it
-// had flow when the round began (Bid's `on_lot`): then it is one of its sink's lots, kept if it still has flow.
+// had flow when the round began (Bid's `on_lot`): then it is one of its sink's lots, kept if it still has
+// flow.
 struct NewLot {
   const Quantity* taken;
   const std::uint8_t* on_lot;
@@ -1154,7 +1155,8 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
     // A phase keeps the lots that are still within its epsilon, repriced to their sinks' quotes; the rest of
     // each sink is unsold at its quote, and the rest of each source's supply is left to bid.
     Rows::run(policy, nullptr, sources,
-              BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys), ptr(lists), ptr(list_slot)});
+              BestProfit{ptr(row_begin), ptr(arc_sink), value, ptr(quote), ptr(price_keys), ptr(lists),
+                         ptr(list_slot)});
     if (out.statistics.phases == 1) {
       // The sources' best values at the opening prices (zero) are what BestProfit has just found.
       const ValueRange range =

@@ -413,7 +413,8 @@ TEST_CASE("short lists in the rounds: ListedBid bids as Bid does, from its list 
       }
     }
   }
-  INFO("answered " << answered << ", scanned " << scanned << ", best answered " << best_answered << ", scanned " << best_scans);
+  INFO("bids answered " << answered << ", scanned " << scanned << "; best profits answered " << best_answered
+                         << ", scanned " << best_scans);
   CHECK(answered > 5000);
   CHECK(best_answered > 1000);
   CHECK(best_scans > 1000);
