@@ -3,6 +3,9 @@
 // parallel_auction_systems.hpp.
 #include "kernels/parallel_auction.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "kernels/parallel_auction_systems.hpp"
 #include "matcher/cpu_solver.hpp"
 
@@ -27,13 +30,22 @@ TransportationSolution solve_parallel(const TransportationProblem& problem, Para
     solution.detail = "the parallel solver does not take this problem: " + std::move(why);
     return solution;
   };
-  for (NodeIndex i = 0; i < problem.source_count(); ++i)
-    for (ArcIndex e = problem.row_begin[i]; e < problem.row_begin[i + 1]; ++e)
-      if (!problem.capacity_never_binds(i, e))
-        return refuse("arc " + std::to_string(e) + " has a capacity that can bind (use the CPU solver)");
-  const Potential scale = static_cast<Potential>(problem.source_count()) + problem.sink_count() + 1;
+  // One pass over the arcs, shared by the cores: the first arc whose capacity can bind, and the largest cost.
+  const std::int64_t sources = problem.source_count();
+  ArcIndex first_binding = problem.arc_count();
   Cost largest = 0;
-  for (const Cost c : problem.arc_cost) largest = std::max(largest, c < 0 ? -c : c);
+#pragma omp parallel for schedule(static) reduction(min : first_binding) reduction(max : largest)
+  for (std::int64_t i = 0; i < sources; ++i) {
+    const auto source = static_cast<NodeIndex>(i);
+    for (ArcIndex e = problem.row_begin[source]; e < problem.row_begin[source + 1]; ++e) {
+      if (e < first_binding && !problem.capacity_never_binds(source, e)) first_binding = e;
+      const Cost c = problem.arc_cost[e];
+      largest = std::max(largest, c < 0 ? -c : c);
+    }
+  }
+  if (first_binding < problem.arc_count())
+    return refuse("arc " + std::to_string(first_binding) + " has a capacity that can bind (use the CPU solver)");
+  const Potential scale = static_cast<Potential>(problem.source_count()) + problem.sink_count() + 1;
   if (static_cast<Objective>(largest + 1) * scale * scale * 8 > (Objective{1} << 62))
     return refuse("its costs times (nodes + 1) squared exceed the auction's 64-bit prices");
 

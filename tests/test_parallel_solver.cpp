@@ -224,8 +224,16 @@ TEST_CASE("parallel auction: what it does not take is refused with a reason, nev
     const TransportationProblem p = make_transportation_problem({2, 1}, {1, 2}, arcs);
     const TransportationSolution s = parallel(p);
     CHECK(s.status == SolveStatus::out_of_range);
-    CHECK(s.detail.find("capacity that can bind") != std::string::npos);
+    CHECK(s.detail.find("arc 1 has a capacity that can bind") != std::string::npos);
     CHECK(solve_on_cpu(p).status == SolveStatus::optimal);  // the CPU solver takes it
+  }
+  SUBCASE("the first of several binding capacities is named, however the cores share the arcs") {
+    std::vector<Arc> arcs;
+    for (NodeIndex i = 0; i < 200; ++i) arcs.push_back({i, 0, i == 40 || i == 60 || i == 120 ? 1 : 2, 1});
+    const TransportationProblem p = make_transportation_problem(std::vector<Quantity>(200, 2), {400}, arcs);
+    const TransportationSolution s = parallel(p);
+    CHECK(s.status == SolveStatus::out_of_range);
+    CHECK(s.detail.find("arc 40 has a capacity that can bind") != std::string::npos);
   }
   SUBCASE("unbalanced supply and demand") {
     const std::vector<Arc> arcs = {{0, 0, 9, 5}};
