@@ -51,9 +51,9 @@ TransportationSolution solve_parallel(const TransportationProblem& problem, Para
 
   detail::AuctionOutput out;
   if (system == ParallelSystem::cuda)
-    detail::solve_on_cuda_system(problem, scale, out);
+    detail::solve_on_cuda_system(problem, scale, largest, out);
   else
-    detail::solve_on_host_system(problem, scale, out);
+    detail::solve_on_host_system(problem, scale, largest, out);
   if (statistics) *statistics = out.statistics;
   solution.status = out.status;
   solution.detail = out.detail;

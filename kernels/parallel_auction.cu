@@ -64,7 +64,7 @@ class CachedScratch {
   cub::CachingDeviceAllocator cache_{2, 10, 26, std::size_t{512} << 20};
 };
 
-void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out) {
+void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, Cost largest, AuctionOutput& out) {
   std::size_t free_bytes = 0, total_bytes = 0;
   if (const cudaError_t status = cudaMemGetInfo(&free_bytes, &total_bytes); status != cudaSuccess) {
     out.status = SolveStatus::out_of_range;
@@ -89,7 +89,7 @@ void solve_on_cuda_system(const TransportationProblem& problem, Potential scale,
     CachedScratch scratch;
     auto policy = th::cuda::par_nosync(scratch);
     run_parallel_auction<decltype(policy), th::device_vector, RowsOnWarps, ProblemMemory::uploaded>(
-        policy, problem, scale, out);
+        policy, problem, scale, largest, out);
     check(cudaGetLastError());
     check(cudaEventRecord(stop));
     check(cudaEventSynchronize(stop));

@@ -10,10 +10,10 @@
 
 namespace ewx::kernels::detail {
 
-void solve_on_host_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out) {
+void solve_on_host_system(const TransportationProblem& problem, Potential scale, Cost largest, AuctionOutput& out) {
   try {
     run_parallel_auction<decltype(th::omp::par), th::omp::vector, RowsOnOneThread, ProblemMemory::in_place>(
-        th::omp::par, problem, scale, out);
+        th::omp::par, problem, scale, largest, out);
   } catch (const std::exception& e) {
     out.status = SolveStatus::out_of_range;
     out.detail = std::string("the parallel solver failed: ") + e.what();

@@ -293,10 +293,9 @@ struct Bid {
 // to the lower arc included: an arc left out at `bound` cannot tie a best above it), so the bid is the
 // same. Otherwise the row is scanned again, and listed anew. Unlike the CPU engine's lists, which let the
 // bound stand in for the second best, this never changes a bid, so the flows stay those of the whole-row
-// scans. Rows shorter than kFrom arcs have no list (ListSlots).
+// scans. Rows shorter than kShortListFrom arcs have no list (has_short_list, ListSlots).
 struct ShortList {
   static constexpr unsigned kSize = 8;
-  static constexpr Index kFrom = kShortListFrom;
   struct Entry {
     Potential profit;
     Index arc;
@@ -749,13 +748,13 @@ struct LotMap {
 };
 
 // The sources' short lists, kept for the whole solve (quotes never fall) and shared by the rounds and the
-// tails: a slot per source whose row has ShortList::kFrom arcs or more, numbered in source order.
+// tails: a slot per source whose row is long enough for one (has_short_list), numbered in source order.
 struct ListSlots {
   std::vector<std::uint32_t> slot;  // per source: its list, or kUnlisted
   std::uint32_t lists = 0;
   explicit ListSlots(const TransportationProblem& p) : slot(p.source_count(), kUnlisted) {
     for (std::uint32_t i = 0; i < p.source_count(); ++i)
-      if (p.row_begin[i + 1] - p.row_begin[i] >= ShortList::kFrom) slot[i] = lists++;
+      if (has_short_list(p, i)) slot[i] = lists++;
   }
 };
 // The tails' copy of the lists.
@@ -836,7 +835,7 @@ struct SequentialTail {
 #endif
     return list_over(arc_sink, value, quote, first, first + length, 1);
   }
-  // Rows shorter than ShortList::kFrom are scanned whole every time: on market batches (rows of 45 to 450
+  // Rows shorter than kShortListFrom are scanned whole every time: on market batches (rows of 45 to 450
   // arcs) the lists answered only a fifth of the tails' bids, and the tails of a 20k x 2k batch took 1.5 to
   // 1.7 s with them against 1.0 to 1.2 s without (this machine's two cores, three runs each).
   BestTwo best_two_of(std::uint32_t i) {
@@ -951,9 +950,6 @@ struct LowerBeta {
   }
 };
 
-struct Magnitude {
-  EWX_HOST_DEVICE Cost operator()(Cost c) const { return c < 0 ? -c : c; }
-};
 struct Positive {
   EWX_HOST_DEVICE bool operator()(Quantity q) const { return q > 0; }
 };
@@ -1069,12 +1065,14 @@ class ProblemArray {
 };
 
 // Runs the auction with Thrust execution policy `policy` on vectors `Vector` of that system. `scale` is
-// n + 1; the caller has checked that the scaled costs fit (as run_scaled_auction does).
+// n + 1 and `widest` the largest |cost| (the launcher's check found both); the caller has checked that the
+// scaled costs fit (as run_scaled_auction does).
 // The sequential tails run on the host (HostTail), which runs sequential work far faster than one GPU
 // thread, on a copy of the lots and node arrays; on the OpenMP system too, so that both run one code path.
 // `Rows` runs the row and lot reductions (RowsOnOneThread, or the GPU's warp per row).
 template <typename Policy, template <typename...> class Vector, typename Rows, ProblemMemory kMemory>
-void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, AuctionOutput& out) {
+void run_parallel_auction(Policy policy, const TransportationProblem& p, Potential scale, Cost widest,
+                          AuctionOutput& out) {
   // Host clock for the statistics' breakdown: `lap` adds the time since the last lap to one part.
   auto lap_start = std::chrono::steady_clock::now();
   const auto lap = [&](double& part) {
@@ -1094,7 +1092,6 @@ void run_parallel_auction(Policy policy, const TransportationProblem& p, Potenti
   const ProblemArray<Cost, Vector, kMemory> cost(p.arc_cost);
   const Values value{ptr(cost), scale};
   const SourceOf source_of{ptr(row_begin), sources};
-  const Cost widest = th::transform_reduce(policy, cost.begin(), cost.end(), Magnitude{}, Cost{0}, th::maximum<Cost>());
   const Potential largest = widest * scale;
   const Potential price_limit = 4 * (static_cast<Potential>(sources) + sinks + 1) * (largest + 1);
 

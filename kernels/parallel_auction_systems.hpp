@@ -20,8 +20,6 @@ struct AuctionOutput {
   ParallelStatistics statistics;
 };
 
-// `scale` is n + 1; the launcher has checked the problem (balanced, capacities that never bind, scaled
-// costs within range). Never throw: failures come back in `out.status` and `out.detail`.
 // Room for every lot the auction can hold at once: a lot is an arc with flow, at least a unit, so there are
 // never more than the units to place, nor than arcs. The arrays of lots are this long, not one per arc.
 inline std::uint64_t lot_room(const TransportationProblem& problem) {
@@ -33,14 +31,19 @@ inline std::uint64_t lot_room(const TransportationProblem& problem) {
 // Sources whose rows are long enough to keep a short list of their best arcs (ShortList in
 // parallel_auction_kernel.cuh, which checks these figures), and the bytes each list takes.
 inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 144;
+inline bool has_short_list(const TransportationProblem& problem, NodeIndex source) {
+  return problem.row_begin[source + 1] - problem.row_begin[source] >= kShortListFrom;
+}
 inline std::uint64_t listed_rows(const TransportationProblem& problem) {
   std::uint64_t rows = 0;
-  for (NodeIndex i = 0; i < problem.source_count(); ++i)
-    rows += problem.row_begin[i + 1] - problem.row_begin[i] >= kShortListFrom;
+  for (NodeIndex i = 0; i < problem.source_count(); ++i) rows += has_short_list(problem, i);
   return rows;
 }
 
-void solve_on_host_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
-void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, AuctionOutput& out);
+// `scale` is n + 1 and `largest` the largest |cost|; the launcher has checked the problem (balanced,
+// capacities that never bind, scaled costs within range). Never throw: failures come back in `out.status`
+// and `out.detail`.
+void solve_on_host_system(const TransportationProblem& problem, Potential scale, Cost largest, AuctionOutput& out);
+void solve_on_cuda_system(const TransportationProblem& problem, Potential scale, Cost largest, AuctionOutput& out);
 
 }  // namespace ewx::kernels::detail

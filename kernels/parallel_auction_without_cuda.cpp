@@ -4,7 +4,7 @@
 
 namespace ewx::kernels::detail {
 
-void solve_on_cuda_system(const TransportationProblem&, Potential, AuctionOutput& out) {
+void solve_on_cuda_system(const TransportationProblem&, Potential, Cost, AuctionOutput& out) {
   out.status = SolveStatus::out_of_range;
   out.detail = "this build of ewx has no CUDA kernels (configure with EWX_CUDA=ON where nvcc is installed)";
 }
