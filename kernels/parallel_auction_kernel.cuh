@@ -70,6 +70,7 @@
 #include <thrust/unique.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -764,6 +765,38 @@ struct ShortLists {
   std::uint64_t scans = 0;  // whole-row scans
 };
 
+// The sources with units left, a bit each in source order. The tail bids in the order of sweeps over every
+// source (each source bids until it has nothing left; a source displaced behind the sweep waits for the
+// next), and reading every source's units left to find the few that have some was half the tails' time at
+// n = 8,192 (8,192 reads for every few bids); the bits give the next one in the same order, 64 at a read.
+class Waiting {
+ public:
+  static constexpr std::uint32_t kNobody = std::numeric_limits<std::uint32_t>::max();
+  Waiting(const Quantity* left, std::uint32_t sources) : word_((sources + 63) / 64, 0) {
+    for (std::uint32_t i = 0; i < sources; ++i)
+      if (left[i] > 0) add(i);
+  }
+  void add(std::uint32_t i) { word_[i / 64] |= bit(i); }
+  void remove(std::uint32_t i) { word_[i / 64] &= ~bit(i); }
+  // The next source after `i` in the sweep, or the first of the next sweep; kNobody when none has units left.
+  std::uint32_t after(std::uint32_t i) const {
+    const std::uint32_t later = first_from(i + 1);
+    return later != kNobody ? later : first_from(0);
+  }
+  std::uint32_t first_from(std::uint32_t i) const {
+    std::size_t w = i / 64;
+    if (w >= word_.size()) return kNobody;
+    for (std::uint64_t bits = word_[w] & (~std::uint64_t{0} << (i % 64));; bits = word_[w]) {
+      if (bits != 0) return static_cast<std::uint32_t>(64 * w + std::countr_zero(bits));
+      if (++w == word_.size()) return kNobody;
+    }
+  }
+
+ private:
+  static std::uint64_t bit(std::uint32_t i) { return std::uint64_t{1} << (i % 64); }
+  std::vector<std::uint64_t> word_;
+};
+
 struct SequentialTail {
   const Index* row_begin;
   const std::uint32_t* arc_sink;
@@ -859,40 +892,40 @@ struct SequentialTail {
       if (held.flow > 0) heaps[arc_sink[e]].push_back({held.price, e});
     for (std::vector<Entry>& heap : heaps) std::make_heap(heap.begin(), heap.end(), std::greater<>{});
     std::uint64_t bids = 0;
-    for (bool any = true; any;) {
-      any = false;
-      for (std::uint32_t i = 0; i < sources; ++i) {
-        while (left[i] > 0) {
-          any = true;
-          ++bids;
-          guard.spend(1);
-          const Offer offer = offer_from(best_two_of(i), arc_sink, value, quote, guard.epsilon, price_limit);
-          if (!offer.placed) return std::nullopt;
-          const Index best_arc = offer.arc;
-          const Potential offered = offer.price;
-          const std::uint32_t j = arc_sink[best_arc];
-          const Quantity wanted = left[i];
-          Quantity got = std::min(wanted, unsold[j]);
-          unsold[j] -= got;
-          while (got < wanted) {
-            const Entry* cheapest_lot = cheapest(j);
-            if (!cheapest_lot || cheapest_lot->first >= offered) break;
-            const Index e = cheapest_lot->second;
-            Quantity& held = lot.at[e].flow;
-            const Quantity units = std::min(wanted - got, held);
-            held -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
-            left[SourceOf{row_begin, sources}(e)] += units;
-            got += units;
-          }
-          LotMap::Lot& won = lot.at[best_arc];  // a lookup hashes the arc: one per lot touched
-          if (won.flow == 0 || won.price < offered) won.price = offered;
-          won.flow += got;
-          left[i] -= got;
-          heaps[j].push_back({won.price, best_arc});
-          std::push_heap(heaps[j].begin(), heaps[j].end(), std::greater<>{});
-          requote(j);
+    Waiting waiting(left, sources);
+    for (std::uint32_t i = waiting.first_from(0); i != Waiting::kNobody; i = waiting.after(i)) {
+      while (left[i] > 0) {
+        ++bids;
+        guard.spend(1);
+        const Offer offer = offer_from(best_two_of(i), arc_sink, value, quote, guard.epsilon, price_limit);
+        if (!offer.placed) return std::nullopt;
+        const Index best_arc = offer.arc;
+        const Potential offered = offer.price;
+        const std::uint32_t j = arc_sink[best_arc];
+        const Quantity wanted = left[i];
+        Quantity got = std::min(wanted, unsold[j]);
+        unsold[j] -= got;
+        while (got < wanted) {
+          const Entry* cheapest_lot = cheapest(j);
+          if (!cheapest_lot || cheapest_lot->first >= offered) break;
+          const Index e = cheapest_lot->second;
+          Quantity& held = lot.at[e].flow;
+          const Quantity units = std::min(wanted - got, held);
+          held -= units;  // an emptied lot's entry goes stale and is dropped by cheapest()
+          const std::uint32_t holder = SourceOf{row_begin, sources}(e);
+          left[holder] += units;
+          waiting.add(holder);
+          got += units;
         }
+        LotMap::Lot& won = lot.at[best_arc];  // a lookup hashes the arc: one per lot touched
+        if (won.flow == 0 || won.price < offered) won.price = offered;
+        won.flow += got;
+        left[i] -= got;
+        heaps[j].push_back({won.price, best_arc});
+        std::push_heap(heaps[j].begin(), heaps[j].end(), std::greater<>{});
+        requote(j);
       }
+      waiting.remove(i);
     }
     return bids;
   }
