@@ -38,7 +38,7 @@ struct ParallelStatistics {
 
 // Bytes the solver holds on its system for `problem`, an upper bound: 28 per arc (the costs, sinks, flows
 // and lot prices), 128 per lot it can hold (at most one per unit of supply, at most one per arc: the lists
-// of lots, the units each lost in a round summed by holder, and their sorts' scratch), 128 per node and 144
+// of lots, the units each lost in a round summed by holder, and their sorts' scratch), 128 per node and 272
 // per source whose row has 1,024 arcs or more (its short list). A tail adds 24 bytes per arc it touched.
 std::uint64_t parallel_working_set(const TransportationProblem& problem);
 

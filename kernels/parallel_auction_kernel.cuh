@@ -294,9 +294,12 @@ struct Bid {
 // to the lower arc included: an arc left out at `bound` cannot tie a best above it), so the bid is the
 // same. Otherwise the row is scanned again, and listed anew. Unlike the CPU engine's lists, which let the
 // bound stand in for the second best, this never changes a bid, so the flows stay those of the whole-row
-// scans. Rows shorter than kShortListFrom arcs have no list (has_short_list, ListSlots).
+// scans. Rows shorter than kShortListFrom arcs have no list (has_short_list, ListSlots). Sixteen arcs, not
+// eight: a tail bids from one row again and again, each bid taking its best arc's price up past the rest,
+// and eight ran out (dense n = 8,192: tails scanned 9,798 rows for 96,235 bids with eight, 2,173 with
+// sixteen); thirty-two made the rounds slower and the tails no faster (docs/benchmarks.md).
 struct ShortList {
-  static constexpr unsigned kSize = 8;
+  static constexpr unsigned kSize = 16;
   struct Entry {
     Potential profit;
     Index arc;
@@ -387,7 +390,7 @@ inline constexpr std::uint32_t kUnlisted = std::numeric_limits<std::uint32_t>::m
 
 // 1, with short lists: the bid of a bidder whose list answers (ShortList) costs kSize reads, not a row, and
 // is the bid Bid would make. For problems whose rows are mostly long (dense ones: on n = 2,048 to 8,192
-// assignments the lists answered 88 to 89 % of the rounds' bids, and the CPU build's rounds took half the
+// assignments the lists answered 92 % of the rounds' bids, and the CPU build's rounds took half the
 // time); on market batches, whose orders' rows are short, the rounds bid with Bid alone.
 struct ListedBid {
   Bid bid;

@@ -30,7 +30,7 @@ inline std::uint64_t lot_room(const TransportationProblem& problem) {
 
 // Sources whose rows are long enough to keep a short list of their best arcs (ShortList in
 // parallel_auction_kernel.cuh, which checks these figures), and the bytes each list takes.
-inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 144;
+inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 272;
 inline bool has_short_list(const TransportationProblem& problem, NodeIndex source) {
   return problem.row_begin[source + 1] - problem.row_begin[source] >= kShortListFrom;
 }
