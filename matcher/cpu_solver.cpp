@@ -286,7 +286,7 @@ TransportationSolution solve_whole_graph(const TransportationProblem& problem, C
 
 }  // namespace
 
-ProblemDefect find_problem_defect(const TransportationProblem& problem) {
+ProblemDefect find_node_defect(const TransportationProblem& problem) {
   const auto defect = [](SolveStatus status, std::string detail) { return ProblemDefect{status, std::move(detail)}; };
   if (problem.row_begin.size() != static_cast<std::size_t>(problem.source_count()) + 1 ||
       problem.arc_cost.size() != problem.arc_count() || problem.arc_capacity.size() != problem.arc_count()) {
@@ -311,22 +311,27 @@ ProblemDefect find_problem_defect(const TransportationProblem& problem) {
     return defect(SolveStatus::unbalanced,
                   "total supply " + to_string(total_supply) + " differs from total demand " + to_string(total_demand));
   }
-  const Objective nodes = Objective{problem.source_count()} + problem.sink_count() + 1;
-  for (ArcIndex e = 0; e < problem.arc_count(); ++e) {
-    if (problem.arc_sink[e] >= problem.sink_count()) {
-      return defect(SolveStatus::out_of_range, "arc " + std::to_string(e) + " names a sink that does not exist");
-    }
-    if (problem.arc_capacity[e] < 0) {
-      return defect(SolveStatus::out_of_range, "arc " + std::to_string(e) + " has negative capacity");
-    }
-    const Objective magnitude = problem.arc_cost[e] < 0 ? -Objective{problem.arc_cost[e]} : problem.arc_cost[e];
-    if (magnitude * nodes > kCostPathBound) {
-      return defect(SolveStatus::out_of_range, "arc " + std::to_string(e) + " cost " +
-                                                   std::to_string(problem.arc_cost[e]) +
-                                                   " is too large for exact 64-bit duals with " + to_string(nodes - 1) +
-                                                   " nodes (|cost| * (nodes + 1) must not exceed 2^60)");
-    }
+  return {};
+}
+
+ProblemDefect find_arc_defect(const TransportationProblem& problem, ArcIndex e) {
+  const auto defect = [e](std::string what) {
+    return ProblemDefect{SolveStatus::out_of_range, "arc " + std::to_string(e) + " " + std::move(what)};
+  };
+  if (problem.arc_sink[e] >= problem.sink_count()) return defect("names a sink that does not exist");
+  if (problem.arc_capacity[e] < 0) return defect("has negative capacity");
+  if (!arc_is_sound(problem, e)) {
+    const Objective nodes = Objective{problem.source_count()} + problem.sink_count() + 1;
+    return defect("cost " + std::to_string(problem.arc_cost[e]) + " is too large for exact 64-bit duals with " +
+                  to_string(nodes - 1) + " nodes (|cost| * (nodes + 1) must not exceed 2^60)");
   }
+  return {};
+}
+
+ProblemDefect find_problem_defect(const TransportationProblem& problem) {
+  if (ProblemDefect defect = find_node_defect(problem)) return defect;
+  for (ArcIndex e = 0; e < problem.arc_count(); ++e)
+    if (!arc_is_sound(problem, e)) return find_arc_defect(problem, e);
   return {};
 }
 

@@ -50,4 +50,17 @@ struct ProblemDefect {
 };
 ProblemDefect find_problem_defect(const TransportationProblem& problem);
 
+// find_problem_defect in its two parts, for a solver that reads every arc anyway and would rather check
+// them in that pass (the parallel launcher, on all the cores): the checks of the arrays and the nodes,
+// which come first, then each arc's. An arc that arc_is_sound rejects is the one find_arc_defect names, so
+// a pass that keeps the lowest such arc reports exactly what find_problem_defect would.
+ProblemDefect find_node_defect(const TransportationProblem& problem);
+ProblemDefect find_arc_defect(const TransportationProblem& problem, ArcIndex e);
+inline bool arc_is_sound(const TransportationProblem& problem, ArcIndex e) {
+  const Objective nodes = Objective{problem.source_count()} + problem.sink_count() + 1;
+  const Objective magnitude = problem.arc_cost[e] < 0 ? -Objective{problem.arc_cost[e]} : problem.arc_cost[e];
+  return problem.arc_sink[e] < problem.sink_count() && problem.arc_capacity[e] >= 0 &&
+         magnitude * nodes <= kCostPathBound;
+}
+
 }  // namespace ewx

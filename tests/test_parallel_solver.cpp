@@ -235,6 +235,26 @@ TEST_CASE("parallel auction: what it does not take is refused with a reason, nev
     CHECK(s.status == SolveStatus::out_of_range);
     CHECK(s.detail.find("arc 40 has a capacity that can bind") != std::string::npos);
   }
+  SUBCASE("an unsound arc is named as the CPU solver names it, before any binding capacity") {
+    // The launcher checks the arcs in its own pass across the cores; the lowest unsound arc must win
+    // whichever core's share it falls in, and over a binding capacity on an earlier arc.
+    std::vector<Arc> arcs;
+    for (NodeIndex i = 0; i < 200; ++i) {
+      const Cost cost = i == 170 ? Cost{1} << 59 : 1;  // too large for exact duals with 201 nodes
+      arcs.push_back({i, 0, i == 40 ? 1 : i == 90 || i == 130 ? -1 : 2, cost});
+    }
+    const TransportationProblem p = make_transportation_problem(std::vector<Quantity>(200, 2), {400}, arcs);
+    const TransportationSolution s = parallel(p);
+    CHECK(s.status == SolveStatus::out_of_range);
+    CHECK(s.detail == "arc 90 has negative capacity");
+    CHECK(s.detail == solve_on_cpu(p).detail);
+    arcs[90].capacity = arcs[130].capacity = 2;
+    const TransportationProblem costly = make_transportation_problem(std::vector<Quantity>(200, 2), {400}, arcs);
+    const TransportationSolution c = parallel(costly);
+    CHECK(c.status == SolveStatus::out_of_range);
+    CHECK(c.detail.find("arc 170 cost ") == 0);
+    CHECK(c.detail == solve_on_cpu(costly).detail);
+  }
   SUBCASE("unbalanced supply and demand") {
     const std::vector<Arc> arcs = {{0, 0, 9, 5}};
     CHECK(parallel(make_transportation_problem({3}, {2}, arcs)).status == SolveStatus::unbalanced);
