@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <omp.h>
+
 #include "kernels/parallel_auction_systems.hpp"
 #include "matcher/cpu_solver.hpp"
 
@@ -15,6 +17,10 @@ std::uint64_t parallel_working_set(const TransportationProblem& problem) {
   return 28 * problem.arc_count() + 128 * detail::lot_room(problem) +
          128 * (std::uint64_t{problem.source_count()} + problem.sink_count() + 1) +
          detail::kShortListBytes * detail::listed_rows(problem);
+}
+
+bool parallel_pays_on_cores(const TransportationProblem& problem) {
+  return omp_get_max_threads() >= 2 && 2 * detail::listed_rows(problem) >= problem.source_count();
 }
 
 TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,

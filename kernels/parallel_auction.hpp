@@ -51,4 +51,12 @@ std::uint64_t parallel_working_set(const TransportationProblem& problem);
 TransportationSolution solve_parallel(const TransportationProblem& problem, ParallelSystem system,
                                       ParallelStatistics* statistics = nullptr);
 
+// Whether the parallel auction on this machine's cores should beat the CPU solver on `problem`, as
+// `--solver auto` asks: two threads or more (OpenMP's count) and rows of 1,024 arcs or more for at least half
+// the sources, where its short lists serve the rounds too. Measured on a 2-core Xeon (docs/benchmarks.md):
+// dense assignments from n = 1,536 up 1.1 to 1.3x faster with costs uniform in [0, 10n), 10x with costs in
+// [0, 50) (ties the CPU solver's auction is slow on); n = 1,100 1.14x slower; shorter rows, as in market
+// batches, 1.2 to 1.8x slower. It says nothing of whether the auction takes the problem (solve_parallel).
+bool parallel_pays_on_cores(const TransportationProblem& problem);
+
 }  // namespace ewx::kernels

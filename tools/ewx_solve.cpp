@@ -201,8 +201,9 @@ int main(int argc, char** argv) {
   app.add_option("file", options.input, "DIMACS 'p asn' / bipartite 'p min' file, or an ewx batch file")->required();
   app.add_option("--solver", options.solver,
                  "where to solve: cpu; parallel (the GPU's algorithm on the CPU cores); gpu; condensed (batch files "
-                 "only: the condensed network); auto (the fastest measured: batches on the condensed network, other "
-                 "problems on the CPU solver; a usable GPU is only taken when asked for)")
+                 "only: the condensed network); auto (the fastest measured: batches on the condensed network, problems "
+                 "whose rows are mostly long on the parallel auction on the cores, others on the CPU solver; a "
+                 "usable GPU is only taken when asked for)")
       ->check(CLI::IsMember({"cpu", "parallel", "gpu", "condensed", "auto"}));
   app.add_option("--flow", options.flow_path, "write the solution here (DIMACS 'f' lines, or contracts for a batch)");
   app.add_flag("--check", options.check, "verify the solution with the independent certificate checker");

@@ -5,7 +5,11 @@
 //             OpenMP system: the very algorithm the GPU runs, for anyone to check without a GPU;
 //   gpu       the parallel auction on the GPU; without a CUDA build or a usable device, an error;
 //   auto      the fastest exact solver measured for the problem: market batches on the condensed network
-//             (batch_clearer), everything else on the CPU solver. A usable GPU is reported but not taken:
+//             (batch_clearer); problems whose rows are mostly long (dense ones) on the parallel auction on
+//             this machine's cores where kernels::parallel_pays_on_cores says it is the faster, and on the
+//             CPU solver where the auction refuses them; everything else on the CPU solver. The two give
+//             the same optimum, each certified, though where optima tie not always the same flow. A usable
+//             GPU is reported but not taken:
 //             on an H100 the parallel auction was slower than the CPU at every size measured (dense
 //             assignment n = 4,096: 2.18 s against the CPU solver's 0.36 s; the 50k x 5k market batch: 29 s
 //             against 0.26 s on the condensed network; docs/benchmarks.md). Where a GPU build ever wins, the
@@ -76,14 +80,25 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
     spdlog::info("solver: the parallel auction on {} (requested)", probe.name);
     return on_gpu;
   }
+  constexpr const char* kAutomatic =
+      "exact CPU solver, and the parallel auction on this machine's cores for problems whose rows are mostly "
+      "1,024 arcs or longer (where it has two cores or more)";
   if (!usable) {
-    spdlog::info("solver: exact CPU solver (no usable CUDA device: {})",
+    spdlog::info("solver: {} (no usable CUDA device: {})", kAutomatic,
                  kernels::built_with_cuda() ? probe.reason : std::string("this build has no CUDA kernels"));
   } else {
-    spdlog::info("solver: exact CPU solver; {} is usable but slower at every size measured (--solver gpu takes it)",
+    spdlog::info("solver: {}; {} is usable but slower at every size measured (--solver gpu takes it)", kAutomatic,
                  probe.name);
   }
-  return on_cpu;
+  // The auction refuses what it does not take (a capacity that can bind, prices too wide for 64 bits) with
+  // out_of_range, as it does a defective problem; the CPU solver then solves the first or names the defect.
+  return [on_cpu, on_cores = on(kernels::ParallelSystem::host)](const TransportationProblem& problem) {
+    if (kernels::parallel_pays_on_cores(problem)) {
+      TransportationSolution solution = on_cores(problem);
+      if (solution.status != SolveStatus::out_of_range) return solution;
+    }
+    return on_cpu(problem);
+  };
 }
 
 // How a program clears market batches (ewxd, ewx-solve): `bipartite` is choose_solver's answer for the same
