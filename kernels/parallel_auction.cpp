@@ -40,13 +40,14 @@ TransportationSolution solve_parallel(const TransportationProblem& problem, Para
   // slower at n = 4,096 and 8,192), the first arc whose capacity can bind, and the largest cost. An unsound
   // arc's sink may not exist, so nothing else is read of it.
   const std::int64_t sources = problem.source_count();
+  const std::uint64_t largest_cost = largest_sound_cost(problem);
   ArcIndex first_unsound = problem.arc_count(), first_binding = problem.arc_count();
   Cost largest = 0;
 #pragma omp parallel for schedule(static) reduction(min : first_unsound, first_binding) reduction(max : largest)
   for (std::int64_t i = 0; i < sources; ++i) {
     const auto source = static_cast<NodeIndex>(i);
     for (ArcIndex e = problem.row_begin[source]; e < problem.row_begin[source + 1]; ++e) {
-      if (!arc_is_sound(problem, e)) {
+      if (!arc_is_sound(problem, e, largest_cost)) {
         first_unsound = std::min(first_unsound, e);
         continue;
       }

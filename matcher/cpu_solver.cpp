@@ -320,7 +320,7 @@ ProblemDefect find_arc_defect(const TransportationProblem& problem, ArcIndex e) 
   };
   if (problem.arc_sink[e] >= problem.sink_count()) return defect("names a sink that does not exist");
   if (problem.arc_capacity[e] < 0) return defect("has negative capacity");
-  if (!arc_is_sound(problem, e)) {
+  if (!arc_is_sound(problem, e, largest_sound_cost(problem))) {
     const Objective nodes = Objective{problem.source_count()} + problem.sink_count() + 1;
     return defect("cost " + std::to_string(problem.arc_cost[e]) + " is too large for exact 64-bit duals with " +
                   to_string(nodes - 1) + " nodes (|cost| * (nodes + 1) must not exceed 2^60)");
@@ -330,8 +330,9 @@ ProblemDefect find_arc_defect(const TransportationProblem& problem, ArcIndex e) 
 
 ProblemDefect find_problem_defect(const TransportationProblem& problem) {
   if (ProblemDefect defect = find_node_defect(problem)) return defect;
+  const std::uint64_t largest_cost = largest_sound_cost(problem);
   for (ArcIndex e = 0; e < problem.arc_count(); ++e)
-    if (!arc_is_sound(problem, e)) return find_arc_defect(problem, e);
+    if (!arc_is_sound(problem, e, largest_cost)) return find_arc_defect(problem, e);
   return {};
 }
 

@@ -56,11 +56,17 @@ ProblemDefect find_problem_defect(const TransportationProblem& problem);
 // a pass that keeps the lowest such arc reports exactly what find_problem_defect would.
 ProblemDefect find_node_defect(const TransportationProblem& problem);
 ProblemDefect find_arc_defect(const TransportationProblem& problem, ArcIndex e);
-inline bool arc_is_sound(const TransportationProblem& problem, ArcIndex e) {
-  const Objective nodes = Objective{problem.source_count()} + problem.sink_count() + 1;
-  const Objective magnitude = problem.arc_cost[e] < 0 ? -Objective{problem.arc_cost[e]} : problem.arc_cost[e];
-  return problem.arc_sink[e] < problem.sink_count() && problem.arc_capacity[e] >= 0 &&
-         magnitude * nodes <= kCostPathBound;
+// The largest |cost| an arc of `problem` may have: |cost| * (nodes + 1) within kCostPathBound, which for
+// integers is |cost| at most kCostPathBound / (nodes + 1), rounded down. Found once, so that the check of
+// each arc is a comparison rather than a 128-bit product.
+inline std::uint64_t largest_sound_cost(const TransportationProblem& problem) {
+  return static_cast<std::uint64_t>(kCostPathBound) /
+         (std::uint64_t{problem.source_count()} + problem.sink_count() + 1);
+}
+inline bool arc_is_sound(const TransportationProblem& problem, ArcIndex e, std::uint64_t largest_cost) {
+  const Cost c = problem.arc_cost[e];
+  const std::uint64_t magnitude = c < 0 ? 0 - static_cast<std::uint64_t>(c) : static_cast<std::uint64_t>(c);
+  return problem.arc_sink[e] < problem.sink_count() && problem.arc_capacity[e] >= 0 && magnitude <= largest_cost;
 }
 
 }  // namespace ewx

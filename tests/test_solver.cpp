@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <optional>
+#include <string>
 
 #include "matcher/batch_builder.hpp"
 #include "matcher/certificate.hpp"
@@ -162,6 +164,14 @@ TEST_CASE("edge cases") {
     const TransportationSolution refused = solve_on_cpu(make_transportation_problem({1, 1}, {1, 1}, too_big));
     CHECK(refused.status == SolveStatus::out_of_range);
     CHECK(refused.detail.find("too large") != std::string::npos);
+    // Below zero too, down to the one cost whose magnitude int64 cannot hold.
+    for (const Cost cost : {-(limit + 1), std::numeric_limits<Cost>::min()}) {
+      CAPTURE(cost);
+      const std::vector<Arc> too_low{{0, 0, 1, 0}, {1, 1, 1, cost}};
+      const TransportationSolution low = solve_on_cpu(make_transportation_problem({1, 1}, {1, 1}, too_low));
+      CHECK(low.status == SolveStatus::out_of_range);
+      CHECK(low.detail.find("arc 1 cost " + std::to_string(cost) + " is too large") == 0);
+    }
   }
   SUBCASE("one huge quantity") {
     const Quantity huge = Quantity{1} << 61;
