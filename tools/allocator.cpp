@@ -29,9 +29,10 @@
 // ordinary arena.) dirty_decay_ms:-1 keeps freed pages for the next allocation. Measured 2026-12-07,
 // ewx-solve --solver parallel --repeat 3, three runs of each build in turn: n = 8,192 from 1,031, 927 and
 // 930 ms to 700, 686 and 724 ms (setup 268 to 466 ms to 70 to 75 ms), n = 4,096 1.21x, n = 2,048 1.24x;
-// the CPU solver's times unchanged. A process that exits soon gives it all back then; ewxd and the load
-// generators, which run all day, keep jemalloc's default, so that a large batch's peak is not held for
-// good.
+// the CPU solver's times unchanged. A process that exits soon gives it all back then. `ewx watch` runs on,
+// but holds little beyond its frames, so its peak is small to keep; ewxd and the load generators, which
+// run all day and clear or carry large batches, keep jemalloc's default, so that such a peak is not held
+// for good.
 //
 // How. Linking libjemalloc replaces malloc and free for the whole process, RocksDB included. jemalloc reads
 // the options below when it starts, before main; MALLOC_CONF in the environment overrides them.
