@@ -19,6 +19,8 @@ std::uint64_t parallel_working_set(const TransportationProblem& problem) {
          detail::kShortListBytes * detail::listed_rows(problem);
 }
 
+std::uint32_t short_list_arcs() { return detail::kShortListArcs; }
+
 bool parallel_pays_on_cores(const TransportationProblem& problem) {
   return omp_get_max_threads() >= 2 && 2 * detail::listed_rows(problem) >= problem.source_count();
 }

@@ -42,6 +42,10 @@ struct ParallelStatistics {
 // per source whose row has 1,024 arcs or more (its short list). A tail adds 24 bytes per arc it touched.
 std::uint64_t parallel_working_set(const TransportationProblem& problem);
 
+// The arcs a short list keeps in this build: 16, or what EWX_SHORT_LIST_ARCS set (scripts/gpu-bench's
+// second build; parallel_auction_systems.hpp says why).
+std::uint32_t short_list_arcs();
+
 // Solves `problem` exactly on `system`. Returns status optimal with the flow, the objective and exact optimal
 // potentials (the certificate's); or the CPU solver's statuses for defective problems; or out_of_range with
 // `detail` when this solver does not take the problem: arcs whose capacity can bind (markets and assignment

@@ -299,7 +299,7 @@ struct Bid {
 // and eight ran out (dense n = 8,192: tails scanned 9,798 rows for 96,235 bids with eight, 2,173 with
 // sixteen); thirty-two made the rounds slower and the tails no faster (docs/benchmarks.md).
 struct ShortList {
-  static constexpr unsigned kSize = 16;
+  static constexpr unsigned kSize = kShortListArcs;
   struct Entry {
     Potential profit;
     Index arc;

@@ -29,8 +29,18 @@ inline std::uint64_t lot_room(const TransportationProblem& problem) {
 }
 
 // Sources whose rows are long enough to keep a short list of their best arcs (ShortList in
-// parallel_auction_kernel.cuh, which checks these figures), and the bytes each list takes.
-inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 272;
+// parallel_auction_kernel.cuh, which checks these figures), the arcs each list keeps, and the bytes it
+// takes. Sixteen arcs (ShortList says why), unless a build sets EWX_SHORT_LIST_ARCS: scripts/gpu-bench
+// builds lists of 8 beside the default, because on the GPU a list is also each lane's part of a row's
+// warp reduction, and there 16 arcs cost registers and local memory that 8 do not (ptxas for sm_90:
+// the rounds' ListedBid kernel 87 registers and an 816-byte stack frame, against 53 and 432). The
+// lists never change a bid, so the flows are the same at any size; only the time differs.
+#ifndef EWX_SHORT_LIST_ARCS
+#define EWX_SHORT_LIST_ARCS 16
+#endif
+inline constexpr std::uint32_t kShortListArcs = EWX_SHORT_LIST_ARCS;
+static_assert(kShortListArcs >= 2, "a short list answers from its best two arcs");
+inline constexpr std::uint64_t kShortListFrom = 1024, kShortListBytes = 16 * std::uint64_t{kShortListArcs} + 16;
 inline bool has_short_list(const TransportationProblem& problem, NodeIndex source) {
   return problem.row_begin[source + 1] - problem.row_begin[source] >= kShortListFrom;
 }

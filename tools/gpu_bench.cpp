@@ -4,10 +4,11 @@
 //                                        the CPU solver: the same optimum, certified, and the same flows on
 //                                        both systems; exit 1 on any difference (--small: the quick set, for
 //                                        compute-sanitizer)
-//   ewx-gpu-bench time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME]
+//   ewx-gpu-bench time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME] [--label TEXT]
 //                                        the instances (those whose name contains one of NAME's comma-separated
 //                                        parts), two markdown tables on stdout, and where each solve's time went on
-//                                        stderr
+//                                        stderr; TEXT is added to every instance's name (scripts/gpu-bench's second
+//                                        build, with lists of 8 arcs, says so in its rows)
 //
 // It needs only the matcher and the kernels (standard C++, Thrust, the CUDA runtime and LEMON's headers,
 // which scripts/gpu-bench carries), because the GPU machines have none of ewx's Debian libraries. Without a
@@ -182,7 +183,8 @@ struct MarketRow {
   std::string same = "-";
 };
 
-int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool huge, const std::string& only) {
+int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool huge, const std::string& only,
+         const std::string& label) {
   // `only`: comma-separated parts of instance names; empty for all.
   const auto chosen = [&](const std::string& name) {
     if (only.empty()) return true;
@@ -198,8 +200,9 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     std::fprintf(stderr, "ewx-gpu-bench time needs a GPU: %s\n", probe.reason.c_str());
     return 2;
   }
-  std::printf("GPU: %s, compute capability %d.%d; %d timed solves after one warm-up\n\n", probe.name.c_str(),
-              probe.compute_capability / 10, probe.compute_capability % 10, repeats);
+  std::printf("GPU: %s, compute capability %d.%d; %d timed solves after one warm-up; short lists of %u arcs\n\n",
+              probe.name.c_str(), probe.compute_capability / 10, probe.compute_capability % 10, repeats,
+              kernels::short_list_arcs());
   std::printf(
       "| instance | arcs | GPU, CUDA events (median) | GPU, wall (median) | rounds | CPU solver | same optimum |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---|\n");
@@ -221,7 +224,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
                  "%s: %llu phases (epsilon widened %llu times), %llu rounds, %llu bids (%llu whole-row scans in "
                  "rounds; %llu in tails, %llu of them whole-row scans), %llu dual passes; last solve: setup %.1f ms, "
                  "rounds %.1f ms, tails %.1f ms, duals %.1f ms\n",
-                 instance.name.c_str(), static_cast<unsigned long long>(stats.phases),
+                 (instance.name + label).c_str(), static_cast<unsigned long long>(stats.phases),
                  static_cast<unsigned long long>(stats.epsilon_widenings),
                  static_cast<unsigned long long>(stats.rounds), static_cast<unsigned long long>(stats.bids),
                  static_cast<unsigned long long>(stats.round_scans), static_cast<unsigned long long>(stats.tail_bids),
@@ -239,7 +242,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     } else if (device.status == SolveStatus::optimal) {
       same = check_certificate(p, device).optimal ? "certified" : "CERTIFICATE FAILS";
     }
-    std::printf("| %s | %llu | %s | %s | %llu | %s | %s |\n", instance.name.c_str(),
+    std::printf("| %s | %llu | %s | %s | %llu | %s | %s |\n", (instance.name + label).c_str(),
                 static_cast<unsigned long long>(p.arc_count()), milliseconds(median(events)).c_str(),
                 milliseconds(median(wall)).c_str(), static_cast<unsigned long long>(stats.rounds), cpu.c_str(),
                 same.c_str());
@@ -266,7 +269,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     row.condensed_arcs = stats.arcs;
     row.condensed_engine = to_string(stats.engine);
     row.condensed_ms = median(wall);
-    std::fprintf(stderr, "%s: condensed network %llu arcs, %s, %s\n", instance.name.c_str(),
+    std::fprintf(stderr, "%s: condensed network %llu arcs, %s, %s\n", (instance.name + label).c_str(),
                  static_cast<unsigned long long>(stats.arcs), row.condensed_engine.c_str(),
                  milliseconds(row.condensed_ms).c_str());
     return result;
@@ -284,7 +287,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     if (!chosen("market batch " + std::to_string(shape.orders) + " x " + std::to_string(shape.offers))) continue;
     const Instance instance = market(shape.orders, shape.offers, 1, shape.bipartite);
     MarketRow row;
-    row.name = instance.name;
+    row.name = instance.name + label;
     std::optional<TransportationSolution> device;
     if (shape.bipartite) device = run(instance, &row);
     const std::optional<ClearingResult> cleared = condensed(instance, row);
@@ -325,7 +328,7 @@ int main(int argc, char** argv) {
   std::string npy_dir;
   std::uint64_t cpu_arcs = 70'000'000;
   bool huge = false;
-  std::string only;
+  std::string only, label;
   for (int k = 2; k < argc; ++k) {
     const std::string arg = argv[k];
     if (arg == "--small") {
@@ -336,6 +339,8 @@ int main(int argc, char** argv) {
       npy_dir = argv[++k];
     } else if (arg == "--only" && k + 1 < argc) {
       only = argv[++k];
+    } else if (arg == "--label" && k + 1 < argc) {
+      label = argv[++k];
     } else if (arg == "--huge") {
       huge = true;
     } else if (arg == "--cpu-arcs" && k + 1 < argc) {
@@ -346,9 +351,10 @@ int main(int argc, char** argv) {
     }
   }
   if (command == "check") return check(small);
-  if (command == "time") return time(repeats, npy_dir, cpu_arcs, huge, only);
+  if (command == "time") return time(repeats, npy_dir, cpu_arcs, huge, only, label);
   std::fprintf(
       stderr,
-      "usage: ewx-gpu-bench check [--small] | time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME]\n");
+      "usage: ewx-gpu-bench check [--small] | time [--repeats R] [--npy DIR] [--cpu-arcs N] [--huge] [--only NAME] "
+      "[--label TEXT]\n");
   return 2;
 }
