@@ -211,6 +211,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
   // The GPU's solves of one problem; returns the solution of the last, with the medians in `row`.
   const auto run = [&](const Instance& instance, MarketRow* row) {
     const TransportationProblem& p = instance.problem;
+    const std::string name = instance.name + label;
     std::vector<double> events, wall;
     kernels::ParallelStatistics stats;
     TransportationSolution device = kernels::solve_parallel(p, ParallelSystem::cuda, &stats);  // the warm-up
@@ -224,7 +225,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
                  "%s: %llu phases (epsilon widened %llu times), %llu rounds, %llu bids (%llu whole-row scans in "
                  "rounds; %llu in tails, %llu of them whole-row scans), %llu dual passes; last solve: setup %.1f ms, "
                  "rounds %.1f ms, tails %.1f ms, duals %.1f ms\n",
-                 (instance.name + label).c_str(), static_cast<unsigned long long>(stats.phases),
+                 name.c_str(), static_cast<unsigned long long>(stats.phases),
                  static_cast<unsigned long long>(stats.epsilon_widenings),
                  static_cast<unsigned long long>(stats.rounds), static_cast<unsigned long long>(stats.bids),
                  static_cast<unsigned long long>(stats.round_scans), static_cast<unsigned long long>(stats.tail_bids),
@@ -242,7 +243,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     } else if (device.status == SolveStatus::optimal) {
       same = check_certificate(p, device).optimal ? "certified" : "CERTIFICATE FAILS";
     }
-    std::printf("| %s | %llu | %s | %s | %llu | %s | %s |\n", (instance.name + label).c_str(),
+    std::printf("| %s | %llu | %s | %s | %llu | %s | %s |\n", name.c_str(),
                 static_cast<unsigned long long>(p.arc_count()), milliseconds(median(events)).c_str(),
                 milliseconds(median(wall)).c_str(), static_cast<unsigned long long>(stats.rounds), cpu.c_str(),
                 same.c_str());
@@ -269,7 +270,7 @@ int time(int repeats, const std::string& npy_dir, std::uint64_t cpu_arcs, bool h
     row.condensed_arcs = stats.arcs;
     row.condensed_engine = to_string(stats.engine);
     row.condensed_ms = median(wall);
-    std::fprintf(stderr, "%s: condensed network %llu arcs, %s, %s\n", (instance.name + label).c_str(),
+    std::fprintf(stderr, "%s: condensed network %llu arcs, %s, %s\n", row.name.c_str(),
                  static_cast<unsigned long long>(stats.arcs), row.condensed_engine.c_str(),
                  milliseconds(row.condensed_ms).c_str());
     return result;
