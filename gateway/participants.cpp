@@ -32,7 +32,7 @@ Participants Participants::parse(std::string_view text, const std::string& file_
     LineScanner scan(line, file_name, reader.number());
     const std::string_view tag = scan.word();
     if (tag.empty() || tag.front() == '#') continue;
-    if (tag != "participant") scan.fail("unknown line type '" + std::string(tag) + "' (expected participant)");
+    if (tag != "participant") scan.fail("unknown line type " + quoted(tag) + " (expected participant)");
     Participant p;
     p.name = std::string(scan.required_word("participant name"));
     const std::string_view role = scan.required_word("role");
@@ -43,7 +43,7 @@ Participants Participants::parse(std::string_view text, const std::string& file_
     else if (role == "auditor")
       p.role = Role::auditor;
     else
-      scan.fail("role '" + std::string(role) + "' is not enterprise, provider or auditor");
+      scan.fail("role " + quoted(role) + " is not enterprise, provider or auditor");
     p.account = static_cast<ParticipantId>(scan.integer_in("account", 1, INT64_MAX));
     const auto secret = from_hex(scan.required_word("secret"));
     if (!secret) scan.fail("the secret is not hex digits");

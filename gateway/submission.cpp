@@ -6,6 +6,7 @@
 
 #include <limits>
 
+#include "matcher/line_scanner.hpp"
 #include "matcher/order_rules.hpp"
 
 namespace ewx::gateway {
@@ -36,7 +37,7 @@ Submission order_entry(const wire::SubmitOrder& request, const Participant& who,
   const auto hub = topology.find_hub(request.hub()->string_view());
   if (!hub)
     return reject(wire::RejectCode::unknown_hub_or_cluster,
-                  "unknown hub '" + request.hub()->str() + "' (hubs: " + keys_of(topology.hubs) + ")");
+                  "unknown hub " + quoted(request.hub()->string_view()) + " (hubs: " + keys_of(topology.hubs) + ")");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;
@@ -63,7 +64,7 @@ Submission offer_entry(const wire::SubmitOffer& request, const Participant& who,
   const auto cluster = topology.find_cluster(request.cluster()->string_view());
   if (!cluster)
     return reject(wire::RejectCode::unknown_hub_or_cluster,
-                  "unknown cluster '" + request.cluster()->str() + "' (clusters: " + keys_of(topology.clusters) + ")");
+                  "unknown cluster " + quoted(request.cluster()->string_view()) + " (clusters: " + keys_of(topology.clusters) + ")");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;

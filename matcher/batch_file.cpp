@@ -74,7 +74,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
     const std::string_view tag = scan.word();
     if (tag.empty() || tag.front() == '#') continue;
     if (!have_header) {
-      if (tag != kHeader) scan.fail("expected the header 'ewx-batch 1', found '" + std::string(tag) + "'");
+      if (tag != kHeader) scan.fail("expected the header 'ewx-batch 1', found " + quoted(tag));
       if (scan.integer("format version") != 1) scan.fail("unsupported batch format version (this ewx reads 1)");
       scan.finish();
       have_header = true;
@@ -86,7 +86,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       order.id = static_cast<OrderId>(scan.integer_in("order id", 0, INT64_MAX));
       const std::string_view hub = scan.required_word("hub");
       const auto hub_index = topology.find_hub(hub);
-      if (!hub_index) scan.fail("unknown hub '" + std::string(hub) + "'");
+      if (!hub_index) scan.fail("unknown hub " + quoted(hub));
       order.hub = *hub_index;
       order.resource_class = resource_class(scan);
       order.units = scan.integer("units");
@@ -105,7 +105,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       offer.id = static_cast<OfferId>(scan.integer_in("offer id", 0, INT64_MAX));
       const std::string_view cluster = scan.required_word("cluster");
       const auto cluster_index = topology.find_cluster(cluster);
-      if (!cluster_index) scan.fail("unknown cluster '" + std::string(cluster) + "'");
+      if (!cluster_index) scan.fail("unknown cluster " + quoted(cluster));
       offer.cluster = *cluster_index;
       offer.resource_class = resource_class(scan);
       offer.units = scan.integer("units");
@@ -119,7 +119,7 @@ Batch parse_batch(std::string_view text, const std::string& name, const Topology
       if (!offer_ids.insert(offer.id).second) scan.fail("offer id " + std::to_string(offer.id) + " appears twice");
       batch.offers.push_back(offer);
     } else {
-      scan.fail("unknown line type '" + std::string(tag) + "' (expected batch, order or offer)");
+      scan.fail("unknown line type " + quoted(tag) + " (expected batch, order or offer)");
     }
   }
   if (!have_header) throw InputError(name, reader.number(), "empty batch file: no 'ewx-batch 1' header");

@@ -20,6 +20,9 @@
 // lines are normal here and a stream-based reader would spend longer parsing than the solver spends solving.
 #include "matcher/dimacs.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -35,6 +38,45 @@ struct RawNode {
   bool declared = false;
   Quantity supply = 0;
 };
+
+// The shortest lines there can be: "n 1" and "a 1 2 0", each with its newline.
+constexpr std::uint64_t kShortestNodeLine = 4;
+constexpr std::uint64_t kShortestArcLine = 8;
+
+// What reading costs for each declared node: its RawNode and its index while reading, then its supply or
+// demand and its file id in the instance.
+constexpr std::uint64_t kReadingBytesPerNode = sizeof(RawNode) + 2 * sizeof(std::uint32_t) + sizeof(Quantity);
+
+std::uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
+}
+
+// The reader keeps a slot for every node the 'p' line declares, so a count of billions in a file of a few
+// lines (a typo, or a file that is not what it says) would take minutes and all of memory before anything
+// could be said about it. Two checks at the 'p' line say it at once instead:
+// - an assignment needs exactly as many sources ('n' lines) as sinks (the other nodes), so it can declare
+//   at most twice the 'n' lines its file has room for; more can only end as an unbalanced problem;
+// - no declared count may need more memory to read than the machine has.
+void check_declared_nodes(const LineScanner& scan, DimacsKind kind, std::uint64_t nodes, std::uint64_t file_bytes) {
+  if (kind == DimacsKind::assignment) {
+    const std::uint64_t most_sources = file_bytes / kShortestNodeLine + 1;
+    if (nodes > 2 * most_sources) {
+      scan.fail("the 'p' line declares " + std::to_string(nodes) + " nodes, but an assignment needs as many " +
+                "sources ('n' lines) as sinks, and a file of " + std::to_string(file_bytes) +
+                " bytes has room for at most " + std::to_string(most_sources) + " 'n' lines");
+    }
+  }
+  const std::uint64_t memory = physical_memory_bytes();
+  if (nodes >= memory / kReadingBytesPerNode) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    scan.fail(fmt::format("the 'p' line declares {} nodes, which take {:.1f} GiB to read; this machine has {:.1f} GiB",
+                          nodes, static_cast<double>(nodes) * kReadingBytesPerNode / kGiB,
+                          static_cast<double>(memory) / kGiB));
+  }
+}
 
 }  // namespace
 
@@ -62,7 +104,7 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
       else if (kind == "min")
         instance.kind = DimacsKind::min_cost_flow;
       else
-        scan.fail("unsupported problem type '" + std::string(kind) + "' (ewx reads 'asn' and 'min')");
+        scan.fail("unsupported problem type " + quoted(kind) + " (ewx reads 'asn' and 'min')");
       const std::int64_t n = scan.integer("node count");
       const std::int64_t m = scan.integer("arc count");
       scan.finish();
@@ -70,13 +112,16 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
       if (m < 0) scan.fail("negative arc count");
       declared_nodes = static_cast<std::uint64_t>(n);
       declared_arcs = static_cast<std::uint64_t>(m);
+      check_declared_nodes(scan, instance.kind, declared_nodes, text.size());
       nodes.assign(declared_nodes + 1, RawNode{});
-      arcs.reserve(declared_arcs);
-      if (instance.kind == DimacsKind::min_cost_flow) lower.reserve(declared_arcs);
+      // A count the file cannot hold is reported when the arcs run out; until then, room for what it can.
+      const std::uint64_t room = std::min<std::uint64_t>(declared_arcs, text.size() / kShortestArcLine + 1);
+      arcs.reserve(room);
+      if (instance.kind == DimacsKind::min_cost_flow) lower.reserve(room);
       have_problem_line = true;
       continue;
     }
-    if (!have_problem_line) scan.fail("'" + std::string(tag) + "' line before the 'p' line");
+    if (!have_problem_line) scan.fail(quoted(tag) + " line before the 'p' line");
 
     const auto node_id = [&](const char* what) {
       const std::int64_t id = scan.integer(what);
@@ -131,7 +176,7 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
       nodes[to].side = Side::sink;
       arcs.push_back({from, to, capacity - low, cost});
     } else {
-      scan.fail("unknown line type '" + std::string(tag) + "'");
+      scan.fail("unknown line type " + quoted(tag));
     }
   }
   if (!have_problem_line) throw InputError(name, reader.number(), "no 'p' line: not a DIMACS file");

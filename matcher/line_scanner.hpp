@@ -10,6 +10,28 @@
 
 namespace ewx {
 
+// A piece of someone's input inside single quotes, fit to be printed in an error message: bytes outside
+// printable ASCII are written as \xNN and anything past 48 characters is cut to "...". A message is read
+// on a terminal or in a log, and the input it quotes may be a binary file given by mistake or a hostile
+// frame; echoing its raw bytes would garble the one and let the other write control sequences.
+inline std::string quoted(std::string_view text) {
+  constexpr std::size_t kShown = 48;
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (std::size_t k = 0; k < text.size() && k < kShown; ++k) {
+    const auto c = static_cast<unsigned char>(text[k]);
+    if (c >= ' ' && c <= '~' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (text.size() > kShown) out += "...";
+  return out + "'";
+}
+
 // A malformed input file: what is wrong and on which line (1-based).
 class InputError : public std::runtime_error {
  public:
@@ -76,9 +98,9 @@ class LineScanner {
     const std::string_view w = required_word(what);
     std::int64_t value = 0;
     const auto [end, error] = std::from_chars(w.data(), w.data() + w.size(), value);
-    if (error == std::errc::result_out_of_range) fail(std::string(what) + " '" + std::string(w) + "' is out of range");
+    if (error == std::errc::result_out_of_range) fail(std::string(what) + " " + quoted(w) + " is out of range");
     if (error != std::errc() || end != w.data() + w.size()) {
-      fail(std::string("expected an integer for ") + what + ", found '" + std::string(w) + "'");
+      fail(std::string("expected an integer for ") + what + ", found " + quoted(w));
     }
     return value;
   }
@@ -94,7 +116,7 @@ class LineScanner {
 
   void finish() {
     skip_blanks();
-    if (!rest_.empty()) fail("unexpected text '" + std::string(rest_) + "' at the end of the line");
+    if (!rest_.empty()) fail("unexpected text " + quoted(rest_) + " at the end of the line");
   }
 
   [[noreturn]] void fail(const std::string& what) const { throw InputError(file_, number_, what); }

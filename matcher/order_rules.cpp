@@ -2,6 +2,8 @@
 // 64-bit potentials and 128-bit totals (market.hpp) and every time in range of the hour arithmetic.
 #include "matcher/order_rules.hpp"
 
+#include "matcher/line_scanner.hpp"
+
 namespace ewx {
 namespace {
 
@@ -42,7 +44,7 @@ std::optional<std::string> resource_class_problem(std::string_view name) {
   }
   for (const char c : name) {
     if (c <= ' ' || c > '~')
-      return "resource class '" + std::string(name) + "' has a space or a non-printable character";
+      return "resource class " + quoted(name) + " has a space or a non-printable character";
   }
   return std::nullopt;
 }

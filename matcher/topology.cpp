@@ -108,14 +108,14 @@ Topology parse_topology(std::string_view text, const std::string& name) {
     const std::string_view tag = scan.word();
     if (tag.empty() || tag.front() == '#') continue;
     if (!have_header) {
-      if (tag != "ewx-topology") scan.fail("expected the header 'ewx-topology 1', found '" + std::string(tag) + "'");
+      if (tag != "ewx-topology") scan.fail("expected the header 'ewx-topology 1', found " + quoted(tag));
       if (scan.integer("format version") != 1) scan.fail("unsupported topology format version (this ewx reads 1)");
       scan.finish();
       have_header = true;
       continue;
     }
     if (tag == "hub" || tag == "cluster") {
-      if (links_started) scan.fail("'" + std::string(tag) + "' after the first 'link' line; declare all nodes first");
+      if (links_started) scan.fail(quoted(tag) + " after the first 'link' line; declare all nodes first");
       const std::string key(scan.required_word("key"));
       if (topology.find_hub(key) || topology.find_cluster(key)) scan.fail("key '" + key + "' is used twice");
       if (tag == "hub") {
@@ -124,7 +124,7 @@ Topology parse_topology(std::string_view text, const std::string& name) {
       } else {
         const std::string_view hub_key = scan.required_word("hub of the cluster");
         const auto hub = topology.find_hub(hub_key);
-        if (!hub) scan.fail("cluster '" + key + "' names unknown hub '" + std::string(hub_key) + "'");
+        if (!hub) scan.fail("cluster '" + key + "' names unknown hub " + quoted(hub_key));
         if (topology.clusters.size() == 65535) scan.fail("too many clusters");
         topology.clusters.push_back({key, std::string(scan.rest()), *hub});
       }
@@ -134,9 +134,9 @@ Topology parse_topology(std::string_view text, const std::string& name) {
       const std::string_view hub_key = scan.required_word("hub");
       const std::string_view cluster_key = scan.required_word("cluster");
       const auto hub = topology.find_hub(hub_key);
-      if (!hub) scan.fail("unknown hub '" + std::string(hub_key) + "'");
+      if (!hub) scan.fail("unknown hub " + quoted(hub_key));
       const auto cluster = topology.find_cluster(cluster_key);
-      if (!cluster) scan.fail("unknown cluster '" + std::string(cluster_key) + "'");
+      if (!cluster) scan.fail("unknown cluster " + quoted(cluster_key));
       Link link;
       link.latency_ms = static_cast<std::int32_t>(scan.integer_in("latency in ms", 0, 100'000));
       link.transfer_charge = scan.integer_in("transfer charge in fen", 0, kMaxPrice);
@@ -146,7 +146,7 @@ Topology parse_topology(std::string_view text, const std::string& name) {
       }
       topology.set_link(*hub, *cluster, link);
     } else {
-      scan.fail("unknown line type '" + std::string(tag) + "' (expected hub, cluster or link)");
+      scan.fail("unknown line type " + quoted(tag) + " (expected hub, cluster or link)");
     }
   }
   if (!have_header) throw InputError(name, reader.number(), "empty topology: no 'ewx-topology 1' header");

@@ -30,6 +30,9 @@ expect "flow file" 0 '^f 3 6 1$' -- cat small.flow
 printf 'p asn 2 1\nn 1\na 1 2 x\n' > bad.asn
 expect "malformed file names the line" 1 'bad.asn:3: expected an integer for arc cost' -- "$solve" bad.asn
 expect "missing file" 1 "cannot open 'nope.asn'" -- "$solve" nope.asn
+mkdir -p a-directory
+expect "a directory is named as one" 1 "'a-directory' is a directory, not a file" -- "$solve" a-directory
+expect "a file read from a pipe" 0 '^objective: 6$' -- "$solve" <(cat small.asn)
 printf 'p asn 4 2\nn 1\nn 2\na 1 3 1\na 2 3 1\n' > blocked.asn
 expect "infeasible" 3 '^status: infeasible$' -- "$solve" blocked.asn
 

@@ -70,6 +70,30 @@ TEST_CASE("malformed DIMACS files name the line and the problem") {
   CHECK(error_of("p asn 2 1\nn 1\na 2 1 4\n").find("not listed as a source") != std::string::npos);
 }
 
+TEST_CASE("a 'p' line that declares more than the file can hold is refused at once, without the memory") {
+  // Each of these took minutes and most of the machine's memory before anything was said (an arc count of
+  // 10^14 failed as a bare std::bad_alloc); now the message names the 'p' line and what is wrong with it.
+  CHECK(error_of("p min 2 99999999999999\nn 1 1\nn 2 -1\na 1 2 0 1 1\n")
+            .find("declares 99999999999999 arcs but the file has 1") != std::string::npos);
+  const std::string huge_assignment = error_of("p asn 4000000000 0\n");
+  CHECK(huge_assignment.starts_with("t.dimacs:1: the 'p' line declares 4000000000 nodes, but an assignment needs"));
+  CHECK(huge_assignment.find("a file of 19 bytes has room for at most 5 'n' lines") != std::string::npos);
+  // No machine this runs on has the 128 GiB that reading 4,294,967,294 nodes would take.
+  CHECK(error_of("p min 4294967294 0\n").find("nodes, which take 128.0 GiB to read; this machine has") !=
+        std::string::npos);
+  // The bound for an assignment is exact: a file of 10 bytes has room for 3 'n' lines, so 6 nodes parse
+  // (and make an unbalanced problem, which is the solver's to say) and 7 do not.
+  CHECK(error_of("p asn 6 0\n").empty());
+  CHECK(error_of("p asn 7 0\n").find("room for at most 3 'n' lines") != std::string::npos);
+}
+
+TEST_CASE("input quoted in a message is printable and short") {
+  CHECK(quoted("gpu.h100") == "'gpu.h100'");
+  CHECK(quoted(std::string("a\x1b[2J\\\0b", 8)) == "'a\\x1b[2J\\x5c\\x00b'");
+  CHECK(quoted(std::string(60, 'x')) == "'" + std::string(48, 'x') + "...'");
+  CHECK(error_of("\x89PNG\r\n\x1a\n") == "t.dimacs:1: '\\x89PNG' line before the 'p' line");
+}
+
 TEST_CASE("a perfect assignment that cannot exist is reported, not guessed") {
   const DimacsInstance three_two = parse_dimacs("p asn 5 2\nn 1\nn 2\nn 3\na 1 4 1\na 2 5 1\n", "t");
   CHECK(solve_on_cpu(three_two.problem).status == SolveStatus::unbalanced);

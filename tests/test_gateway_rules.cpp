@@ -113,6 +113,12 @@ TEST_CASE("submissions become journal entries, or rejects that name the field") 
   CHECK(rejected(order("mars", "gpu.h100", 16, 493'090, acme)).reason.starts_with("unknown hub 'mars' (hubs: bth, "));
   CHECK(rejected(order("mars", "gpu.h100", 16, 493'090, acme)).code == wire::RejectCode::unknown_hub_or_cluster);
   CHECK(rejected(order("yrd", "gpu h100", 16, 493'090, acme)).reason.find("space") != std::string::npos);
+  // What a client sent comes back in a reason (and in ewxd's log) escaped and cut short, never raw.
+  const std::string hostile_hub = "\x1b]0;pwned\x07" + std::string(100, 'x');
+  CHECK(rejected(order(hostile_hub.c_str(), "gpu.h100", 16, 493'090, acme))
+            .reason.starts_with("unknown hub '\\x1b]0;pwned\\x07" + std::string(38, 'x') + "...' (hubs: "));
+  CHECK(rejected(order("yrd", "gpu\th100", 16, 493'090, acme)).reason ==
+        "resource class 'gpu\\x09h100' has a space or a non-printable character");
   CHECK(rejected(order("yrd", "gpu.h100", 0, 493'090, acme)).reason == "units 0 is outside 1..1000000000");
   CHECK(rejected(order("yrd", "gpu.h100", 16, 493'086, acme)).reason == "empty window [493086, 493086)");
 
