@@ -51,7 +51,7 @@ Participants Participants::parse(std::string_view text, const std::string& file_
       scan.fail("the secret has " + std::to_string(secret->size()) + " bytes; at least 32 are needed");
     p.secret = *secret;
     scan.finish();
-    if (participants.by_name_.count(p.name)) scan.fail("participant '" + p.name + "' appears twice");
+    if (participants.by_name_.count(p.name)) scan.fail("participant " + quoted(p.name) + " appears twice");
     if (const auto [it, added] = accounts.emplace(p.account, p.name); !added) {
       scan.fail("account " + std::to_string(p.account) + " is already " + it->second + "'s");
     }

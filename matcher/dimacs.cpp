@@ -54,13 +54,22 @@ std::uint64_t physical_memory_bytes() {
   return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
 }
 
-// The reader keeps a slot for every node the 'p' line declares, so a count of billions in a file of a few
-// lines (a typo, or a file that is not what it says) would take minutes and all of memory before anything
-// could be said about it. Two checks at the 'p' line say it at once instead:
+// The reader keeps a slot for every node the 'p' line declares and room for every arc, so a count of
+// billions in a file of a few lines (a typo, or a file that is not what it says) would take minutes and all
+// of memory before the count could be found wrong. Checks at the 'p' line say it at once instead:
+// - a file has room for at most one arc per kShortestArcLine bytes;
 // - an assignment needs exactly as many sources ('n' lines) as sinks (the other nodes), so it can declare
 //   at most twice the 'n' lines its file has room for; more can only end as an unbalanced problem;
-// - no declared count may need more memory to read than the machine has.
-void check_declared_nodes(const LineScanner& scan, DimacsKind kind, std::uint64_t nodes, std::uint64_t file_bytes) {
+// - no declared node count may need more memory to read than the machine has. (A min-cost flow file may
+//   declare nodes no line names; they take no part, but the format numbers nodes 1..n and the reader keeps
+//   them so.)
+void check_declared_counts(const LineScanner& scan, DimacsKind kind, std::uint64_t nodes, std::uint64_t arcs,
+                           std::uint64_t file_bytes) {
+  const std::uint64_t most_arcs = file_bytes / kShortestArcLine + 1;
+  if (arcs > most_arcs) {
+    scan.fail("the 'p' line declares " + std::to_string(arcs) + " arcs, but a file of " + std::to_string(file_bytes) +
+              " bytes has room for at most " + std::to_string(most_arcs) + " 'a' lines");
+  }
   if (kind == DimacsKind::assignment) {
     const std::uint64_t most_sources = file_bytes / kShortestNodeLine + 1;
     if (nodes > 2 * most_sources) {
@@ -112,12 +121,10 @@ DimacsInstance parse_dimacs(std::string_view text, const std::string& name) {
       if (m < 0) scan.fail("negative arc count");
       declared_nodes = static_cast<std::uint64_t>(n);
       declared_arcs = static_cast<std::uint64_t>(m);
-      check_declared_nodes(scan, instance.kind, declared_nodes, text.size());
+      check_declared_counts(scan, instance.kind, declared_nodes, declared_arcs, text.size());
       nodes.assign(declared_nodes + 1, RawNode{});
-      // A count the file cannot hold is reported when the arcs run out; until then, room for what it can.
-      const std::uint64_t room = std::min<std::uint64_t>(declared_arcs, text.size() / kShortestArcLine + 1);
-      arcs.reserve(room);
-      if (instance.kind == DimacsKind::min_cost_flow) lower.reserve(room);
+      arcs.reserve(declared_arcs);
+      if (instance.kind == DimacsKind::min_cost_flow) lower.reserve(declared_arcs);
       have_problem_line = true;
       continue;
     }

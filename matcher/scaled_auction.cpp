@@ -10,10 +10,10 @@
 // The algorithm. Think of sources as bidders with `supply` units to place and sinks as sellers of `demand`
 // units, the value of a unit on arc e being a_e = -cost_e. A sink's sold units are held in lots, each at
 // the price its holder bid; the sink's price is that of its cheapest lot (or its base price while it still
-// has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best other
-// arc, and bids the price at which the two are equally good, plus epsilon, for every unit of that sink
-// priced below the bid; displaced holders get their units back and bid again. Prices only rise, so each phase ends when
-// every bidder has placed everything.
+// has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best arc
+// into another sink, and bids the price at which the two are equally good, plus epsilon, for every unit of
+// that sink priced below the bid; displaced holders get their units back and bid again. Prices only rise,
+// so each phase ends when every bidder has placed everything.
 //
 // Exactness. At the end of a phase every unit sits on an arc within epsilon of its holder's best, which
 // makes the flow epsilon-optimal for node potentials (the bidder's best profit, the sink's price); such a
@@ -160,7 +160,8 @@ class Auction {
   // potentials. Everything else goes back to its holder to be bid again. A lot that filled its arc is
   // returned together with all its holder's lots, since freeing the arc changes the holder's best.
   void keep_what_still_fits(Potential epsilon) {
-    std::vector<Potential> best(problem_.source_count(), std::numeric_limits<Potential>::min());
+    constexpr Potential kNone = std::numeric_limits<Potential>::min();
+    std::vector<Potential> best(problem_.source_count(), kNone);
     for (NodeIndex i = 0; i < problem_.source_count(); ++i) {
       Potential second = std::numeric_limits<Potential>::min();
       ArcIndex arc = 0;
@@ -171,15 +172,17 @@ class Auction {
         rescan(i, best[i], second, arc);
       }
     }
+    // A holder with no usable arc left (every arc it has is full) has nowhere better to go, so each of its
+    // lots fits; its best is kNone, which the sum below must not be formed with.
+    const auto fits = [&](const Lot& lot, Potential sink_price) {
+      return best[lot.holder] == kNone || best[lot.holder] + sink_price - value(lot.arc) <= epsilon;
+    };
     std::vector<std::uint8_t> reset(problem_.source_count(), 0);
     for (NodeIndex j = 0; j < problem_.sink_count(); ++j) {
       const Potential sink_price = price(j);
       for (Lot& lot : lots_[j]) {
         lot.price = sink_price;
-        if (best[lot.holder] + sink_price - value(lot.arc) > epsilon &&
-            flow_[lot.arc] == problem_.arc_capacity[lot.arc]) {
-          reset[lot.holder] = 1;
-        }
+        if (!fits(lot, sink_price) && flow_[lot.arc] == problem_.arc_capacity[lot.arc]) reset[lot.holder] = 1;
       }
     }
     for (NodeIndex j = 0; j < problem_.sink_count(); ++j) {
@@ -187,7 +190,7 @@ class Auction {
       const Potential sink_price = price(j);
       std::size_t kept = 0;
       for (const Lot& lot : lots) {
-        if (!reset[lot.holder] && best[lot.holder] + sink_price - value(lot.arc) <= epsilon) {
+        if (!reset[lot.holder] && fits(lot, sink_price)) {
           lots[kept++] = lot;
           continue;
         }
@@ -205,6 +208,29 @@ class Auction {
 
   bool usable(ArcIndex e) const { return flow_[e] < problem_.arc_capacity[e]; }
 
+  // One arc of a scan towards a bid: `best` is the best profit and `second` the best through any other
+  // sink. Raising a sink's price lowers every arc into it alike, so a second arc into the best sink never
+  // becomes as good as the best; counted as the second best, it made the bid overshoot by the gap between
+  // the two arcs' costs, and with parallel arcs (a DIMACS file may have them; a market has one arc a pair)
+  // prices climbed by that gap in every phase, past the bound that stands for infeasible (found by
+  // tests/fuzz_inputs). The best arc itself seen again, as a rescan after the cache sees it, does count:
+  // the bid is then the smallest raise, price + epsilon, which is how the engine has always bid there (on
+  // the m20k market as DIMACS, not counting it gave 3.11 million bids instead of 2.40). `lower_index_wins`
+  // breaks ties towards the lower arc, for scans that do not run in arc order.
+  void consider(ArcIndex e, Potential profit, Potential& best, Potential& second, ArcIndex& best_arc,
+                bool lower_index_wins) const {
+    constexpr Potential kNone = std::numeric_limits<Potential>::min();
+    const bool other_arc_same_sink =
+        best != kNone && e != best_arc && problem_.arc_sink[e] == problem_.arc_sink[best_arc];
+    if (profit > best || (lower_index_wins && profit == best && e < best_arc)) {
+      if (!other_arc_same_sink) second = best;
+      best = profit;
+      best_arc = e;
+    } else if (profit > second && !other_arc_same_sink) {
+      second = profit;
+    }
+  }
+
   // Candidate lists (Bertsekas): the bidder's kCached best arcs at its last scan, and the profit of the
   // best arc left out. Prices only rise during a phase, so no arc left out can have become better than that
   // threshold; while a cached arc is still at least as good, the cache alone answers the bid, with the
@@ -218,14 +244,7 @@ class Auction {
     for (std::uint32_t k = 0; k < cache_size_[bidder]; ++k) {
       const ArcIndex e = cache_[at + k];
       if (!unbounded_row_[bidder] && !usable(e)) continue;
-      const Potential profit = value(e) - quoted_[problem_.arc_sink[e]];
-      if (profit > best || (profit == best && e < best_arc)) {
-        second = best;
-        best = profit;
-        best_arc = e;
-      } else if (profit > second) {
-        second = profit;
-      }
+      consider(e, value(e) - quoted_[problem_.arc_sink[e]], best, second, best_arc, true);
     }
     const Potential threshold = cache_threshold_[bidder];
     if (threshold == kNone) return best != kNone;  // the cache holds the whole row
@@ -252,15 +271,7 @@ class Auction {
     for (ArcIndex e = begin; e < end; ++e) {
       const Potential profit = value(e) - quoted_[problem_.arc_sink[e]];
       if (profit <= -kClosed / 2) continue;  // a closed sink
-      if (unbounded || usable(e)) {
-        if (profit > best) {
-          second = best;
-          best = profit;
-          best_arc = e;
-        } else if (profit > second) {
-          second = profit;
-        }
-      }
+      if (unbounded || usable(e)) consider(e, profit, best, second, best_arc, false);
       // Keep the kCached most profitable arcs (usable or not); the best one dropped sets the threshold.
       if (held < kCached) {
         cache_profit_[held] = profit;
@@ -282,10 +293,10 @@ class Auction {
     stats_.arcs_scanned += end - begin;
   }
 
-  // One bid: the bidder's best arc, at the price that makes it exactly as good as the best other arc,
-  // plus epsilon. It takes units from every price level of that sink below the bid (unsold units first,
-  // then the cheapest lots): afterwards the sink's cheapest level is at least the bid, so the new lot is
-  // within epsilon of the bidder's best, as epsilon-optimality requires.
+  // One bid: the bidder's best arc, at the price that makes it exactly as good as the best arc into
+  // another sink, plus epsilon. It takes units from every price level of that sink below the bid (unsold
+  // units first, then the cheapest lots): afterwards the sink's cheapest level is at least the bid, so the
+  // new lot is within epsilon of the bidder's best, as epsilon-optimality requires.
   bool bid(NodeIndex bidder, Potential epsilon) {
     ++stats_.bids;
     constexpr Potential kNone = std::numeric_limits<Potential>::min();

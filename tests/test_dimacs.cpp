@@ -73,16 +73,23 @@ TEST_CASE("malformed DIMACS files name the line and the problem") {
 TEST_CASE("a 'p' line that declares more than the file can hold is refused at once, without the memory") {
   // Each of these took minutes and most of the machine's memory before anything was said (an arc count of
   // 10^14 failed as a bare std::bad_alloc); now the message names the 'p' line and what is wrong with it.
-  CHECK(error_of("p min 2 99999999999999\nn 1 1\nn 2 -1\na 1 2 0 1 1\n")
-            .find("declares 99999999999999 arcs but the file has 1") != std::string::npos);
+  CHECK(error_of("p min 2 99999999999999\nn 1 1\nn 2 -1\na 1 2 0 1 1\n") ==
+        "t.dimacs:1: the 'p' line declares 99999999999999 arcs, but a file of 48 bytes has room for at most 7 "
+        "'a' lines");
+  // The bounds are generous (every byte of the file counts as room, the 'p' line's too: an "a 1 2 0" line
+  // and its newline are 8 bytes, an "n 1" line 4, and a last line may go without one), and applied exactly.
+  CHECK(error_of("p asn 4 5\nn 1\nn 2\na 1 3 0\na 2 4 0").find("declares 5 arcs but the file has 2") !=
+        std::string::npos);
+  CHECK(error_of("p asn 4 6\nn 1\nn 2\na 1 3 0\na 2 4 0") ==
+        "t.dimacs:1: the 'p' line declares 6 arcs, but a file of 33 bytes has room for at most 5 'a' lines");
   const std::string huge_assignment = error_of("p asn 4000000000 0\n");
   CHECK(huge_assignment.starts_with("t.dimacs:1: the 'p' line declares 4000000000 nodes, but an assignment needs"));
   CHECK(huge_assignment.find("a file of 19 bytes has room for at most 5 'n' lines") != std::string::npos);
   // No machine this runs on has the 128 GiB that reading 4,294,967,294 nodes would take.
   CHECK(error_of("p min 4294967294 0\n").find("nodes, which take 128.0 GiB to read; this machine has") !=
         std::string::npos);
-  // The bound for an assignment is exact: a file of 10 bytes has room for 3 'n' lines, so 6 nodes parse
-  // (and make an unbalanced problem, which is the solver's to say) and 7 do not.
+  // A file of 10 bytes has room for 3 'n' lines by that count, so 6 nodes parse (and make an unbalanced
+  // problem, which is the solver's to say) and 7 do not.
   CHECK(error_of("p asn 6 0\n").empty());
   CHECK(error_of("p asn 7 0\n").find("room for at most 3 'n' lines") != std::string::npos);
 }

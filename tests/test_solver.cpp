@@ -255,6 +255,38 @@ TEST_CASE("the scaled auction and successive shortest paths agree, and both are 
   CHECK(compared > 20);
 }
 
+TEST_CASE("a source whose every open arc is full keeps its lots from one auction phase to the next") {
+  // Found by tests/fuzz_inputs: source 0 must fill both arcs it can use (sink 0 takes nothing), so between
+  // phases it has no usable arc and its best profit is none; the test of whether its lots still fit added
+  // to that "none" (the 64-bit minimum) and overflowed, which UndefinedBehaviorSanitizer reports.
+  const std::vector<Arc> arcs{{0, 1, 1, -3}, {0, 2, 2, 4}, {1, 1, 2, 1}, {1, 2, 2, 0}, {0, 0, 1, 0}};
+  const TransportationProblem p = make_transportation_problem({3, 2}, {0, 2, 3}, arcs);
+  for (const bool pricing : {false, true}) {
+    CAPTURE(pricing);
+    const TransportationSolution s = solve_on_cpu(p, {.arc_pricing = pricing, .engine = CpuEngine::auction});
+    REQUIRE(s.status == SolveStatus::optimal);
+    CHECK(s.objective == -3 + 2 * 4 + 1 + 0);
+    const CertificateReport report = check_certificate(p, s);
+    CHECK_MESSAGE(report.optimal, report.failure);
+  }
+}
+
+TEST_CASE("parallel arcs between one source and one sink do not make the auction outbid itself") {
+  // Found by tests/fuzz_inputs: source 0 has two arcs into sink 0, one far cheaper. Its bids counted the
+  // dearer one as the second best, so each bid overshot by the gap between them, prices climbed by that gap
+  // in every phase, and the auction forced alone called this feasible problem infeasible.
+  for (const Cost gap : {Cost{1'000}, Cost{1'000'000'000}, Cost{949'308'499'210'400}}) {
+    CAPTURE(gap);
+    const std::vector<Arc> arcs{{0, 0, 2, -gap}, {0, 1, 0, 4}, {0, 0, 2, 1}, {1, 0, 1, 1}, {1, 1, 1, 1}};
+    const TransportationProblem p = make_transportation_problem({1, 1}, {1, 1}, arcs);
+    const TransportationSolution by_auction = solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::auction});
+    REQUIRE(by_auction.status == SolveStatus::optimal);
+    CHECK(by_auction.objective == -gap + 1);
+    const CertificateReport report = check_certificate(p, by_auction);
+    CHECK_MESSAGE(report.optimal, report.failure);
+  }
+}
+
 TEST_CASE("the auction alone reports infeasible problems instead of looping") {
   // Two sources need the one sink that can take a single unit.
   const std::vector<Arc> arcs{{0, 0, 5, 1}, {1, 0, 5, 2}, {1, 1, 5, 3}};
