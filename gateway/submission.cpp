@@ -63,8 +63,9 @@ Submission offer_entry(const wire::SubmitOffer& request, const Participant& who,
   if (!request.cluster()) return reject(wire::RejectCode::malformed, "cluster: missing");
   const auto cluster = topology.find_cluster(request.cluster()->string_view());
   if (!cluster)
-    return reject(wire::RejectCode::unknown_hub_or_cluster,
-                  "unknown cluster " + quoted(request.cluster()->string_view()) + " (clusters: " + keys_of(topology.clusters) + ")");
+    return reject(wire::RejectCode::unknown_hub_or_cluster, "unknown cluster " +
+                                                                quoted(request.cluster()->string_view()) +
+                                                                " (clusters: " + keys_of(topology.clusters) + ")");
   if (auto rejection = resource_class_rejection(request.resource_class())) return *rejection;
 
   ledger::JournalEntry entry;
