@@ -513,9 +513,12 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const st
     for (std::size_t j = 0; j < part.offer.size(); ++j) auctioned.premium[part.offer[j]] = found->offer_premium[j];
   });
   for (const std::size_t c : queue) {
+    stats.auction_bids += seen[c].bids;
+    stats.auction_out_of_bids = stats.auction_out_of_bids || seen[c].out_of_bids;
+  }
+  for (const std::size_t c : queue) {
     if (!traded[c]) return std::nullopt;
     stats.auction_phases = std::max(stats.auction_phases, seen[c].phases);
-    stats.auction_bids += seen[c].bids;
     stats.auction_lifts += seen[c].lifts;
     stats.auction_refreshed += seen[c].refreshed;
     stats.auction_shortlisted += seen[c].shortlisted;

@@ -57,6 +57,7 @@ struct CondensedStatistics {
   std::uint64_t auction_lifts = 0;        // sinks the unsold source held entirely, raised without a bid
   std::uint64_t auction_refreshed = 0;    // ladder keys written when a query met them after a price rise
   std::uint64_t auction_shortlisted = 0;  // orders' choices answered by their group's shortlist
+  bool auction_out_of_bids = false;       // the ladder auction stopped at its bid budget; the simplex cleared
   Units zero_surplus_units = 0;           // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;                    // network, solve and prices, for the benchmarks; not part of the result
   double solve_ms = 0;

@@ -249,7 +249,10 @@ EngineResult solve_exactly(const TransportationProblem& problem, CpuEngine engin
     stats.auction_bids += auction.bids;
     stats.arcs_scanned += auction.arcs_scanned;
     stats.potential_passes += auction.potential_passes;
-    if (result.status == SolveStatus::optimal || engine == CpuEngine::auction) return result;
+    stats.auction_out_of_bids = stats.auction_out_of_bids || auction.out_of_bids;
+    // Even when asked for by name, an auction that ran out of bids hands the problem on: its bids grow
+    // with the units (bid_budget in auction_lots.hpp), shortest paths' do not.
+    if (result.status == SolveStatus::optimal || (engine == CpuEngine::auction && !auction.out_of_bids)) return result;
   }
   result.flow.assign(problem.arc_count(), 0);
   result.alpha = row_minimum_potentials(problem);

@@ -28,6 +28,7 @@ struct CpuSolverStatistics {
   std::uint64_t augmentations = 0;   // successive shortest paths
   std::uint64_t auction_phases = 0;  // scaled auction
   std::uint64_t auction_bids = 0;
+  bool auction_out_of_bids = false;  // the auction stopped at its bid budget; shortest paths finished
   std::uint64_t potential_passes = 0;  // exact-dual recovery after the auction
   std::uint64_t arcs_scanned = 0;
 };

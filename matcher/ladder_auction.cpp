@@ -18,12 +18,14 @@
 // sinks are the offers and a slack "unfilled" sink (demand: all ordered units plus one) that every order
 // values at zero. Offers' sold units are held in lots at the prices their holders bid; a bidder bids for
 // its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
-// priced below that. Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
+// priced below that (its own there it takes back whole, so that its bids do not grow with its units: see
+// auction_lots.hpp). Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
 // the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
 // every lot still within its epsilon of the holder's best and re-places the rest. Two departures: offers that
 // the unsold source holds entirely are lifted, not bid for (see open_sinks_ below), and the scaling stops as
 // soon as a label-correcting search proves the allocation optimal (flow_is_optimal), which on 100k x 10k
-// batches saves about half the phases and more than half the bids.
+// batches saves about half the phases and more than half the bids. And a budget of bids stops it where they
+// would grow with the units, handing the batch to the simplex (bid_budget in auction_lots.hpp).
 //
 // Why every order bids for itself, though orders with the same entries share their choices (Shortlist).
 // Such a group's members differ only by bid, so it could bid as one source whose unbought units are its
@@ -108,7 +110,9 @@ class LadderAuction {
         lots_(offers_ + 1),
         supply_(orders_ + 1),
         units_left_(orders_ + 1, 0),
-        queued_(orders_ + 1, 0) {
+        queued_(orders_ + 1, 0),
+        bid_budget_(
+            bid_budget(std::uint64_t{orders_} + offers_ + market.entries.size() + 2 * market.position_offer.size())) {
     Units offered = 0, ordered = 0;
     for (std::uint32_t j = 0; j < offers_; ++j) offered += demand_[j] = market.offer_units[j];
     for (std::uint32_t i = 0; i < orders_; ++i) ordered += supply_[i] = market.order_units[i];
@@ -163,7 +167,7 @@ class LadderAuction {
   }
 
   // Clears the market; false when the last phase's allocation could not be proven optimal (see
-  // kLastProofScansPerNode), which the scaling argument says never happens.
+  // kLastProofScansPerNode), which the scaling argument says never happens, or at the bid budget.
   bool run() {
     start_cold();
     largest_value_ = 0;
@@ -173,7 +177,7 @@ class LadderAuction {
     for (;;) {
       ++stats_.phases;
       if (stats_.phases > 1) keep_what_still_fits(epsilon);
-      run_phase(epsilon);
+      if (!run_phase(epsilon)) return false;
       // Optimal by the scaling argument, so the search settles. One that does not within its budget, a
       // defect or a search slower than any measured, hands the batch to the simplex instead of hanging.
       if (epsilon == 1) return flow_is_optimal(kLastProofScansPerNode);
@@ -534,15 +538,23 @@ class LadderAuction {
     }
   }
 
-  void run_phase(Potential epsilon) {
+  // False when the bids reach their budget.
+  bool run_phase(Potential epsilon) {
     while (!waiting_.empty() || !slack_waiting_.empty()) {
       // The unsold source goes last: it takes what the orders leave instead of fighting over it.
       std::deque<std::uint32_t>& line = waiting_.empty() ? slack_waiting_ : waiting_;
       const std::uint32_t bidder = line.front();
       line.pop_front();
       queued_[bidder] = 0;
-      while (units_left_[bidder] > 0) bid(bidder, epsilon);
+      while (units_left_[bidder] > 0) {
+        if (stats_.bids >= bid_budget_) {
+          stats_.out_of_bids = true;
+          return false;
+        }
+        bid(bidder, epsilon);
+      }
     }
+    return true;
   }
 
   // The warm start of a finer phase: a lot stays, repriced to its sink's price, only while it is within
@@ -586,17 +598,22 @@ class LadderAuction {
     if (offered > price_limit_) throw std::logic_error("ladder auction: prices beyond any optimum's");
 
     const Units wanted = units_left_[bidder];
-    Units taken = std::min(wanted, unsold_[sink]);
-    unsold_[sink] -= taken;
+    const Units from_unsold = std::min(wanted, unsold_[sink]);
+    unsold_[sink] -= from_unsold;
     std::vector<Lot>& lots = lots_[sink];
-    taken += take_lots_below(lots, offered, wanted - taken, [&](const Lot& displaced, Units units) {
-      units_left_[displaced.holder] += units;
-      if (displaced.holder == unsold()) own_[sink] -= units;
-      if (displaced.holder != bidder) enqueue(displaced.holder);
-    });
-    if (taken == 0) throw std::logic_error("ladder auction: a bid took no units");
+    // The bidder's own lots move to the arc it bids on whole: the best arc into the sink is worth at least
+    // as much as any other into it, and arcs have no capacities (auction_lots.hpp says why).
+    const auto own = [bidder](const Lot& lot) { return lot.holder == bidder; };
+    const LotsTaken from_lots =
+        take_lots_below(lots, offered, wanted - from_unsold, own, [&](const Lot& displaced, Units units) {
+          units_left_[displaced.holder] += units;
+          if (displaced.holder == unsold()) own_[sink] -= units;
+          enqueue(displaced.holder);
+        });
+    const Units taken = from_unsold + from_lots.taken;
+    if (taken == 0 && from_lots.reclaimed == 0) throw std::logic_error("ladder auction: a bid took no units");
     if (bidder == unsold()) own_[sink] += taken;
-    lots.push_back({offered, bidder, choice.entry, choice.position, taken});
+    lots.push_back({offered, bidder, choice.entry, choice.position, taken + from_lots.reclaimed});
     std::push_heap(lots.begin(), lots.end(), std::greater<>{});
     reprice(sink);
     units_left_[bidder] -= taken;
@@ -637,6 +654,7 @@ class LadderAuction {
   std::vector<Units> supply_;  // per bidder: orders' units, then "unsold"
   std::vector<Units> units_left_;
   std::vector<std::uint8_t> queued_;
+  const std::uint64_t bid_budget_;
   std::deque<std::uint32_t> waiting_;
   std::deque<std::uint32_t> slack_waiting_;
   // Candidate lists (Bertsekas), one per group of orders with the same entries: same ladders, same first

@@ -45,6 +45,7 @@ struct LadderAuctionStatistics {
   std::uint64_t shortlisted = 0;     // orders' choices answered by their group's shortlist, with no query
   std::uint64_t lifts = 0;           // sinks the unsold source held entirely, raised without a bid
   std::uint64_t refreshed = 0;       // ladder keys brought up to a risen price when a query met them
+  bool out_of_bids = false;          // stopped at its bid budget (bid_budget in auction_lots.hpp)
 };
 
 // Ladders with fewer positions than this are scanned rather than kept in trees. Once the shortlists made
@@ -65,8 +66,9 @@ struct LadderClearing {
 // that carries units, in order then position order. Trades worth exactly zero may appear (the caller decides
 // whether to record them); none worth less. Deterministic. Returns nothing when prices scaled by the node
 // count could overflow 64 bits (bids, asks and transfer charges beyond about 2^62 / (8 (orders + offers)^2)
-// fen), or when the allocation after the last phase could not be proven optimal within a bounded search (a
-// defect, never seen), so that the caller can use an engine without that limit.
+// fen), when the allocation after the last phase could not be proven optimal within a bounded search (a
+// defect, never seen), or when the bids reach their budget (stats.out_of_bids), so that the caller can use
+// an engine without that limit.
 //
 // Ladders with fewer positions than `scanned_below` are scanned for their two cheapest offers, longer ones
 // kept in trees (kLaddersScannedBelow); the answer is the same either way, and tests set 0 (every ladder in

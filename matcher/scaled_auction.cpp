@@ -12,7 +12,8 @@
 // the price its holder bid; the sink's price is that of its cheapest lot (or its base price while it still
 // has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best arc
 // into another sink, and bids the price at which the two are equally good, plus epsilon, for every unit of
-// that sink priced below the bid; displaced holders get their units back and bid again. Prices only rise,
+// that sink priced below the bid (its own lots there it takes back whole, auction_lots.hpp); displaced
+// holders get their units back and bid again. Prices only rise,
 // so each phase ends when every bidder has placed everything.
 //
 // Exactness. At the end of a phase every unit sits on an arc within epsilon of its holder's best, which
@@ -31,7 +32,9 @@
 //
 // Infeasible problems would make prices climb for ever; a price bound (far above any price a feasible
 // problem reaches) stops the auction and the caller falls back to successive shortest paths, which
-// reports infeasibility exactly. Determinism: bidders are served first-in first-out starting in index
+// reports infeasibility exactly. Where two sources of huge supply bid over each other's lots, the bids grow
+// with the units; a budget of bids stops the auction there, and shortest paths finish (bid_budget in
+// auction_lots.hpp). Determinism: bidders are served first-in first-out starting in index
 // order, ties between arcs go to the lower arc index, so the same problem gives the same flow.
 #include "matcher/scaled_auction.hpp"
 
@@ -59,6 +62,8 @@ struct Lot {
 
 // Far above any price (see the range check in run_scaled_auction), yet safe to subtract from a value.
 constexpr Potential kClosed = kNoKey;
+// A profit not found: no arc, or no arc into another sink.
+constexpr Potential kNone = std::numeric_limits<Potential>::min();
 
 class Auction {
  public:
@@ -95,7 +100,7 @@ class Auction {
     Potential epsilon = std::max<Potential>(1, largest_value_ / kScaleFactor);
     for (;;) {
       ++stats_.phases;
-      if (!run_phase(epsilon)) return SolveStatus::infeasible;
+      if (!run_phase(epsilon)) return stats_.out_of_bids ? SolveStatus::out_of_range : SolveStatus::infeasible;
       if (epsilon == 1) return SolveStatus::optimal;
       epsilon = std::max<Potential>(1, epsilon / kScaleFactor);
     }
@@ -118,6 +123,8 @@ class Auction {
     cheapest_.set(sink, now);
   }
 
+  // False when the problem is infeasible (no arc left, or prices beyond the limit) or the bids reach their
+  // budget (stats_.out_of_bids).
   bool run_phase(Potential epsilon) {
     if (stats_.phases == 1)
       start_cold();
@@ -130,6 +137,10 @@ class Auction {
       line.pop_front();
       queued_[bidder] = 0;
       while (units_left_[bidder] > 0) {
+        if (stats_.bids >= bid_budget_) {
+          stats_.out_of_bids = true;
+          return false;
+        }
         if (!bid(bidder, epsilon)) return false;
       }
     }
@@ -160,10 +171,9 @@ class Auction {
   // potentials. Everything else goes back to its holder to be bid again. A lot that filled its arc is
   // returned together with all its holder's lots, since freeing the arc changes the holder's best.
   void keep_what_still_fits(Potential epsilon) {
-    constexpr Potential kNone = std::numeric_limits<Potential>::min();
     std::vector<Potential> best(problem_.source_count(), kNone);
     for (NodeIndex i = 0; i < problem_.source_count(); ++i) {
-      Potential second = std::numeric_limits<Potential>::min();
+      Potential second = kNone;
       ArcIndex arc = 0;
       if (uniform_row_[i]) {
         const TwoSmallest two = cheapest_.all(0);
@@ -219,7 +229,6 @@ class Auction {
   // breaks ties towards the lower arc, for scans that do not run in arc order.
   void consider(ArcIndex e, Potential profit, Potential& best, Potential& second, ArcIndex& best_arc,
                 bool lower_index_wins) const {
-    constexpr Potential kNone = std::numeric_limits<Potential>::min();
     const bool other_arc_same_sink =
         best != kNone && e != best_arc && problem_.arc_sink[e] == problem_.arc_sink[best_arc];
     if (profit > best || (lower_index_wins && profit == best && e < best_arc)) {
@@ -240,7 +249,6 @@ class Auction {
   bool best_from_cache(NodeIndex bidder, Potential& best, Potential& second, ArcIndex& best_arc) const {
     const std::size_t at = static_cast<std::size_t>(bidder) * kCached;
     if (cache_size_[bidder] == kStale) return false;
-    constexpr Potential kNone = std::numeric_limits<Potential>::min();
     for (std::uint32_t k = 0; k < cache_size_[bidder]; ++k) {
       const ArcIndex e = cache_[at + k];
       if (!unbounded_row_[bidder] && !usable(e)) continue;
@@ -262,7 +270,6 @@ class Auction {
   }
 
   void rescan(NodeIndex bidder, Potential& best, Potential& second, ArcIndex& best_arc) {
-    constexpr Potential kNone = std::numeric_limits<Potential>::min();
     const std::size_t at = static_cast<std::size_t>(bidder) * kCached;
     std::uint32_t held = 0, worst = 0;
     Potential threshold = kNone;
@@ -299,7 +306,6 @@ class Auction {
   // new lot is within epsilon of the bidder's best, as epsilon-optimality requires.
   bool bid(NodeIndex bidder, Potential epsilon) {
     ++stats_.bids;
-    constexpr Potential kNone = std::numeric_limits<Potential>::min();
     Potential best = kNone, second = kNone;
     ArcIndex best_arc = 0;
     if (uniform_row_[bidder]) {
@@ -319,26 +325,37 @@ class Auction {
     const Potential offered = second == kNone ? price(sink) + epsilon : value(best_arc) - second + epsilon;
     if (offered > price_limit_) return false;  // prices beyond any feasible problem's: infeasible
 
-    // Where no capacity binds, the units a sink holds bound the arc's flow already (the bidder's own lots
-    // there may be among those it takes back), so only the bidder's units limit the bid.
+    // Where no capacity binds, the units a sink holds bound the arc's flow already, so only the bidder's
+    // units limit the bid.
     const Quantity wanted = unbounded_row_[bidder]
                                 ? units_left_[bidder]
                                 : std::min(units_left_[bidder], problem_.arc_capacity[best_arc] - flow_[best_arc]);
-    Quantity taken = std::min(wanted, unsold_[sink]);
-    unsold_[sink] -= taken;
+    const Quantity from_unsold = std::min(wanted, unsold_[sink]);
+    unsold_[sink] -= from_unsold;
     std::vector<Lot>& lots = lots_[sink];
-    taken += take_lots_below(lots, offered, wanted - taken, [&](const Lot& displaced, Quantity units) {
-      flow_[displaced.arc] -= units;
-      units_left_[displaced.holder] += units;
-      if (displaced.holder != bidder) enqueue(displaced.holder);
-    });
+    // The bidder's own lots move to the best arc whole (auction_lots.hpp says why): those on it always, those
+    // on another arc into the sink, worth no more than the best, where no capacity binds. A row with a
+    // binding capacity (only a DIMACS file's, never a market's) takes those back like anyone's, up to what
+    // the best arc can still carry.
+    const auto own = [&](const Lot& lot) {
+      if (lot.holder != bidder || (lot.arc != best_arc && !unbounded_row_[bidder])) return false;
+      flow_[lot.arc] -= lot.units;
+      return true;
+    };
+    const LotsTaken from_lots =
+        take_lots_below(lots, offered, wanted - from_unsold, own, [&](const Lot& displaced, Quantity units) {
+          flow_[displaced.arc] -= units;
+          units_left_[displaced.holder] += units;
+          if (displaced.holder != bidder) enqueue(displaced.holder);
+        });
+    const Quantity taken = from_unsold + from_lots.taken;
     // A bid always takes something: the bid is above the sink's price, so at least its cheapest level
     // qualifies, and wanted >= 1. Anything else is a bug, and looping on it would never end.
-    if (taken == 0) throw std::logic_error("scaled auction: a bid took no units");
-    lots.push_back({offered, best_arc, bidder, taken});
+    if (taken == 0 && from_lots.reclaimed == 0) throw std::logic_error("scaled auction: a bid took no units");
+    lots.push_back({offered, best_arc, bidder, taken + from_lots.reclaimed});
     std::push_heap(lots.begin(), lots.end(), std::greater<>{});
     reprice(sink);
-    flow_[best_arc] += taken;
+    flow_[best_arc] += taken + from_lots.reclaimed;
     units_left_[bidder] -= taken;
     return true;
   }
@@ -349,6 +366,8 @@ class Auction {
   const Potential scale_;
   Potential largest_value_ = 0;
   Potential price_limit_ = 0;
+  const std::uint64_t bid_budget_ =
+      bid_budget(std::uint64_t{problem_.source_count()} + problem_.sink_count() + problem_.arc_count());
   std::vector<Potential> base_price_;
   std::vector<Quantity> unsold_;
   std::vector<std::vector<Lot>> lots_;

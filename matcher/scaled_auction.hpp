@@ -14,12 +14,13 @@ struct AuctionStatistics {
   std::uint64_t bids = 0;
   std::uint64_t arcs_scanned = 0;
   std::uint64_t potential_passes = 0;  // passes of the exact-dual recovery
+  bool out_of_bids = false;            // stopped at its bid budget (bid_budget in auction_lots.hpp)
 };
 
 // Solves `problem` exactly. On SolveStatus::optimal, `flow` (per arc) is an optimal flow and the potentials
 // satisfy complementary slackness with it in the problem's own integer costs. Returns infeasible when the
-// supply cannot all be shipped, and out_of_range when the scaled costs would not fit in 64 bits (callers
-// then use successive shortest paths).
+// supply cannot all be shipped, and out_of_range when the scaled costs would not fit in 64 bits or when the
+// bids reached their budget (stats.out_of_bids); callers then use successive shortest paths.
 SolveStatus run_scaled_auction(const TransportationProblem& problem, std::vector<Quantity>& flow,
                                std::vector<Potential>& source_potential, std::vector<Potential>& sink_potential,
                                AuctionStatistics& stats);

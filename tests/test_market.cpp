@@ -8,11 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "matcher/auction_lots.hpp"
 #include "matcher/batch_builder.hpp"
 #include "matcher/batch_file.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/clearing.hpp"
 #include "matcher/condensed_clearing.hpp"
+#include "matcher/cpu_solver.hpp"
 #include "matcher/equilibrium_check.hpp"
 #include "matcher/line_scanner.hpp"
 #include "matcher/market_generator.hpp"
@@ -566,6 +568,126 @@ TEST_CASE("generated markets: the condensed network reaches clear_batch's surplu
       CHECK(again.contracts[k].units == result.contracts[k].units);
     }
   }
+}
+
+TEST_CASE("an order of a billion units clears in about as many bids as one of a few thousand") {
+  // Found by tests/fuzz_inputs. Both auctions let a bidder with a few units back outbid its own big lot a
+  // few units at a time (auction_lots.hpp), so the bids grew with an order's units: 6.1 million for one order
+  // of 314 million units against one offer of 256, where 3,140 units took 85. One enterprise could stall
+  // every batch that way. The number of bids must not depend on the units.
+  const Topology& topology = default_topology();
+  const auto bids_to_clear = [&](const Batch& batch) {
+    CondensedStatistics ladder;
+    const ClearingResult condensed = clear_condensed(batch, topology, CondensedEngine::ladder_auction, &ladder);
+    const MarketGraph graph = build_market_graph(batch, topology);
+    CpuSolverStatistics scaled;
+    const TransportationSolution solution =
+        solve_on_cpu(graph.problem, {.arc_pricing = false, .engine = CpuEngine::auction}, &scaled);
+    REQUIRE(solution.status == SolveStatus::optimal);
+    CHECK_FALSE(scaled.auction_out_of_bids);  // cured, not cut short
+    const ClearingResult bipartite = clear_batch(batch, topology);
+    CHECK(condensed.total_surplus == bipartite.total_surplus);
+    CHECK(condensed.offer_price == bipartite.offer_price);
+    CHECK(-solution.objective == bipartite.total_surplus);
+    check_certified_condensed(batch, topology, condensed);
+    return std::pair{ladder.auction_bids, scaled.auction_bids};
+  };
+
+  Batch one_on_one;
+  one_on_one.resource_classes = {"gpu.h100"};
+  const HubIndex gba = *topology.find_hub("gba");
+  const ClusterIndex zhongwei = *topology.find_cluster("zhongwei");
+  one_on_one.orders.push_back({1, gba, 0, 3'140, 2'184, 125, 0, 493'087, 493'092});
+  one_on_one.offers.push_back({7, zhongwei, 0, 256, 1'684, 8, 493'084, 493'118});
+  const auto [ladder_few, scaled_few] = bids_to_clear(one_on_one);
+  for (const Units units : {Units{314'000'000}, kMaxUnits}) {
+    CAPTURE(units);
+    one_on_one.orders[0].units = units;
+    const auto [ladder, scaled] = bids_to_clear(one_on_one);
+    CHECK(ladder <= 2 * ladder_few);
+    CHECK(scaled <= 2 * scaled_few);
+  }
+
+  // In a market: a few orders raised to the most units an order may have.
+  Batch market = generate_market({.orders = 3000, .offers = 300, .seed = 3}, topology);
+  const auto [ladder_before, scaled_before] = bids_to_clear(market);
+  for (const std::size_t i : {0, 1000, 2999}) market.orders[i].units = kMaxUnits;
+  const auto [ladder_after, scaled_after] = bids_to_clear(market);
+  CHECK(ladder_after <= 2 * ladder_before);
+  CHECK(scaled_after <= 2 * scaled_before);
+}
+
+TEST_CASE("orders of huge units that bid over each other's lots stop each auction at its bid budget, and clear") {
+  // Found by a sweep of batches with units up to kMaxUnits (2026-12-07). Orders of hundreds of millions of
+  // units hold big lots at offers that others prefer, and the few units passing between them raise only
+  // their own lots' prices (auction_lots.hpp, bid_budget): before the budget this batch took the ladder
+  // auction 49 million bids. Each auction now stops at its budget and hands the batch to an engine whose
+  // work does not grow with the units, which must clear it exactly.
+  const Topology& topology = default_topology();
+  const Batch batch = parse_batch(
+      "ewx-batch 1\n"
+      "batch 1\n"
+      "order 1 gba gpu.h100 5 2100 200 0 493087 493092 1\n"
+      "order 2 gba gpu.h100 335780754 2593 200 0 493087 493092 2\n"
+      "order 3 gba gpu.h100 406025570 1684 200 0 493087 493092 3\n"
+      "order 4 gba gpu.h100 23242364 1862 200 0 493087 493092 4\n"
+      "order 5 gba gpu.h100 740581916 2535 200 0 493087 493092 5\n"
+      "order 6 gba gpu.h100 999999937 2573 200 0 493087 493092 6\n"
+      "order 7 gba gpu.h100 123456789 2380 200 0 493087 493092 7\n"
+      "order 8 gba gpu.h100 897171202 2017 200 0 493087 493092 8\n"
+      "order 9 gba gpu.h100 993835580 2200 200 0 493087 493092 9\n"
+      "order 10 gba gpu.h100 965870252 2000 200 0 493087 493092 10\n"
+      "order 11 gba gpu.h100 872349680 2000 200 0 493087 493092 11\n"
+      "order 12 gba gpu.h100 3140 2094 200 0 493087 493092 12\n"
+      "offer 1000000000 chongqing gpu.h100 123456789 1442 50 493084 493118 100000\n"
+      "offer 1000000001 zhongwei gpu.h100 3140 1600 50 493084 493118 100000\n"
+      "offer 1000000002 zhongwei gpu.h100 123456789 1437 50 493084 493118 100000\n"
+      "offer 1000000003 guian gpu.h100 999999937 1500 50 493084 493118 100000\n"
+      "offer 1000000004 chongqing gpu.h100 314000000 1600 50 493084 493118 100000\n"
+      "offer 1000000005 guian gpu.h100 5 1367 50 493084 493118 100000\n"
+      "offer 1000000006 guian gpu.h100 256 1993 50 493084 493118 100000\n"
+      "offer 1000000007 zhongwei gpu.h100 123456789 1966 50 493084 493118 100000\n"
+      "offer 1000000008 zhongwei gpu.h100 1 1500 50 493084 493118 100000\n"
+      "offer 1000000009 chongqing gpu.h100 270654030 1600 50 493084 493118 100000\n"
+      "offer 1000000010 zhongwei gpu.h100 123456789 1846 50 493084 493118 100000\n"
+      "offer 1000000011 chongqing gpu.h100 5 1870 50 493084 493118 100000\n"
+      "offer 1000000012 guian gpu.h100 123456789 1966 50 493084 493118 100000\n"
+      "offer 1000000013 guian gpu.h100 256 1246 50 493084 493118 100000\n"
+      "offer 1000000014 guian gpu.h100 3140 1746 50 493084 493118 100000\n"
+      "offer 1000000015 chongqing gpu.h100 1 1600 50 493084 493118 100000\n"
+      "offer 1000000016 chongqing gpu.h100 123456789 1408 50 493084 493118 100000\n"
+      "offer 1000000017 zhongwei gpu.h100 461504957 1500 50 493084 493118 100000\n"
+      "offer 1000000018 chongqing gpu.h100 1000000000 1600 50 493084 493118 100000\n"
+      "offer 1000000019 chongqing gpu.h100 256 1600 50 493084 493118 100000\n"
+      "offer 1000000020 zhongwei gpu.h100 881103248 1215 50 493084 493118 100000\n"
+      "offer 1000000021 zhongwei gpu.h100 1 1046 50 493084 493118 100000\n"
+      "offer 1000000022 chongqing gpu.h100 256 1600 50 493084 493118 100000\n",
+      "huge lots", topology);
+  CondensedStatistics stats;
+  const std::optional<ClearingResult> condensed =
+      clear_batch_condensed(batch, topology, {.engine = CondensedEngine::ladder_auction}, &stats);
+  REQUIRE(condensed.has_value());
+  REQUIRE(condensed->status == SolveStatus::optimal);
+  CHECK(stats.auction_out_of_bids);
+  CHECK(stats.engine == CondensedEngine::network_simplex);
+  CHECK(stats.auction_bids < 2 * detail::kBidsAtLeast);  // the budget of a network this small
+  const ClearingResult bipartite = clear_batch(batch, topology);
+  REQUIRE(bipartite.status == SolveStatus::optimal);
+  CHECK(condensed->total_surplus == bipartite.total_surplus);
+  CHECK(condensed->offer_price == bipartite.offer_price);
+  check_certified_condensed(batch, topology, *condensed);
+
+  // The scaled auction asked for by name hands on to shortest paths too, rather than fail or go on.
+  const MarketGraph graph = build_market_graph(batch, topology);
+  CpuSolverStatistics scaled;
+  const TransportationSolution solution =
+      solve_on_cpu(graph.problem, {.arc_pricing = false, .engine = CpuEngine::auction}, &scaled);
+  REQUIRE(solution.status == SolveStatus::optimal);
+  CHECK(scaled.auction_out_of_bids);
+  CHECK(scaled.augmentations > 0);
+  CHECK(-solution.objective == bipartite.total_surplus);
+  const CertificateReport certificate = check_certificate(graph.problem, solution);
+  CHECK_MESSAGE(certificate.optimal, certificate.failure);
 }
 
 TEST_CASE("the condensed network records no trade worth nothing, and steps aside above its arc limit") {

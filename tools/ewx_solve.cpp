@@ -56,9 +56,10 @@ struct Timer {
 
 void log_statistics(const ewx::CpuSolverStatistics& stats) {
   spdlog::info(
-      "pricing rounds {}, candidate arcs {}, admitted {}; auction phases {}, bids {}, dual passes {}; "
+      "pricing rounds {}, candidate arcs {}, admitted {}; auction phases {}, bids {}{}, dual passes {}; "
       "augmentations {}; arcs scanned {}",
       stats.pricing_rounds, stats.candidate_arcs, stats.arcs_admitted, stats.auction_phases, stats.auction_bids,
+      stats.auction_out_of_bids ? " (stopped at its bid budget; shortest paths finished)" : "",
       stats.potential_passes, stats.augmentations, stats.arcs_scanned);
 }
 
@@ -274,6 +275,8 @@ int main(int argc, char** argv) {
                 ? fmt::format(" ({} phases, {} bids, {} lifts, {} keys refreshed, {} choices shortlisted)",
                               stats.auction_phases, stats.auction_bids, stats.auction_lifts, stats.auction_refreshed,
                               stats.auction_shortlisted)
+            : stats.auction_out_of_bids
+                ? fmt::format(" (the ladder auction stopped at its bid budget, {} bids)", stats.auction_bids)
                 : std::string(),
             stats.build_ms, stats.solve_ms, stats.price_ms);
       });

@@ -102,7 +102,8 @@ inline std::optional<TransportationSolver> choose_solver(const std::string& requ
 }
 
 // How a program clears market batches (ewxd, ewx-solve): `bipartite` is choose_solver's answer for the same
-// request. Tells `observer` how each clearing on the condensed network went.
+// request. Tells `observer` how each clearing on the condensed network went, and the log when the ladder
+// auction stopped at its bid budget.
 using BatchClearer = std::function<ClearingResult(const Batch&, const Topology&)>;
 inline BatchClearer batch_clearer(const std::string& requested, TransportationSolver bipartite,
                                   CondensedEngine engine = CondensedEngine::automatic,
@@ -117,6 +118,13 @@ inline BatchClearer batch_clearer(const std::string& requested, TransportationSo
     CondensedStatistics statistics;
     std::optional<ClearingResult> condensed = clear_batch_condensed(batch, topology, options, &statistics);
     if (!condensed) return clear_batch(batch, topology, bipartite);
+    // Exact either way, but slower by far on a large batch: an operator should know (docs/solver.md, "Huge
+    // orders").
+    if (statistics.auction_out_of_bids)
+      spdlog::warn(
+          "batch {}: the ladder auction stopped at its bid budget after {} bids (orders of huge units bidding "
+          "over each other's lots); the network simplex cleared it in {:.0f} ms",
+          batch.number, statistics.auction_bids, statistics.solve_ms);
     if (observer) observer(statistics);
     return std::move(*condensed);
   };
