@@ -487,7 +487,7 @@ struct Auctioned {
 // reach any offer trades nothing and has no dearer alternative for a buyer: premium zero, as the no-trade
 // arc gives it.
 std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const std::optional<CondensedNetwork>> nets,
-                                          std::uint32_t scanned_below, CondensedStatistics& stats) {
+                                          const CondensedOptions& options, CondensedStatistics& stats) {
   std::vector<std::size_t> queue;
   for (std::size_t c = 0; c < nets.size(); ++c) {
     if (!nets[c]->entries().empty()) queue.push_back(c);  // without entries nothing can trade
@@ -501,7 +501,8 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const st
   on_cores(queue, [&](std::size_t c) {
     const CondensedNetwork& net = *nets[c];
     const ClassMarket part = class_market(batch, net, static_cast<ResourceClassIndex>(c));
-    const std::optional<detail::LadderClearing> found = detail::run_ladder_auction(part.market, seen[c], scanned_below);
+    const std::optional<detail::LadderClearing> found =
+        detail::run_ladder_auction(part.market, seen[c], options.ladders_scanned_below, options.auction_most_bids);
     if (!found) return;
     std::vector<Trade>& trades = traded[c].emplace();
     trades.reserve(found->trades.size());
@@ -522,6 +523,7 @@ std::optional<Auctioned> auction_by_class(const Batch& batch, std::span<const st
     stats.auction_lifts += seen[c].lifts;
     stats.auction_refreshed += seen[c].refreshed;
     stats.auction_shortlisted += seen[c].shortlisted;
+    stats.auction_raised += seen[c].raised;
     auctioned.trades.insert(auctioned.trades.end(), traded[c]->begin(), traded[c]->end());
   }
   return auctioned;
@@ -668,7 +670,7 @@ std::optional<ClearingResult> clear_batch_condensed(const Batch& batch, const To
   std::optional<Auctioned> auctioned;
   if (options.engine == CondensedEngine::ladder_auction ||
       (options.engine == CondensedEngine::automatic && !simplex_is_faster(stats.arcs))) {
-    auctioned = auction_by_class(batch, nets, options.ladders_scanned_below, stats);
+    auctioned = auction_by_class(batch, nets, options, stats);
   }
   if (auctioned) {
     stats.engine = CondensedEngine::ladder_auction;

@@ -43,6 +43,9 @@ struct CondensedOptions {
   CondensedEngine engine = CondensedEngine::automatic;
   // The ladder auction's: ladders shorter than this are scanned, longer ones kept in trees (tests use 0 too).
   std::uint32_t ladders_scanned_below = detail::kLaddersScannedBelow;
+  // The ladder auction's bid budget; 0 is bid_budget's (auction_lots.hpp). Tests set less to drive the
+  // stoppage.
+  std::uint64_t auction_most_bids = 0;
 };
 
 struct CondensedStatistics {
@@ -57,6 +60,7 @@ struct CondensedStatistics {
   std::uint64_t auction_lifts = 0;        // sinks the unsold source held entirely, raised without a bid
   std::uint64_t auction_refreshed = 0;    // ladder keys written when a query met them after a price rise
   std::uint64_t auction_shortlisted = 0;  // orders' choices answered by their group's shortlist
+  std::uint64_t auction_raised = 0;       // big lots a bid nibbled at, raised (raise_nibbled_lot)
   bool auction_out_of_bids = false;       // the ladder auction stopped at its bid budget; the simplex cleared
   Units zero_surplus_units = 0;           // routed through a trade worth nothing, and left untraded (see the .cpp)
   double build_ms = 0;                    // network, solve and prices, for the benchmarks; not part of the result

@@ -239,12 +239,13 @@ struct EngineResult {
 // small the problem.
 constexpr ArcIndex kShortestPathsUpTo = 100'000;
 
-EngineResult solve_exactly(const TransportationProblem& problem, CpuEngine engine, CpuSolverStatistics& stats) {
+EngineResult solve_exactly(const TransportationProblem& problem, CpuEngine engine, std::uint64_t most_bids,
+                           CpuSolverStatistics& stats) {
   EngineResult result;
   if (engine == CpuEngine::automatic && problem.arc_count() <= kShortestPathsUpTo) engine = CpuEngine::shortest_paths;
   if (engine != CpuEngine::shortest_paths) {
     detail::AuctionStatistics auction;
-    result.status = detail::run_scaled_auction(problem, result.flow, result.alpha, result.beta, auction);
+    result.status = detail::run_scaled_auction(problem, result.flow, result.alpha, result.beta, auction, most_bids);
     stats.auction_phases += auction.phases;
     stats.auction_bids += auction.bids;
     stats.arcs_scanned += auction.arcs_scanned;
@@ -281,10 +282,10 @@ TransportationSolution finish(const TransportationProblem& problem, EngineResult
   return solution;
 }
 
-TransportationSolution solve_whole_graph(const TransportationProblem& problem, CpuEngine engine,
+TransportationSolution solve_whole_graph(const TransportationProblem& problem, const CpuSolverOptions& options,
                                          CpuSolverStatistics& stats) {
   stats.candidate_arcs = problem.arc_count();
-  return finish(problem, solve_exactly(problem, engine, stats), nullptr);
+  return finish(problem, solve_exactly(problem, options.engine, options.auction_most_bids, stats), nullptr);
 }
 
 }  // namespace
@@ -354,11 +355,11 @@ TransportationSolution solve_on_cpu(const TransportationProblem& problem, const 
   const std::uint64_t candidate_budget = std::uint64_t{options.candidates_per_source} * problem.source_count() +
                                          std::uint64_t{options.candidates_per_sink} * problem.sink_count();
   if (!options.arc_pricing || problem.arc_count() <= 4 * candidate_budget) {
-    return solve_whole_graph(problem, options.engine, stats);
+    return solve_whole_graph(problem, options, stats);
   }
   const SlackNodes slack = find_slack_nodes(problem);
   const auto any = [](const std::vector<std::uint8_t>& v) { return std::find(v.begin(), v.end(), 1) != v.end(); };
-  if (any(slack.source) || any(slack.sink)) return solve_whole_graph(problem, options.engine, stats);
+  if (any(slack.source) || any(slack.sink)) return solve_whole_graph(problem, options, stats);
 
   // Candidate graphs are small, and successive shortest paths, grown from row-minimum potentials, leave
   // duals that price the rest of a dense graph well (two rounds on dense assignments, against eight with
@@ -368,12 +369,13 @@ TransportationSolution solve_on_cpu(const TransportationProblem& problem, const 
   for (;;) {
     ++stats.pricing_rounds;
     stats.candidate_arcs = candidates.arcs.size();
-    EngineResult round = solve_exactly(extract_candidates(problem, candidates.arcs), round_engine, stats);
-    if (round.status != SolveStatus::optimal) return solve_whole_graph(problem, options.engine, stats);
+    EngineResult round =
+        solve_exactly(extract_candidates(problem, candidates.arcs), round_engine, options.auction_most_bids, stats);
+    if (round.status != SolveStatus::optimal) return solve_whole_graph(problem, options, stats);
 
     const std::vector<ArcIndex> violated = find_violations(problem, candidates, round.alpha, round.beta);
     if (violated.empty()) return finish(problem, std::move(round), &candidates.arcs);
-    if (violated.size() > candidates.arcs.size()) return solve_whole_graph(problem, options.engine, stats);
+    if (violated.size() > candidates.arcs.size()) return solve_whole_graph(problem, options, stats);
     stats.arcs_admitted += violated.size();
     for (const ArcIndex e : violated) candidates.member.set(e);
     std::vector<ArcIndex> merged(candidates.arcs.size() + violated.size());

@@ -19,6 +19,9 @@ struct CpuSolverOptions {
   std::uint32_t candidates_per_source = 6;
   std::uint32_t candidates_per_sink = 6;
   CpuEngine engine = CpuEngine::automatic;
+  // The scaled auction's bid budget; 0 is bid_budget's (auction_lots.hpp). Tests set less to drive the
+  // stoppage.
+  std::uint64_t auction_most_bids = 0;
 };
 
 struct CpuSolverStatistics {

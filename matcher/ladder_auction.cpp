@@ -91,7 +91,7 @@ struct Choice {
 class LadderAuction {
  public:
   LadderAuction(const LadderMarket& market, LadderAuctionStatistics& stats, Potential scale,
-                std::uint32_t scanned_below)
+                std::uint32_t scanned_below, std::uint64_t most_bids)
       : market_(market),
         stats_(stats),
         scale_(scale),
@@ -111,8 +111,9 @@ class LadderAuction {
         supply_(orders_ + 1),
         units_left_(orders_ + 1, 0),
         queued_(orders_ + 1, 0),
-        bid_budget_(
-            bid_budget(std::uint64_t{orders_} + offers_ + market.entries.size() + 2 * market.position_offer.size())) {
+        bid_budget_(most_bids > 0 ? most_bids
+                                  : bid_budget(std::uint64_t{orders_} + offers_ + market.entries.size() +
+                                               2 * market.position_offer.size())) {
     Units offered = 0, ordered = 0;
     for (std::uint32_t j = 0; j < offers_; ++j) offered += demand_[j] = market.offer_units[j];
     for (std::uint32_t i = 0; i < orders_; ++i) ordered += supply_[i] = market.order_units[i];
@@ -613,6 +614,12 @@ class LadderAuction {
     const Units taken = from_unsold + from_lots.taken;
     if (taken == 0 && from_lots.reclaimed == 0) throw std::logic_error("ladder auction: a bid took no units");
     if (bidder == unsold()) own_[sink] += taken;
+    // The unsold source's lots are lifted instead (own_sinks_).
+    const auto holder_limit = [&](const Lot& lot) {
+      if (lot.holder == unsold() || lot.holder == bidder) return kNone;
+      return value(lot.holder, lot.entry, lot.position) - choose(lot.holder).best + epsilon;
+    };
+    if (raise_nibbled_lot(lots, offered, from_lots.taken, holder_limit)) ++stats_.raised;
     lots.push_back({offered, bidder, choice.entry, choice.position, taken + from_lots.reclaimed});
     std::push_heap(lots.begin(), lots.end(), std::greater<>{});
     reprice(sink);
@@ -693,7 +700,7 @@ class LadderAuction {
 }  // namespace
 
 std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats,
-                                                 std::uint32_t scanned_below) {
+                                                 std::uint32_t scanned_below, std::uint64_t most_bids) {
   const Potential nodes = static_cast<Potential>(market.order_units.size() + market.offer_units.size()) + 2;
   const Potential scale = nodes + 1;
   // Every value, key and price is within a few times (largest bid + transfer + ask) * K * nodes.
@@ -706,7 +713,7 @@ std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, Lad
   const Objective bound = static_cast<Objective>(largest) + dearest + farthest + 1;
   if (bound * scale * scale * 16 > (Objective{1} << 62)) return std::nullopt;
 
-  LadderAuction auction(market, stats, scale, scanned_below);
+  LadderAuction auction(market, stats, scale, scanned_below, most_bids);
   if (!auction.run()) return std::nullopt;
   return LadderClearing{auction.trades(), auction.premiums()};
 }

@@ -45,6 +45,7 @@ struct LadderAuctionStatistics {
   std::uint64_t shortlisted = 0;     // orders' choices answered by their group's shortlist, with no query
   std::uint64_t lifts = 0;           // sinks the unsold source held entirely, raised without a bid
   std::uint64_t refreshed = 0;       // ladder keys brought up to a risen price when a query met them
+  std::uint64_t raised = 0;          // big lots a bid nibbled at, raised (raise_nibbled_lot)
   bool out_of_bids = false;          // stopped at its bid budget (bid_budget in auction_lots.hpp)
 };
 
@@ -72,8 +73,10 @@ struct LadderClearing {
 //
 // Ladders with fewer positions than `scanned_below` are scanned for their two cheapest offers, longer ones
 // kept in trees (kLaddersScannedBelow); the answer is the same either way, and tests set 0 (every ladder in
-// a tree) beside the default to drive each path.
+// a tree) beside the default to drive each path. `most_bids` overrides the bid budget (0: bid_budget), for
+// tests of the stoppage.
 std::optional<LadderClearing> run_ladder_auction(const LadderMarket& market, LadderAuctionStatistics& stats,
-                                                 std::uint32_t scanned_below = kLaddersScannedBelow);
+                                                 std::uint32_t scanned_below = kLaddersScannedBelow,
+                                                 std::uint64_t most_bids = 0);
 
 }  // namespace ewx::detail

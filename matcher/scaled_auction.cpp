@@ -67,7 +67,8 @@ constexpr Potential kNone = std::numeric_limits<Potential>::min();
 
 class Auction {
  public:
-  Auction(const TransportationProblem& problem, std::vector<Quantity>& flow, AuctionStatistics& stats, Potential scale)
+  Auction(const TransportationProblem& problem, std::vector<Quantity>& flow, AuctionStatistics& stats, Potential scale,
+          std::uint64_t most_bids)
       : problem_(problem),
         flow_(flow),
         stats_(stats),
@@ -94,6 +95,9 @@ class Auction {
     cache_threshold_.assign(problem.source_count(), 0);
     for (const Cost c : problem.arc_cost) largest_value_ = std::max(largest_value_, (c < 0 ? -c : c) * scale_);
     price_limit_ = 4 * static_cast<Potential>(problem.source_count() + problem.sink_count() + 1) * (largest_value_ + 1);
+    bid_budget_ = most_bids > 0
+                      ? most_bids
+                      : bid_budget(std::uint64_t{problem.source_count()} + problem.sink_count() + problem.arc_count());
   }
 
   SolveStatus run() {
@@ -352,6 +356,16 @@ class Auction {
     // A bid always takes something: the bid is above the sink's price, so at least its cheapest level
     // qualifies, and wanted >= 1. Anything else is a bug, and looping on it would never end.
     if (taken == 0 && from_lots.reclaimed == 0) throw std::logic_error("scaled auction: a bid took no units");
+    // Slack bidders value every sink alike and only take what the others leave; their lots stay.
+    const auto holder_limit = [&](const Lot& lot) {
+      if (lot.holder == bidder || uniform_row_[lot.holder]) return kNone;
+      Potential holder_best = kNone, holder_second = kNone;
+      ArcIndex holder_arc = 0;
+      if (!best_from_cache(lot.holder, holder_best, holder_second, holder_arc))
+        rescan(lot.holder, holder_best, holder_second, holder_arc);
+      return holder_best == kNone ? kNone : value(lot.arc) - holder_best + epsilon;
+    };
+    if (raise_nibbled_lot(lots, offered, from_lots.taken, holder_limit)) ++stats_.raised;
     lots.push_back({offered, best_arc, bidder, taken + from_lots.reclaimed});
     std::push_heap(lots.begin(), lots.end(), std::greater<>{});
     reprice(sink);
@@ -366,8 +380,7 @@ class Auction {
   const Potential scale_;
   Potential largest_value_ = 0;
   Potential price_limit_ = 0;
-  const std::uint64_t bid_budget_ =
-      bid_budget(std::uint64_t{problem_.source_count()} + problem_.sink_count() + problem_.arc_count());
+  std::uint64_t bid_budget_ = 0;
   std::vector<Potential> base_price_;
   std::vector<Quantity> unsold_;
   std::vector<std::vector<Lot>> lots_;
@@ -431,7 +444,8 @@ bool recover_exact_potentials(const TransportationProblem& problem, const std::v
 }  // namespace
 
 SolveStatus run_scaled_auction(const TransportationProblem& problem, std::vector<Quantity>& flow,
-                               std::vector<Potential>& alpha, std::vector<Potential>& beta, AuctionStatistics& stats) {
+                               std::vector<Potential>& alpha, std::vector<Potential>& beta, AuctionStatistics& stats,
+                               std::uint64_t most_bids) {
   const Potential scale = static_cast<Potential>(problem.source_count()) + problem.sink_count() + 1;
   Cost largest = 0;
   for (const Cost c : problem.arc_cost) largest = std::max(largest, c < 0 ? -c : c);
@@ -440,7 +454,7 @@ SolveStatus run_scaled_auction(const TransportationProblem& problem, std::vector
   if (static_cast<Objective>(largest + 1) * scale * scale * 8 > (Objective{1} << 62)) return SolveStatus::out_of_range;
 
   flow.assign(problem.arc_count(), 0);
-  Auction auction(problem, flow, stats, scale);
+  Auction auction(problem, flow, stats, scale, most_bids);
   const SolveStatus status = auction.run();
   if (status != SolveStatus::optimal) return status;
 

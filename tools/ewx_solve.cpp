@@ -272,9 +272,10 @@ int main(int argc, char** argv) {
             "solve {:.1f} ms, prices {:.1f} ms",
             stats.ladders, stats.rungs, stats.entries, stats.nodes, stats.arcs, ewx::to_string(stats.engine),
             stats.engine == ewx::CondensedEngine::ladder_auction
-                ? fmt::format(" ({} phases, {} bids, {} lifts, {} keys refreshed, {} choices shortlisted)",
-                              stats.auction_phases, stats.auction_bids, stats.auction_lifts, stats.auction_refreshed,
-                              stats.auction_shortlisted)
+                ? fmt::format(
+                      " ({} phases, {} bids, {} lifts, {} keys refreshed, {} choices shortlisted, {} lots raised)",
+                      stats.auction_phases, stats.auction_bids, stats.auction_lifts, stats.auction_refreshed,
+                      stats.auction_shortlisted, stats.auction_raised)
             : stats.auction_out_of_bids
                 ? fmt::format(" (the ladder auction stopped at its bid budget, {} bids)", stats.auction_bids)
                 : std::string(),
