@@ -251,9 +251,13 @@ EngineResult solve_exactly(const TransportationProblem& problem, CpuEngine engin
     stats.arcs_scanned += auction.arcs_scanned;
     stats.potential_passes += auction.potential_passes;
     stats.auction_out_of_bids = stats.auction_out_of_bids || auction.out_of_bids;
-    // Even when asked for by name, an auction that ran out of bids hands the problem on: its bids grow
-    // with the units (bid_budget in auction_lots.hpp), shortest paths' do not.
-    if (result.status == SolveStatus::optimal || (engine == CpuEngine::auction && !auction.out_of_bids)) return result;
+    // Even when asked for by name, the auction hands the problem on where it ran out of bids (bid_budget in
+    // auction_lots.hpp) or found it infeasible, which for the auction is only a sign: the prices of a
+    // balanced problem with no slack can climb together past its bound (run_scaled_auction). Shortest
+    // paths decide exactly.
+    if (result.status == SolveStatus::optimal ||
+        (engine == CpuEngine::auction && result.status != SolveStatus::infeasible && !auction.out_of_bids))
+      return result;
   }
   result.flow.assign(problem.arc_count(), 0);
   result.alpha = row_minimum_potentials(problem);

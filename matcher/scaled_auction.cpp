@@ -30,9 +30,12 @@
 // Bellman-Ford, started from the scaled-down auction prices (each at most one unit off), find the largest
 // solution below them.
 //
-// Infeasible problems would make prices climb for ever; a price bound (far above any price a feasible
-// problem reaches) stops the auction and the caller falls back to successive shortest paths, which
-// reports infeasibility exactly. Where two sources of huge supply bid over each other's lots, the bids grow
+// Infeasible problems would make prices climb for ever; a price bound stops the auction and the caller
+// falls back to successive shortest paths, which reports infeasibility exactly. The bound is no proof: a
+// balanced problem with no slack, whose every sink sells out, has its prices fixed only up to a constant,
+// and they can climb together by about the largest value each phase until they pass it (tests/fuzz_inputs
+// found a 5-node min-cost flow file that the auction called infeasible that way). So "infeasible" from the
+// auction is always checked by shortest paths (cpu_solver.cpp). Where two sources of huge supply bid over each other's lots, the bids grow
 // with the units; a budget of bids stops the auction there, and shortest paths finish (bid_budget in
 // auction_lots.hpp). Determinism: bidders are served first-in first-out starting in index
 // order, ties between arcs go to the lower arc index, so the same problem gives the same flow.

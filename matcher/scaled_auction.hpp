@@ -20,8 +20,9 @@ struct AuctionStatistics {
 
 // Solves `problem` exactly. On SolveStatus::optimal, `flow` (per arc) is an optimal flow and the potentials
 // satisfy complementary slackness with it in the problem's own integer costs. Returns infeasible when the
-// supply cannot all be shipped, and out_of_range when the scaled costs would not fit in 64 bits or when the
-// bids reached their budget (stats.out_of_bids); callers then use successive shortest paths. `most_bids`
+// supply cannot all be shipped, or when its prices passed their bound on a feasible problem (see the .cpp);
+// out_of_range when the scaled costs would not fit in 64 bits or the bids reached their budget
+// (stats.out_of_bids). Callers finish every such problem with successive shortest paths. `most_bids`
 // overrides the budget (0: bid_budget in auction_lots.hpp).
 SolveStatus run_scaled_auction(const TransportationProblem& problem, std::vector<Quantity>& flow,
                                std::vector<Potential>& source_potential, std::vector<Potential>& sink_potential,

@@ -12,6 +12,7 @@
 #include "matcher/batch_builder.hpp"
 #include "matcher/certificate.hpp"
 #include "matcher/cpu_solver.hpp"
+#include "matcher/dimacs.hpp"
 #include "matcher/market_generator.hpp"
 #include "tests/solver_instances.hpp"
 
@@ -293,6 +294,30 @@ TEST_CASE("the auction alone reports infeasible problems instead of looping") {
   const TransportationProblem p = make_transportation_problem({2, 1}, {1, 2}, arcs);
   CHECK(solve_on_cpu(p, {.arc_pricing = false, .engine = CpuEngine::auction}).status == SolveStatus::infeasible);
   CHECK(solve_on_cpu(p, {.arc_pricing = false}).status == SolveStatus::infeasible);
+}
+
+TEST_CASE(
+    "a balanced problem whose prices climb past the auction's bound is still solved when the auction is asked for") {
+  // Found by tests/fuzz_inputs. No slack: both sinks sell out, so prices are fixed only up to a constant,
+  // and every phase both climbed by about the largest value (source 2 is indifferent between the sinks and
+  // sent the price of node 4 up to node 5's, source 1 values node 4 hugely and bid it far above) until
+  // they passed the bound meant for infeasible problems. The auction, asked for by name, said infeasible.
+  const DimacsInstance instance = parse_dimacs(
+      "p min 5 5\n"
+      "n 1 4\nn 2 2\nn 4 -3\nn 5 -3\n"
+      "a 1 4 1 3 -949308499210400\na 1 5 2 3 4\na 2 4 0 2 1\na 2 4 1 2 1\na 2 5 0 1 1\n",
+      "drift.min");
+  const TransportationSolution by_paths =
+      solve_on_cpu(instance.problem, {.arc_pricing = false, .engine = CpuEngine::shortest_paths});
+  REQUIRE(by_paths.status == SolveStatus::optimal);
+  CpuSolverStatistics stats;
+  const TransportationSolution by_auction =
+      solve_on_cpu(instance.problem, {.arc_pricing = false, .engine = CpuEngine::auction}, &stats);
+  CHECK(stats.auction_phases > 0);
+  REQUIRE(by_auction.status == SolveStatus::optimal);
+  CHECK(by_auction.objective == by_paths.objective);
+  const CertificateReport report = check_certificate(instance.problem, by_auction);
+  CHECK_MESSAGE(report.optimal, report.failure);
 }
 
 TEST_CASE("markets as DIMACS (slack rows with capacities at the sinks' demand) clear to the batch optimum") {
