@@ -36,9 +36,9 @@ inline std::uint64_t bid_budget(std::uint64_t nodes_and_arcs) {
 // waited until a big lot had been bid over a few units at a time: 12 orders and 23 offers of up to 10^9
 // units took the ladder auction 49 million bids, 11 orders and 10 offers the scaled auction 106 million.
 // Raised, the big lot moves the sink's price as a bid on all its units would; prices only rise, and the
-// lot stays within epsilon of its holder's best, so every lot still is. Those batches now take 420 and
-// 2,000 or so bids. Lots of ordinary batches are never 64 times the take: ewx-gen's batches of 2k to 100k
-// orders took the same bids with and without (this machine, 2026-12-07).
+// lot stays within epsilon of its holder's best, so every lot still is. Those batches now take 420 and 350
+// bids. No lot of ewx-gen's batches of 2k to 100k orders was ever 64 times a take: they raised none and
+// took the same bids as without (this machine, 2026-12-07).
 inline constexpr Quantity kNibbledLotRatio = 64;
 
 template <class Lot, class HolderLimit>

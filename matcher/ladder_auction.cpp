@@ -18,8 +18,8 @@
 // sinks are the offers and a slack "unfilled" sink (demand: all ordered units plus one) that every order
 // values at zero. Offers' sold units are held in lots at the prices their holders bid; a bidder bids for
 // its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
-// priced below that (its own there it takes back whole, so that its bids do not grow with its units: see
-// auction_lots.hpp). Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
+// priced below that (its own there it takes back whole, and a big lot it takes little of it raises, so that
+// the bids do not grow with the units: see auction_lots.hpp). Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
 // the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
 // every lot still within its epsilon of the holder's best and re-places the rest. Two departures: offers that
 // the unsold source holds entirely are lifted, not bid for (see open_sinks_ below), and the scaling stops as

@@ -12,8 +12,8 @@
 // the price its holder bid; the sink's price is that of its cheapest lot (or its base price while it still
 // has unsold units). A bidder with units left finds its best arc (largest a_e - price) and the best arc
 // into another sink, and bids the price at which the two are equally good, plus epsilon, for every unit of
-// that sink priced below the bid (its own lots there it takes back whole, auction_lots.hpp); displaced
-// holders get their units back and bid again. Prices only rise,
+// that sink priced below the bid (its own lots there it takes back whole, and a big lot it takes little of
+// it raises: auction_lots.hpp); displaced holders get their units back and bid again. Prices only rise,
 // so each phase ends when every bidder has placed everything.
 //
 // Exactness. At the end of a phase every unit sits on an arc within epsilon of its holder's best, which
