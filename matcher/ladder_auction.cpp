@@ -19,13 +19,13 @@
 // values at zero. Offers' sold units are held in lots at the prices their holders bid; a bidder bids for
 // its best sink the price that makes it as good as its second best, plus epsilon, taking units from lots
 // priced below that (its own there it takes back whole, and a big lot it takes little of it raises, so that
-// the bids do not grow with the units: see auction_lots.hpp). Values are scaled by K = nodes + 1 and the last phase runs at epsilon = 1, which makes
-// the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan 1990). A finer phase keeps
-// every lot still within its epsilon of the holder's best and re-places the rest. Two departures: offers that
-// the unsold source holds entirely are lifted, not bid for (see open_sinks_ below), and the scaling stops as
-// soon as a label-correcting search proves the allocation optimal (flow_is_optimal), which on 100k x 10k
-// batches saves about half the phases and more than half the bids. And a budget of bids stops it where they
-// would grow with the units, handing the batch to the simplex (bid_budget in auction_lots.hpp).
+// the bids do not grow with the units: see auction_lots.hpp). Values are scaled by K = nodes + 1 and the last phase
+// runs at epsilon = 1, which makes the final allocation optimal (Bertsekas and Castanon 1989; Goldberg and Tarjan
+// 1990). A finer phase keeps every lot still within its epsilon of the holder's best and re-places the rest. Two
+// departures: offers that the unsold source holds entirely are lifted, not bid for (see open_sinks_ below), and the
+// scaling stops as soon as a label-correcting search proves the allocation optimal (flow_is_optimal), which on 100k x
+// 10k batches saves about half the phases and more than half the bids. And a budget of bids stops it where they would
+// grow with the units, handing the batch to the simplex (bid_budget in auction_lots.hpp).
 //
 // Why every order bids for itself, though orders with the same entries share their choices (Shortlist).
 // Such a group's members differ only by bid, so it could bid as one source whose unbought units are its

@@ -35,10 +35,10 @@
 // balanced problem with no slack, whose every sink sells out, has its prices fixed only up to a constant,
 // and they can climb together by about the largest value each phase until they pass it (tests/fuzz_inputs
 // found a 5-node min-cost flow file that the auction called infeasible that way). So "infeasible" from the
-// auction is always checked by shortest paths (cpu_solver.cpp). Where two sources of huge supply bid over each other's lots, the bids grow
-// with the units; a budget of bids stops the auction there, and shortest paths finish (bid_budget in
-// auction_lots.hpp). Determinism: bidders are served first-in first-out starting in index
-// order, ties between arcs go to the lower arc index, so the same problem gives the same flow.
+// auction is always checked by shortest paths (cpu_solver.cpp). Where two sources of huge supply bid over each other's
+// lots, the bids grow with the units; a budget of bids stops the auction there, and shortest paths finish (bid_budget
+// in auction_lots.hpp). Determinism: bidders are served first-in first-out starting in index order, ties between arcs
+// go to the lower arc index, so the same problem gives the same flow.
 #include "matcher/scaled_auction.hpp"
 
 #include <algorithm>
@@ -182,12 +182,7 @@ class Auction {
     for (NodeIndex i = 0; i < problem_.source_count(); ++i) {
       Potential second = kNone;
       ArcIndex arc = 0;
-      if (uniform_row_[i]) {
-        const TwoSmallest two = cheapest_.all(0);
-        if (two.key[0] != kClosed) best[i] = value(problem_.row_begin[i]) - two.key[0];
-      } else if (!best_from_cache(i, best[i], second, arc)) {
-        rescan(i, best[i], second, arc);
-      }
+      find_best(i, best[i], second, arc);
     }
     // A holder with no usable arc left (every arc it has is full) has nowhere better to go, so each of its
     // lots fits; its best is kNone, which the sum below must not be formed with.
@@ -307,6 +302,23 @@ class Auction {
     stats_.arcs_scanned += end - begin;
   }
 
+  // A source's best arc and the profit of its best arc into another sink. `best` and `second` come in as
+  // kNone and stay so where there is no such arc. Uniform rows read the tree of the cheapest sinks, others
+  // their candidate cache or their row.
+  void find_best(NodeIndex source, Potential& best, Potential& second, ArcIndex& best_arc) {
+    if (uniform_row_[source]) {
+      const TwoSmallest two = cheapest_.all(0);
+      const Potential v = value(problem_.row_begin[source]);
+      if (two.key[0] != kClosed) {
+        best = v - two.key[0];
+        best_arc = problem_.row_begin[source] + two.id[0];
+      }
+      if (two.key[1] != kClosed) second = v - two.key[1];
+    } else if (!best_from_cache(source, best, second, best_arc)) {
+      rescan(source, best, second, best_arc);
+    }
+  }
+
   // One bid: the bidder's best arc, at the price that makes it exactly as good as the best arc into
   // another sink, plus epsilon. It takes units from every price level of that sink below the bid (unsold
   // units first, then the cheapest lots): afterwards the sink's cheapest level is at least the bid, so the
@@ -315,17 +327,7 @@ class Auction {
     ++stats_.bids;
     Potential best = kNone, second = kNone;
     ArcIndex best_arc = 0;
-    if (uniform_row_[bidder]) {
-      const TwoSmallest two = cheapest_.all(0);
-      const Potential v = value(problem_.row_begin[bidder]);
-      if (two.key[0] != kClosed) {
-        best = v - two.key[0];
-        best_arc = problem_.row_begin[bidder] + two.id[0];
-      }
-      if (two.key[1] != kClosed) second = v - two.key[1];
-    } else if (!best_from_cache(bidder, best, second, best_arc)) {
-      rescan(bidder, best, second, best_arc);
-    }
+    find_best(bidder, best, second, best_arc);
     if (best == kNone) return false;  // nowhere left to place units: infeasible
 
     const NodeIndex sink = problem_.arc_sink[best_arc];
@@ -364,8 +366,7 @@ class Auction {
       if (lot.holder == bidder || uniform_row_[lot.holder]) return kNone;
       Potential holder_best = kNone, holder_second = kNone;
       ArcIndex holder_arc = 0;
-      if (!best_from_cache(lot.holder, holder_best, holder_second, holder_arc))
-        rescan(lot.holder, holder_best, holder_second, holder_arc);
+      find_best(lot.holder, holder_best, holder_second, holder_arc);
       return holder_best == kNone ? kNone : value(lot.arc) - holder_best + epsilon;
     };
     if (raise_nibbled_lot(lots, offered, from_lots.taken, holder_limit)) ++stats_.raised;
